@@ -1,0 +1,36 @@
+/**
+ * Decoding stage (paper §3.1.1): latents → pixels through the temporally fine-tuned decoder, in
+ * overlapping temporal windows. Each window decodes its own frames plus `overlap` context frames on
+ * each side (so the temporal layers see motion across the window edge) and keeps only its own.
+ */
+import { encodeTensor, sliceFrames } from '../src/tensors';
+import { gatherFrames } from '../src/pipeline/frames';
+import { runStage, type StageEvent } from '../src/pipeline/stage-runner';
+import { segName, stageKey } from '../src/pipeline/keys';
+import { packFor, type ActivityDeps } from './deps';
+import type { DecodeInput, StageOutput } from './types';
+import { Context } from '@temporalio/activity';
+
+export function createDecodeActivities(deps: ActivityDeps) {
+  return {
+    async decode(input: DecodeInput): Promise<StageOutput> {
+      const { spec, pack, segment, window: w, sources } = input;
+      const name = `${segName(segment)}-f${String(w.own.start).padStart(6, '0')}`;
+      const key = stageKey(spec.jobId, 'decode', name, { pack: pack.digest, window: w, sources: sources.map((x) => x.key) });
+      const ev: StageEvent = { jobId: spec.jobId, stage: 'decode', segment, window: w.own.start };
+      return runStage(deps, key, ev, async () => {
+        const loaded = await packFor(deps, input);
+        const model = await loaded.runtime.session('decoder');
+        const latents = await gatherFrames(deps.store, sources, w.decoded.start, w.decoded.end);
+        // Denoisers work on scaled latents z = s·E(x); the decoder takes E(x) = z / s.
+        const inv = 1 / pack.latent.scale;
+        const unscaled = latents.data.map((v) => v * inv);
+        Context.current().heartbeat({ decoding: w.own });
+        const out = await model.run({ latents: { shape: [1, ...latents.shape], data: unscaled } });
+        const pixels = { shape: out.shape.slice(1), data: out.data };
+        const own = sliceFrames(pixels, 0, w.own.start - w.decoded.start, w.own.end - w.decoded.start);
+        return encodeTensor(own);
+      });
+    },
+  };
+}

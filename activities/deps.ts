@@ -1,0 +1,43 @@
+/**
+ * What activities need from the world, injected by the worker (and by tests): the artifact store,
+ * the event bus, the worker's model cache and a scratch folder for ffmpeg.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { ArtifactStore } from '../src/storage';
+import type { EventBus } from '../src/events';
+import type { ModelCache, LoadedPack } from '../src/pipeline/model-cache';
+import { FAILURE_TYPES } from '../src/common/errors';
+import type { StageContext } from './types';
+
+export interface ActivityDeps {
+  store: ArtifactStore;
+  events: EventBus;
+  models: ModelCache;
+  /** Folder for temporary files (clips being encoded); cleaned by each activity. */
+  scratchDir: string;
+}
+
+/**
+ * The pack the job was planned with, as this worker sees it. A worker whose pack differs (another
+ * version at the same location) must not compute: its bytes would not match the plan's keys.
+ */
+export async function packFor(deps: ActivityDeps, ctx: StageContext): Promise<LoadedPack> {
+  const loaded = await deps.models.get(ctx.pack.location);
+  if (loaded.summary.digest !== ctx.pack.digest) {
+    throw ApplicationFailure.create({
+      type: FAILURE_TYPES.contract,
+      nonRetryable: true,
+      message: `model pack at ${ctx.pack.location} has digest ${loaded.summary.digest.slice(0, 12)} on this worker, but the job was planned with ${ctx.pack.digest.slice(0, 12)}: deploy the same pack to every pool`,
+    });
+  }
+  return loaded;
+}
+
+/** The schedule spec of a denoiser role, from its ONNX metadata. */
+export function scheduleOf(loaded: LoadedPack, role: 'keyframe' | 'interpolation' | 'upsampler') {
+  const meta = loaded.pack.meta[role];
+  if (!meta.schedule || !meta.prediction) {
+    throw ApplicationFailure.create({ type: FAILURE_TYPES.contract, nonRetryable: true, message: `${role} model has no schedule/prediction metadata` });
+  }
+  return { schedule: meta.schedule, prediction: meta.prediction };
+}

@@ -1,0 +1,58 @@
+/**
+ * Temporal interpolation stage (paper §3.3): the known frames of a window sit every 4th frame and the
+ * model fills the 3 frames between each pair; `rate` tells the one model which pass it is doing
+ * (0: keyframes T → 4T, 1: 4T → 16T). Windows are independent once their known frames exist, so
+ * they fan out across GPU pods. Known frames are copied through exactly, so windows sharing a
+ * boundary frame agree on it.
+ */
+import { makeSchedule, interpolationMask, gaussian, mergeKnown } from '../src/sampling';
+import { encodeTensor } from '../src/tensors';
+import { INTERPOLATION_RATE } from '../src/planning/pack-summary';
+import { denoise } from '../src/pipeline/denoise';
+import { gatherFrames } from '../src/pipeline/frames';
+import { makeStepReporter, runStage, type StageEvent } from '../src/pipeline/stage-runner';
+import { segName, stageKey } from '../src/pipeline/keys';
+import { packFor, scheduleOf, type ActivityDeps } from './deps';
+import type { InterpolationInput, StageOutput } from './types';
+
+export function createInterpolationActivities(deps: ActivityDeps) {
+  return {
+    async interpolate(input: InterpolationInput): Promise<StageOutput> {
+      const { spec, pack, segment, window: w, sources } = input;
+      const s = pack.sampling.interpolation;
+      const name = `${segName(segment)}-p${w.pass}-at${String(w.start).padStart(5, '0')}`;
+      const key = stageKey(spec.jobId, 'interpolation', name, {
+        pack: pack.digest, seed: spec.seed, labels: input.labels, sampling: s, window: w, sources: sources.map((x) => x.key),
+      });
+      const ev: StageEvent = { jobId: spec.jobId, stage: 'interpolation', segment, window: w.start };
+      return runStage(deps, key, ev, async () => {
+        const loaded = await packFor(deps, input);
+        const model = await loaded.runtime.session('interpolation');
+        const { schedule: sched, prediction } = scheduleOf(loaded, 'interpolation');
+        const schedule = makeSchedule(sched);
+        const { channels: c, height: h, width: wd } = pack.latent;
+        const frame = c * h * wd;
+        const T = INTERPOLATION_RATE * w.intervals + 1;
+        const knownFrames = await gatherFrames(deps.store, sources, w.start, w.start + w.intervals + 1);
+        const frameMask = interpolationMask(T);
+        const context = new Float32Array(T * frame);
+        for (let k = 0; k <= w.intervals; k++) {
+          context.set(knownFrames.data.subarray(k * frame, (k + 1) * frame), k * INTERPOLATION_RATE * frame);
+        }
+        const report = makeStepReporter(deps.events, ev, s.steps);
+        // Noise keyed by the window's position on its axis: same window, same noise, on any worker.
+        const noiseKey = (step: number) => ({ seed: spec.seed, stage: `interpolation-p${w.pass}`, segment, window: w.start, tile: 0, step });
+        const x0 = await denoise({
+          model, schedule, prediction, steps: s.steps, eta: s.eta,
+          shape: [T, c, h, wd],
+          initial: gaussian(noiseKey(0), T * frame),
+          stepNoise: (i) => gaussian(noiseKey(i), T * frame),
+          conditioning: { context, frameMask, labels: input.labels, contextGuidance: s.contextGuidance ?? 1, labelGuidance: s.labelGuidance ?? 1 },
+          scalars: { rate: w.pass },
+          onStep: (i) => report(i),
+        });
+        return encodeTensor({ shape: [T, c, h, wd], data: mergeKnown(x0, context, frameMask, frame) });
+      });
+    },
+  };
+}

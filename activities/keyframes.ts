@@ -1,0 +1,71 @@
+/**
+ * Keyframe chain stage (paper §3.2, prediction model). Segment 0: the image model makes keyframe 0
+ * (T = 1, no context), then the prediction model continues from it (S = 1). Later segments are
+ * conditioned on the previous segment's last 2 keyframes (S = 2: two frames carry motion), with
+ * context guidance f(z) + s·(f(z; c_S) − f(z)). Output: the whole window [T, c, h, w], context frames
+ * copied through exactly so that neighbouring segments agree on them.
+ */
+import { makeSchedule, contextMask, gaussian, mergeKnown } from '../src/sampling';
+import { encodeTensor, decodeTensor } from '../src/tensors';
+import { denoise } from '../src/pipeline/denoise';
+import { makeStepReporter, runStage, type StageEvent } from '../src/pipeline/stage-runner';
+import { segName, stageKey } from '../src/pipeline/keys';
+import { packFor, scheduleOf, type ActivityDeps } from './deps';
+import type { KeyframeInput, StageOutput } from './types';
+
+export function createKeyframeActivities(deps: ActivityDeps) {
+  return {
+    async generateKeyframes(input: KeyframeInput): Promise<StageOutput> {
+      const { spec, pack, segment, window: w, previous } = input;
+      const s = pack.sampling.keyframe;
+      const key = stageKey(spec.jobId, 'keyframes', segName(segment), {
+        pack: pack.digest, seed: spec.seed, labels: input.labels, sampling: s, window: w, previous: previous?.key,
+      });
+      const ev: StageEvent = { jobId: spec.jobId, stage: 'keyframe', segment };
+      return runStage(deps, key, ev, async () => {
+        const loaded = await packFor(deps, input);
+        const model = await loaded.runtime.session('keyframe');
+        const { schedule: sched, prediction } = scheduleOf(loaded, 'keyframe');
+        const schedule = makeSchedule(sched);
+        const { channels: c, height: h, width: wd } = pack.latent;
+        const frame = c * h * wd;
+        const T = w.frames;
+        const calls = w.firstFrameFromImage ? 2 : 1;
+        const report = makeStepReporter(deps.events, ev, s.steps * calls);
+        const noiseKey = (window: number, step: number) => ({ seed: spec.seed, stage: 'keyframe', segment, window, tile: 0, step });
+        const sample = async (window: number, frames: number, known: Float32Array, S: number, offset: number) => {
+          const frameMask = contextMask(frames, S);
+          const context = new Float32Array(frames * frame);
+          context.set(known.subarray(0, S * frame));
+          const x0 = await denoise({
+            model, schedule, prediction, steps: s.steps, eta: s.eta,
+            shape: [frames, c, h, wd],
+            initial: gaussian(noiseKey(window, 0), frames * frame),
+            stepNoise: (i) => gaussian(noiseKey(window, i), frames * frame),
+            conditioning: { context, frameMask, labels: input.labels, contextGuidance: s.contextGuidance ?? 1, labelGuidance: s.labelGuidance ?? 1 },
+            onStep: (i) => report(offset + i),
+          });
+          return mergeKnown(x0, context, frameMask, frame);
+        };
+
+        let known: Float32Array;
+        if (w.firstFrameFromImage) {
+          // The image LDM's frame: T = 1, S = 0 (label guidance only).
+          const first = await sample(0, 1, new Float32Array(frame), 0, 0);
+          known = first;
+          const out = T > 1 ? await sample(1, T, first, 1, s.steps) : first;
+          return encodeTensor({ shape: [T, c, h, wd], data: out });
+        }
+        if (!previous) throw new Error(`segment ${segment} needs the previous segment's keyframes`);
+        const prev = decodeTensor(await deps.store.get(previous.key));
+        const from = w.start - previous.start; // index of the first context frame in the previous window
+        if (from < 0 || from + w.context > prev.shape[0]) {
+          throw new Error(`previous keyframes [${previous.start}, ${previous.end}) do not hold context frames ${w.start}..${w.start + w.context - 1}`);
+        }
+        known = prev.data.slice(from * frame, (from + w.context) * frame);
+        const out = await sample(0, T, known, w.context, 0);
+        return encodeTensor({ shape: [T, c, h, wd], data: out });
+      });
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Inputs and outputs of every stage activity: small, JSON-safe values. Tensors and clips never cross
+ * the workflow boundary; artifacts travel by key (Temporal payloads are capped at 2 MB and histories
+ * at 50 MB). Types only: workflows import this file.
+ */
+import type { JobSpec } from '../src/planning/spec';
+import type { PackSummary } from '../src/planning/pack-summary';
+import type {
+  DecodeWindowPlan,
+  InterpolationWindowPlan,
+  KeyframeWindowPlan,
+  SegmentPlan,
+  UpscaleTilePlan,
+} from '../src/planning/plan';
+
+/** What every stage activity returns: where its output is, and whether it was already there. */
+export interface StageOutput {
+  key: string;
+  /** True when a verified output already existed (the checkpoint) and nothing was computed. */
+  reused: boolean;
+}
+
+/**
+ * An artifact holding frames [start, end) of one time axis as a tensor [T, C, H, W].
+ * Axis `keyframe` (1.5 fps), `quarter` (4T, after the first interpolation pass) or `frame` (output).
+ */
+export interface FrameSource {
+  key: string;
+  axis: 'keyframe' | 'quarter' | 'frame';
+  start: number;
+  end: number;
+}
+
+/** What every stage needs to know about the job. */
+export interface StageContext {
+  spec: JobSpec;
+  pack: PackSummary;
+  /** Multi-hot labels in the pack's order. */
+  labels: number[];
+}
+
+export interface PrepareOutput extends StageOutput {
+  pack: PackSummary;
+}
+
+export interface KeyframeInput extends StageContext {
+  segment: number;
+  window: KeyframeWindowPlan;
+  /** The previous segment's keyframes (their last 2 frames are this window's context). */
+  previous?: FrameSource;
+}
+
+export interface InterpolationInput extends StageContext {
+  segment: number;
+  window: InterpolationWindowPlan;
+  /** Frames on the pass's input axis that cover the window's known frames. */
+  sources: FrameSource[];
+}
+
+export interface DecodeInput extends StageContext {
+  segment: number;
+  window: DecodeWindowPlan;
+  /** Latents on the frame axis covering `window.decoded`. */
+  sources: FrameSource[];
+}
+
+export interface UpscaleInput extends StageContext {
+  segment: number;
+  tile: UpscaleTilePlan;
+  /** Decoded low-res pixels on the frame axis covering the tile's frames. */
+  sources: FrameSource[];
+}
+
+export interface EncodeInput extends StageContext {
+  segment: SegmentPlan;
+  /** Upscaled tiles of the segment, in plan order. */
+  tiles: Array<{ tile: UpscaleTilePlan; key: string }>;
+}
+
+export interface StitchInput extends StageContext {
+  clips: string[];
+  frames: number;
+}
+
+export interface StitchOutput extends StageOutput {
+  frames: number;
+  width: number;
+  height: number;
+  fps: number;
+  bytes: number;
+  sha256: string;
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Installs what vldm needs on this machine and reuses what is already there: npm packages, the
+# TypeScript build, Debian's ffmpeg and nats-server, and the Go-built Temporal CLI and MinIO in the
+# git-ignored .tools/bin. Safe to rerun; with everything present it takes a few seconds.
+#
+#   infra/setup.sh              set up for running and testing
+#   infra/setup.sh --training   also Debian's PyTorch, ONNX and NumPy for training/ (python3 = /usr/bin/python3)
+#   infra/setup.sh --ci         non-interactive (also when CI=true): never prompts, fails instead
+#
+# docs/setup.md describes what goes where.
+set -euo pipefail
+
+# Versions. The Temporal CLI's later tags carry a `replace` directive and cannot be `go install`ed.
+# MinIO publishes no semver tags; this is the module proxy's @latest pseudo-version (commit 7aac2a2c5b7c,
+# 2026-02-12), checked to build with Go 1.26.
+TEMPORAL_MODULE=github.com/temporalio/cli
+TEMPORAL_PACKAGE=github.com/temporalio/cli/cmd/temporal
+TEMPORAL_VERSION=v1.5.1
+MINIO_MODULE=github.com/minio/minio
+MINIO_PACKAGE=github.com/minio/minio
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+NODE_MAJOR_MIN=20
+GO_MINOR_MIN=21 # go >= 1.21 fetches the newer toolchain a module asks for by itself
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_BIN="$ROOT/.tools/bin"
+DEBIAN_PYTHON=/usr/bin/python3
+
+say() { printf '[setup] %s\n' "$*"; }
+die() {
+  printf '[setup] error: %s\n' "$*" >&2
+  exit 1
+}
+usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+TRAINING=0
+CI_MODE="${CI:-false}"
+for arg in "$@"; do
+  case "$arg" in
+    --ci) CI_MODE=true ;;
+    --training) TRAINING=1 ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *) die "unknown option '$arg' (allowed: --ci, --training, --help)" ;;
+  esac
+done
+if [ "$CI_MODE" = "true" ] || [ "$CI_MODE" = "1" ]; then
+  CI_MODE=true
+  export CI=true DEBIAN_FRONTEND=noninteractive npm_config_yes=true
+  exec </dev/null
+fi
+
+cd "$ROOT"
+START=$(date +%s)
+
+# --- Node.js -------------------------------------------------------------------------------------
+command -v node >/dev/null || die "Node.js >= $NODE_MAJOR_MIN is required and was not found on PATH (https://nodejs.org/)"
+command -v npm >/dev/null || die "npm was not found on PATH (it ships with Node.js)"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge "$NODE_MAJOR_MIN" ] || die "Node.js >= $NODE_MAJOR_MIN is required, found $(node --version)"
+
+# --- Debian packages -----------------------------------------------------------------------------
+apt_install() {
+  command -v apt-get >/dev/null ||
+    die "missing Debian packages: $*; this machine has no apt-get, install them with its package manager"
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || die "missing Debian packages: $*; not root and no sudo: ask an administrator to install them"
+    if [ "$CI_MODE" = true ]; then sudo=(sudo -n); else sudo=(sudo); fi
+  fi
+  say "installing Debian packages: $*"
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" ||
+    die "apt-get could not install: $*"
+}
+
+apt_missing=()
+if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then apt_missing+=(ffmpeg); fi
+command -v nats-server >/dev/null || apt_missing+=(nats-server)
+if [ "$TRAINING" = 1 ]; then
+  for pair in torch:python3-torch onnx:python3-onnx numpy:python3-numpy; do
+    "$DEBIAN_PYTHON" -c "import ${pair%%:*}" 2>/dev/null || apt_missing+=("${pair#*:}")
+  done
+fi
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  apt_install "${apt_missing[@]}"
+  for cmd in ffmpeg ffprobe nats-server; do
+    command -v "$cmd" >/dev/null || die "$cmd is still missing after installing ${apt_missing[*]}"
+  done
+else
+  say "ffmpeg, ffprobe, nats-server: present"
+fi
+if [ "$TRAINING" = 1 ]; then
+  "$DEBIAN_PYTHON" -c 'import torch, onnx, numpy' ||
+    die "$DEBIAN_PYTHON cannot import torch, onnx and numpy after installing python3-torch python3-onnx python3-numpy"
+  say "training: $DEBIAN_PYTHON has torch, onnx and numpy"
+fi
+
+# --- npm packages --------------------------------------------------------------------------------
+# node_modules/.package-lock.json is what npm last installed; an older one means the lock file moved on.
+# .npmrc keeps onnxruntime-node's install script from fetching CUDA binaries (the CPU ones ship inside).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund
+else
+  say "node_modules: up to date with package-lock.json"
+fi
+
+# --- Go-built tools into .tools/bin --------------------------------------------------------------
+# `go version -m` reads the module version a binary was built from, so a pinned version change rebuilds.
+# The module and build caches (go env GOMODCACHE GOCACHE) are Go's defaults and are reused across runs.
+go_tool() {
+  local name=$1 module=$2 package=$3 version=$4 bin="$TOOLS_BIN/$1" have=""
+  if [ -x "$bin" ]; then
+    if ! command -v go >/dev/null; then
+      say "$name: reusing $bin (go not found, version not checked)"
+      return
+    fi
+    have=$(go version -m "$bin" 2>/dev/null | awk -v m="$module" '$1 == "mod" && $2 == m { print $3; exit }')
+    if [ "$have" = "$version" ]; then
+      say "$name: $version present in .tools/bin"
+      return
+    fi
+    say "$name: .tools/bin has ${have:-an unknown version}, want $version: rebuilding"
+  fi
+  command -v go >/dev/null ||
+    die "go is needed to build $name ($package@$version) into .tools/bin and was not found on PATH: install Go >= 1.$GO_MINOR_MIN (https://go.dev/dl/)"
+  local go_minor
+  go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
+  [ "$go_minor" -ge "$GO_MINOR_MIN" ] 2>/dev/null || die "Go >= 1.$GO_MINOR_MIN is needed to build $name, found $(go env GOVERSION)"
+  say "$name: building $package@$version into .tools/bin (several minutes the first time)"
+  mkdir -p "$TOOLS_BIN"
+  local t0
+  t0=$(date +%s)
+  GOBIN="$TOOLS_BIN" nice -n 10 go install "$package@$version" || die "go install $package@$version failed (output above)"
+  say "$name: built in $(($(date +%s) - t0)) s"
+}
+
+go_tool temporal "$TEMPORAL_MODULE" "$TEMPORAL_PACKAGE" "$TEMPORAL_VERSION"
+go_tool minio "$MINIO_MODULE" "$MINIO_PACKAGE" "$MINIO_VERSION"
+
+# --- TypeScript build ----------------------------------------------------------------------------
+# Rebuild when anything tsc reads is newer than the last successful build. Deleting or renaming a file
+# changes its folder's mtime, which find -newer also sees. The stamp is taken before tsc starts so an
+# edit made during the build still counts as newer.
+STAMP=dist/.build-stamp
+build_inputs=(tsconfig.json package.json package-lock.json)
+for dir in src workflows activities test; do [ -e "$dir" ] && build_inputs+=("$dir"); done
+if [ ! -f "$STAMP" ] || [ -n "$(find "${build_inputs[@]}" -newer "$STAMP" -print -quit)" ]; then
+  say "npm run build"
+  mkdir -p dist
+  touch "$STAMP.next"
+  npm run build --silent || die "npm run build (tsc) failed: see the errors above"
+  mv "$STAMP.next" "$STAMP"
+else
+  say "dist: up to date"
+fi
+
+say "done in $(($(date +%s) - START)) s ($(node --version); temporal $TEMPORAL_VERSION and minio in .tools/bin; $(nats-server --version 2>&1 | head -1); $(ffmpeg -version | head -1 | cut -d' ' -f1-3))"

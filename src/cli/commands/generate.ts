@@ -1,0 +1,99 @@
+/**
+ * `vldm generate`: the embedded default. Starts (or reuses) the local Temporal dev server and NATS,
+ * runs every worker in this process against a local artifact folder, submits the job, draws its
+ * progress and writes the MP4. The servers stay up afterwards so the job can be read in the
+ * Temporal UI; `vldm dev down` stops them.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { QUEUE_ROLES } from '../../common/names';
+import type { VldmConfig } from '../../config/config';
+import { jobUiUrl } from '../../config/config';
+import { checkOutputPath, compileJob, type JobFlags } from '../edge';
+import { makeOut } from '../io';
+import { devUp } from '../../dev/servers';
+import { createStore, storeConfigFromUrl } from '../../storage';
+import { connectEventBus } from '../../events';
+import { startWorkers } from '../../worker/workers';
+import { connectTemporal, startJob, waitForJob } from '../../client/jobs';
+import { showProgress } from '../progress-view';
+import { findTool } from '../../dev/tools';
+
+export interface GenerateOptions extends JobFlags {
+  out?: string;
+  json?: boolean;
+}
+
+export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<number> {
+  const out = makeOut(Boolean(opts.json));
+  // Everything a user can get wrong is checked before any server starts or any file is written.
+  const outFile = checkOutputPath(opts.out);
+  const { spec, plan } = await compileJob(opts, cfg.pack);
+
+  const useNats = cfg.natsUrl !== 'off' && findTool('nats-server') !== undefined;
+  const port = (hostPort: string) => Number(hostPort.split(':').pop());
+  const addresses = await devUp({
+    stateDir: cfg.stateDir,
+    kinds: useNats ? ['temporal', 'nats'] : ['temporal'],
+    ports: {
+      temporal: port(cfg.temporalAddress),
+      temporalUi: Number(new URL(cfg.temporalUiUrl).port),
+      ...(useNats ? { nats: Number(new URL(cfg.natsUrl.replace(/^nats:/, 'http:')).port || 4222) } : {}),
+    },
+  });
+  const natsUrl = useNats ? addresses.nats?.url : undefined;
+  const storeCfg = storeConfigFromUrl(cfg.store);
+  if (storeCfg.kind === 'local') mkdirSync(storeCfg.root, { recursive: true });
+  const store = createStore(storeCfg);
+  const events = await connectEventBus(natsUrl, { name: 'vldm-generate' });
+  const workers = await startWorkers({
+    temporalAddress: cfg.temporalAddress,
+    namespace: cfg.namespace,
+    queues: [...QUEUE_ROLES],
+    store,
+    events,
+    warmPack: cfg.pack,
+    scratchDir: path.join(cfg.stateDir, 'scratch'),
+    intraOpThreads: cfg.intraOpThreads,
+  });
+  const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);
+  const ui = jobUiUrl(cfg, spec.jobId);
+  try {
+    out.info(`job ${spec.jobId}: ${plan.frames} frames ${plan.width}×${plan.height} @ ${plan.fps} fps, ${plan.segments.length} segments, ${plan.counts.total} activities`);
+    out.info(`Temporal UI: ${ui}`);
+    await startJob(client, spec);
+    const view = await showProgress(client, spec.jobId, natsUrl, { draw: !opts.json });
+    let result;
+    try {
+      result = await waitForJob(client, spec.jobId);
+    } finally {
+      await view.stop();
+    }
+    await store.getToFile(result.outputKey, outFile);
+    const summary = {
+      jobId: spec.jobId,
+      output: outFile,
+      frames: result.frames,
+      width: result.width,
+      height: result.height,
+      fps: result.fps,
+      bytes: result.bytes,
+      sha256: result.sha256,
+      segments: result.segments,
+      activities: result.activities,
+      temporalUiUrl: ui,
+      progressSource: view.source,
+    };
+    if (opts.json) out.result(summary);
+    else {
+      out.info(`wrote ${outFile}: ${result.frames} frames ${result.width}×${result.height} @ ${result.fps} fps (${result.bytes} bytes)`);
+      out.info(`activities: ${result.activities.total} (${result.activities.reused} reused from earlier runs)`);
+    }
+    return 0;
+  } finally {
+    await client.connection.close();
+    await workers.shutdown();
+    await events.close();
+    await store.close?.();
+  }
+}

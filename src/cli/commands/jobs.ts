@@ -1,0 +1,100 @@
+/** `vldm watch | status | list | cancel | fetch`: following and reading jobs on a Temporal server. */
+import type { VldmConfig } from '../../config/config';
+import { jobUiUrl } from '../../config/config';
+import { UserError } from '../../common/errors';
+import { JOB_ID_PATTERN } from '../../common/names';
+import { checkOutputPath } from '../edge';
+import { makeOut } from '../io';
+import { cancelJob, connectTemporal, jobStatus, listJobs } from '../../client/jobs';
+import { showProgress } from '../progress-view';
+import { createStore, storeConfigFromUrl } from '../../storage';
+
+function checkJobId(id: string | undefined): string {
+  if (!id || !JOB_ID_PATTERN.test(id)) throw new UserError(`job id must match ${JOB_ID_PATTERN}, got "${id ?? ''}"`);
+  return id;
+}
+
+async function withClient<T>(cfg: VldmConfig, fn: (c: Awaited<ReturnType<typeof connectTemporal>>) => Promise<T>): Promise<T> {
+  const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export async function watch(id: string, opts: { json?: boolean }, cfg: VldmConfig): Promise<number> {
+  const jobId = checkJobId(id);
+  const out = makeOut(Boolean(opts.json));
+  return withClient(cfg, async (client) => {
+    await jobStatus(client, jobId); // fails clearly for an unknown job
+    out.info(`Temporal UI: ${jobUiUrl(cfg, jobId)}`);
+    const view = await showProgress(client, jobId, cfg.natsUrl, { draw: !opts.json });
+    await view.stop();
+    const st = await jobStatus(client, jobId);
+    if (opts.json) out.result({ jobId, status: st.status, result: st.result, error: st.error, progressSource: view.source });
+    else out.info(`job ${jobId}: ${st.status}${st.error ? ` — ${st.error}` : ''}`);
+    return st.status === 'COMPLETED' ? 0 : 1;
+  });
+}
+
+export async function status(id: string, opts: { json?: boolean }, cfg: VldmConfig): Promise<number> {
+  const jobId = checkJobId(id);
+  const out = makeOut(Boolean(opts.json));
+  return withClient(cfg, async (client) => {
+    const st = await jobStatus(client, jobId);
+    if (opts.json) out.result({ ...st, temporalUiUrl: jobUiUrl(cfg, jobId) });
+    else {
+      out.info(`job ${jobId}: ${st.status} (started ${st.startTime}${st.closeTime ? `, closed ${st.closeTime}` : ''})`);
+      if (st.progress) {
+        for (const [stage, c] of Object.entries(st.progress.stages)) out.info(`  ${stage.padEnd(13)} ${c.done}/${c.total}${c.reused ? ` (${c.reused} reused)` : ''}`);
+      }
+      if (st.result) out.info(`  output: ${st.result.outputKey} (${st.result.frames} frames) — fetch with: vldm fetch ${jobId} --out video.mp4`);
+      if (st.error) out.info(`  error: ${st.error}`);
+      out.info(`  Temporal UI: ${jobUiUrl(cfg, jobId)}`);
+    }
+    return 0;
+  });
+}
+
+export async function list(opts: { json?: boolean; limit?: string }, cfg: VldmConfig): Promise<number> {
+  const out = makeOut(Boolean(opts.json));
+  const limit = opts.limit === undefined ? 50 : Number(opts.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit must be a positive integer, got "${opts.limit}"`);
+  return withClient(cfg, async (client) => {
+    const jobs = await listJobs(client, limit);
+    if (opts.json) out.result(jobs);
+    else if (jobs.length === 0) out.info('no jobs');
+    else for (const j of jobs) out.info(`${j.jobId.padEnd(40)} ${j.status.padEnd(11)} ${j.startTime}`);
+    return 0;
+  });
+}
+
+export async function cancel(id: string, _opts: unknown, cfg: VldmConfig): Promise<number> {
+  const jobId = checkJobId(id);
+  return withClient(cfg, async (client) => {
+    await cancelJob(client, jobId);
+    process.stdout.write(`cancellation requested for job ${jobId}\n`);
+    return 0;
+  });
+}
+
+export async function fetch(id: string, opts: { out?: string; json?: boolean }, cfg: VldmConfig): Promise<number> {
+  const jobId = checkJobId(id);
+  const outFile = checkOutputPath(opts.out);
+  const out = makeOut(Boolean(opts.json));
+  return withClient(cfg, async (client) => {
+    const st = await jobStatus(client, jobId);
+    if (!st.result) throw new UserError(`job ${jobId} has no result yet (status ${st.status})${st.error ? `: ${st.error}` : ''}`);
+    const store = createStore(storeConfigFromUrl(cfg.store));
+    try {
+      await store.getToFile(st.result.outputKey, outFile);
+    } finally {
+      await store.close?.();
+    }
+    const r = { jobId, output: outFile, frames: st.result.frames, width: st.result.width, height: st.result.height, fps: st.result.fps, sha256: st.result.sha256 };
+    if (opts.json) out.result(r);
+    else out.info(`wrote ${outFile} (${r.frames} frames ${r.width}×${r.height} @ ${r.fps} fps)`);
+    return 0;
+  });
+}

@@ -1,0 +1,24 @@
+/** `vldm plan`: print the plan of a job (segments, windows, tiles, activity counts) without running it. */
+import type { VldmConfig } from '../../config/config';
+import { compileJob, type JobFlags } from '../edge';
+import { makeOut } from '../io';
+
+export async function plan(opts: JobFlags & { json?: boolean }, cfg: VldmConfig): Promise<number> {
+  const out = makeOut(Boolean(opts.json));
+  const { spec, pack, plan: p } = await compileJob(opts, cfg.pack);
+  if (opts.json) {
+    out.result({ spec, pack: { name: pack.name, digest: pack.digest, location: pack.location }, plan: p });
+    return 0;
+  }
+  out.info(`job ${spec.jobId} with pack ${pack.name} (${pack.digest.slice(0, 12)})`);
+  out.info(`video: ${p.frames} frames ${p.width}×${p.height} @ ${p.fps} fps; ${p.keyframes} keyframes @ ${p.keyframeFps} fps`);
+  out.info(`segments: ${p.segments.length}`);
+  for (const s of p.segments) {
+    out.info(
+      `  segment ${String(s.index).padStart(3)}: keyframes ${s.keyframes.start}–${s.keyframes.start + s.keyframes.frames - 1} (context ${s.keyframes.context}${s.keyframes.firstFrameFromImage ? ', first frame from the image model' : ''}), ` +
+        `frames ${s.frames.start}–${s.frames.end - 1}; interpolation windows ${s.interpolation.length}, decode windows ${s.decode.length}, upscale tiles ${s.upscale.length}`,
+    );
+  }
+  out.info(`activities: ${Object.entries(p.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  return 0;
+}

@@ -1,0 +1,33 @@
+/** `vldm submit`: validate a job against its pack and start it on a running cluster's Temporal. */
+import type { VldmConfig } from '../../config/config';
+import { jobUiUrl } from '../../config/config';
+import { compileJob, type JobFlags } from '../edge';
+import { makeOut } from '../io';
+import { connectTemporal, startJob } from '../../client/jobs';
+
+export async function submit(opts: JobFlags & { json?: boolean }, cfg: VldmConfig): Promise<number> {
+  const out = makeOut(Boolean(opts.json));
+  const { spec, plan } = await compileJob(opts, cfg.pack);
+  const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);
+  try {
+    const started = await startJob(client, spec);
+    const result = {
+      jobId: spec.jobId,
+      runId: started.runId,
+      attached: !started.started,
+      frames: plan.frames,
+      segments: plan.segments.length,
+      activities: plan.counts.total,
+      temporalUiUrl: jobUiUrl(cfg, spec.jobId),
+    };
+    if (opts.json) out.result(result);
+    else {
+      out.info(`${started.started ? 'started' : 'already running:'} job ${spec.jobId} (${plan.frames} frames, ${plan.segments.length} segments, ${plan.counts.total} activities)`);
+      out.info(`watch: vldm watch ${spec.jobId}`);
+      out.info(`Temporal UI: ${result.temporalUiUrl}`);
+    }
+    return 0;
+  } finally {
+    await client.connection.close();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Validation at the edge: job flags → a compiled JobSpec checked against the model pack, and output
+ * paths checked for writability, all before any server is contacted or any file is written.
+ */
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../common/errors';
+import { compileSpec, contentFields, type JobSpec, type JobSpecInput } from '../planning/spec';
+import { planJob, type JobPlan } from '../planning/plan';
+import type { PackSummary } from '../planning/pack-summary';
+import { loadPack } from '../models/pack';
+import { summarisePack } from '../pipeline/model-cache';
+import { digestOf } from '../pipeline/keys';
+
+/** Flags shared by generate, submit and plan (strings as commander gives them). */
+export interface JobFlags {
+  seconds?: string;
+  fps?: string;
+  scene?: string;
+  traffic?: string;
+  seed?: string;
+  name?: string;
+  jobId?: string;
+  deadline?: string;
+}
+
+function num(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^-?\d+(\.\d+)?$/.test(v.trim())) throw new UserError(`--${flag} must be a number, got "${v}"`);
+  return Number(v);
+}
+
+export function jobInputFromFlags(f: JobFlags): JobSpecInput {
+  return {
+    ...(f.seconds !== undefined ? { seconds: num('seconds', f.seconds) } : {}),
+    ...(f.fps !== undefined ? { fps: num('fps', f.fps) } : {}),
+    ...(f.seed !== undefined ? { seed: num('seed', f.seed) } : {}),
+    ...(f.scene !== undefined ? { scene: f.scene } : {}),
+    ...(f.traffic !== undefined ? { traffic: f.traffic } : {}),
+    ...(f.name !== undefined ? { name: f.name } : {}),
+    ...(f.jobId !== undefined ? { jobId: f.jobId } : {}),
+    ...(f.deadline !== undefined ? { deadline: f.deadline } : {}),
+  };
+}
+
+export async function loadPackSummary(location: string): Promise<PackSummary> {
+  return summarisePack(await loadPack(location), location);
+}
+
+export interface CompiledJob {
+  spec: JobSpec;
+  pack: PackSummary;
+  plan: JobPlan;
+}
+
+/** Compile and plan a job against its pack; the job id hashes the content fields and the pack digest. */
+export async function compileJob(flags: JobFlags, packLocation: string): Promise<CompiledJob> {
+  const input = jobInputFromFlags(flags);
+  const pack = await loadPackSummary(packLocation);
+  const ctx = { labels: pack.labels, packFps: pack.video.fps, pack: packLocation };
+  // First pass validates; the hash is then taken over the resolved content fields.
+  const probe = compileSpec({ ...input, jobId: input.jobId ?? 'probe' }, ctx);
+  const specHash = digestOf({ content: contentFields(probe), pack: pack.digest });
+  const spec = compileSpec(input, { ...ctx, specHash });
+  return { spec, pack, plan: planJob(spec, pack) };
+}
+
+/** The output file must be creatable: its folder exists and is writable, and it is not a folder. */
+export function checkOutputPath(out: string | undefined): string {
+  if (!out) throw new UserError('--out is required (where to write the MP4)');
+  const abs = path.resolve(out);
+  if (existsSync(abs) && statSync(abs).isDirectory()) throw new UserError(`--out ${abs} is a folder; give a file path such as ${path.join(abs, 'video.mp4')}`);
+  const dir = path.dirname(abs);
+  if (!existsSync(dir)) throw new UserError(`--out: folder ${dir} does not exist`);
+  try {
+    accessSync(dir, constants.W_OK);
+    if (existsSync(abs)) accessSync(abs, constants.W_OK);
+  } catch {
+    throw new UserError(`--out: ${existsSync(abs) ? abs : dir} is not writable`);
+  }
+  if (path.extname(abs).toLowerCase() !== '.mp4') throw new UserError(`--out must end in .mp4, got ${path.basename(abs)}`);
+  return abs;
+}

@@ -1,0 +1,201 @@
+/**
+ * The `vldm` command table. Each command is a plain async function in commands/ that returns its exit
+ * code; they are loaded only when run, so `vldm --help` never loads onnxruntime, Temporal or the AWS
+ * SDK. Exit codes: 0 success, 1 failure (a job failed, an internal error), 2 a user error (bad flag,
+ * bad spec, bad pack, unreachable server), with one clear line and no stack trace.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { UserError } from '../common/errors';
+import type { VldmConfig } from '../config/config';
+import type { JobFlags } from './edge';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+type Handler = (...args: never[]) => Promise<number>;
+
+/** Lazily load a command module (CommonJS require keeps --help fast). */
+function lazy<M>(path: string): () => M {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return () => require(path) as M;
+}
+
+const load = {
+  generate: lazy<typeof import('./commands/generate')>('./commands/generate'),
+  submit: lazy<typeof import('./commands/submit')>('./commands/submit'),
+  jobs: lazy<typeof import('./commands/jobs')>('./commands/jobs'),
+  worker: lazy<typeof import('./commands/worker')>('./commands/worker'),
+  plan: lazy<typeof import('./commands/plan')>('./commands/plan'),
+  dev: lazy<typeof import('./commands/dev')>('./commands/dev'),
+  models: lazy<typeof import('../models/verify')>('../models/verify'),
+  config: lazy<typeof import('../config/config')>('../config/config'),
+};
+
+/** Options every command accepts (configuration; see docs/configuration.md). */
+function withConfigOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'JSON config file (default ./vldm.config.json when present; env VLDM_CONFIG)')
+    .option('--temporal-address <host:port>', 'Temporal frontend (env VLDM_TEMPORAL_ADDRESS, default 127.0.0.1:7233)')
+    .option('--namespace <ns>', 'Temporal namespace (env VLDM_TEMPORAL_NAMESPACE, default "default")')
+    .option('--temporal-ui <url>', 'Temporal Web UI base URL (env VLDM_TEMPORAL_UI, default http://127.0.0.1:8233)')
+    .option('--store <url>', 'artifact store: folder or s3://bucket/prefix (env VLDM_STORE, default <state-dir>/artifacts)')
+    .option('--nats <url>', 'NATS URL for progress events, or "off" (env VLDM_NATS_URL, default nats://127.0.0.1:4222)')
+    .option('--pack <dir>', 'model pack folder (env VLDM_PACK, default models/reference)')
+    .option('--state-dir <dir>', 'local servers\' data and logs (env VLDM_STATE_DIR, default ./.vldm)')
+    .option('--threads <n>', 'onnxruntime threads per model call (env VLDM_THREADS, default 1)');
+}
+
+function withJobOptions(cmd: Command): Command {
+  return cmd
+    .option('--seconds <s>', 'video length in seconds (default 10)')
+    .option('--fps <n>', "frames per second (default: the pack's rate, 24)")
+    .option('--scene <label>', 'lighting label: day or night (default day)')
+    .option('--traffic <label>', 'traffic label: clear or crowded (default clear)')
+    .option('--seed <n>', 'seed of every random draw, 0–4294967295 (default 0)')
+    .option('--name <name>', 'job name, the readable prefix of the job id (default <scene>-<seed>)')
+    .option('--job-id <id>', 'explicit job id (default <name>-<hash of the spec and pack>)')
+    .option('--deadline <iso>', 'deadline for the scaler (ISO 8601)');
+}
+
+interface ConfigFlags {
+  config?: string;
+  temporalAddress?: string;
+  namespace?: string;
+  temporalUi?: string;
+  store?: string;
+  nats?: string | boolean;
+  pack?: string;
+  stateDir?: string;
+  threads?: string;
+}
+
+/** Every flag any command takes, as commander parses them. */
+interface AllFlags extends ConfigFlags, JobFlags {
+  json?: boolean;
+  out?: string;
+  queues?: string;
+  graceSeconds?: string;
+}
+
+function configOf(flags: ConfigFlags): VldmConfig {
+  const { resolveConfig } = load.config();
+  return resolveConfig({
+    ...(flags.config !== undefined ? { config: flags.config } : {}),
+    ...(flags.temporalAddress !== undefined ? { temporalAddress: flags.temporalAddress } : {}),
+    ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
+    ...(flags.temporalUi !== undefined ? { temporalUiUrl: flags.temporalUi } : {}),
+    ...(flags.store !== undefined ? { store: flags.store } : {}),
+    ...(typeof flags.nats === 'string' ? { natsUrl: flags.nats } : {}),
+    ...(flags.pack !== undefined ? { pack: flags.pack } : {}),
+    ...(flags.stateDir !== undefined ? { stateDir: flags.stateDir } : {}),
+    ...(flags.threads !== undefined ? { intraOpThreads: flags.threads as unknown as number } : {}),
+  });
+}
+
+export function buildProgram(run: (fn: () => Promise<number>) => void): Command {
+  const program = new Command('vldm')
+    .description('Video LDM long-video generation, orchestrated by Temporal (see README.md)')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+
+  withJobOptions(withConfigOptions(program.command('generate')))
+    .description('run a whole job on this machine (local Temporal dev server, in-process workers) and write the MP4')
+    .option('--out <file.mp4>', 'where to write the video')
+    .option('--json', 'print one JSON object when done instead of progress bars')
+    .action((o: AllFlags) => run(() => load.generate().generate(o, configOf(o))));
+
+  withJobOptions(withConfigOptions(program.command('submit')))
+    .description('validate a job and start it on a Temporal server (workers run elsewhere)')
+    .option('--json', 'print the job id etc. as JSON')
+    .action((o: AllFlags) => run(() => load.submit().submit(o, configOf(o))));
+
+  withJobOptions(withConfigOptions(program.command('plan')))
+    .description('print the plan of a job (segments, windows, tiles, activity counts) without running it')
+    .option('--json', 'print the whole plan as JSON')
+    .action((o: AllFlags) => run(() => load.plan().plan(o, configOf(o))));
+
+  withConfigOptions(program.command('worker'))
+    .description('run workers for some task queues until SIGTERM/SIGINT')
+    .option('--queues <list>', 'all, or a comma list of orchestration,keyframe,interpolation,decode,upscale,media', 'all')
+    .option('--grace-seconds <s>', 'time running activities get to finish on shutdown', '30')
+    .action((o: AllFlags) => run(() => load.worker().worker(o, configOf(o))));
+
+  for (const [name, desc] of [
+    ['watch', 'draw a job\'s progress until it ends'],
+    ['status', 'show a job\'s state and progress'],
+  ] as const) {
+    withConfigOptions(program.command(`${name} <jobId>`))
+      .description(desc)
+      .option('--json', 'JSON output')
+      .action((id: string, o: ConfigFlags & { json?: boolean }) => run(() => load.jobs()[name](id, o, configOf(o))));
+  }
+  withConfigOptions(program.command('list'))
+    .description('list jobs, newest first')
+    .option('--json', 'JSON output')
+    .option('--limit <n>', 'at most this many', '50')
+    .action((o: ConfigFlags & { json?: boolean; limit?: string }) => run(() => load.jobs().list(o, configOf(o))));
+  withConfigOptions(program.command('cancel <jobId>'))
+    .description('cancel a job (its segments and running activities stop)')
+    .action((id: string, o: ConfigFlags) => run(() => load.jobs().cancel(id, o, configOf(o))));
+  withConfigOptions(program.command('fetch <jobId>'))
+    .description("copy a finished job's MP4 from the artifact store")
+    .option('--out <file.mp4>', 'where to write the video')
+    .option('--json', 'JSON output')
+    .action((id: string, o: ConfigFlags & { out?: string; json?: boolean }) => run(() => load.jobs().fetch(id, o, configOf(o))));
+
+  const models = program.command('models').description('model packs');
+  models
+    .command('verify <pack>')
+    .description('check a model pack against the model contract (docs/model-contract.md)')
+    .option('--json', 'JSON report')
+    .action((pack: string, o: { json?: boolean }) => run(() => load.models().runModelsVerify(pack, { json: Boolean(o.json) })));
+
+  const dev = program.command('dev').description('local servers (Temporal, MinIO, NATS) in the background');
+  withConfigOptions(dev.command('up'))
+    .description('start (or reuse) the local servers and print their addresses')
+    .option('--only <kinds>', 'comma list of temporal,minio,nats')
+    .option('--json', 'JSON output')
+    .action((o: ConfigFlags & { only?: string; json?: boolean }) => run(() => load.dev().devUpCommand(o, configOf(o))));
+  withConfigOptions(dev.command('down'))
+    .description('stop the local servers')
+    .option('--only <kinds>', 'comma list of temporal,minio,nats')
+    .action((o: ConfigFlags & { only?: string }) => run(() => load.dev().devDownCommand(o, configOf(o))));
+  withConfigOptions(dev.command('status'))
+    .description('show the local servers')
+    .option('--json', 'JSON output')
+    .action((o: ConfigFlags & { json?: boolean }) => run(() => load.dev().devStatusCommand(o, configOf(o))));
+
+  program.addOption(new Option('--debug', 'print stack traces of errors').hideHelp());
+  return program;
+}
+
+/** Print an error the way the exit-code contract says, and return the code. */
+export function reportError(err: unknown, debug = false): number {
+  if (err instanceof UserError) {
+    process.stderr.write(`vldm: ${err.message}\n`);
+    return EXIT.usage;
+  }
+  const { describeFailure } = require('../client/jobs') as typeof import('../client/jobs'); // eslint-disable-line @typescript-eslint/no-require-imports
+  process.stderr.write(`vldm: ${describeFailure(err)}\n`);
+  if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return EXIT.failed;
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  let pending: Promise<number> | undefined;
+  const debug = argv.includes('--debug');
+  const program = buildProgram((fn) => {
+    pending = fn();
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    return reportError(err, debug);
+  }
+  if (!pending) return EXIT.ok;
+  try {
+    return await pending;
+  } catch (err) {
+    return reportError(err, debug);
+  }
+}

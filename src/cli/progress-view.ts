@@ -1,0 +1,102 @@
+/**
+ * Progress of a running job in the terminal: one bar per stage. Counts come from NATS events when the
+ * event bus is reachable (live, down to the diffusion step) and from the job's `progress` query
+ * otherwise (and for the totals). With --json nothing is drawn.
+ */
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import type { Client } from '@temporalio/client';
+import { STAGES, type Stage } from '../common/progress';
+import { subscribeProgress, type ProgressEvent } from '../events';
+import { jobStatus } from '../client/jobs';
+
+/** How often the query fallback polls, in ms. */
+const POLL_MS = 1_000;
+
+const EVENT_STAGE: Partial<Record<ProgressEvent['stage'], Stage>> = {
+  plan: 'prepare',
+  keyframe: 'keyframe',
+  interpolation: 'interpolation',
+  decode: 'decode',
+  upscale: 'upscale',
+  encode: 'encode',
+  stitch: 'stitch',
+};
+
+export interface ProgressView {
+  stop(): Promise<void>;
+  /** Where counts came from: "nats" or "query". */
+  readonly source: 'nats' | 'query';
+}
+
+export async function showProgress(
+  client: Client,
+  jobId: string,
+  natsUrl: string | undefined,
+  opts: { draw: boolean; stream?: NodeJS.WritableStream },
+): Promise<ProgressView> {
+  const bars = opts.draw
+    ? new MultiBar(
+        { format: ' {stage} |{bar}| {value}/{total} {detail}', hideCursor: true, clearOnComplete: false, stream: opts.stream ?? process.stderr, noTTYOutput: true, notTTYSchedule: 5000 },
+        Presets.shades_classic,
+      )
+    : undefined;
+  const stageBars = new Map<Stage, SingleBar>();
+  const done = new Map<Stage, Set<string>>(STAGES.map((s) => [s, new Set<string>()]));
+  const totals = new Map<Stage, number>();
+  const detail = new Map<Stage, string>();
+  const render = (queryDone?: Record<Stage, number>) => {
+    if (!bars) return;
+    for (const s of STAGES) {
+      const total = totals.get(s) ?? 0;
+      const value = Math.min(total, queryDone?.[s] ?? done.get(s)?.size ?? 0);
+      let bar = stageBars.get(s);
+      if (!bar) stageBars.set(s, (bar = bars.create(total, value, { stage: s.padEnd(13), detail: '' })));
+      bar.setTotal(total);
+      bar.update(value, { stage: s.padEnd(13), detail: detail.get(s) ?? '' });
+    }
+  };
+  const sub =
+    natsUrl && natsUrl !== 'off'
+      ? await subscribeProgress(natsUrl, jobId, (e) => {
+          const stage = EVENT_STAGE[e.stage];
+          if (!stage) return;
+          if (e.state === 'completed' || e.state === 'reused') done.get(stage)?.add(`${e.segment}/${e.window}/${e.tile}`);
+          if (e.state === 'progress' && e.step !== undefined) {
+            detail.set(stage, `seg ${e.segment ?? '-'}${e.tile !== undefined ? ` tile ${e.tile}` : ''} step ${e.step}/${e.steps}`);
+          }
+        })
+      : undefined;
+  const source: 'nats' | 'query' = sub ? 'nats' : 'query';
+  let stopped = false;
+  const poll = async () => {
+    while (!stopped) {
+      try {
+        const st = await jobStatus(client, jobId);
+        const p = st.progress;
+        if (p) {
+          const fromQuery = {} as Record<Stage, number>;
+          for (const s of STAGES) {
+            totals.set(s, p.stages[s].total);
+            const running = (st.segments ?? []).reduce((a, seg) => a + ((seg.stages as Record<string, { done: number }>)[s]?.done ?? 0), 0);
+            fromQuery[s] = p.stages[s].done + running;
+          }
+          render(source === 'query' ? fromQuery : undefined);
+        }
+        if (st.status !== 'RUNNING') break;
+      } catch {
+        // The job may not be visible yet, or a worker restarts: keep polling.
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  };
+  const polling = poll();
+  return {
+    source,
+    async stop() {
+      stopped = true;
+      await polling;
+      await sub?.close();
+      bars?.stop();
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * The client side of a job: start it, follow it, cancel it, list jobs and read results, over a Temporal
+ * connection. The job id is the workflow id; segments are child workflows `<jobId>/segment-NNN`.
+ */
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import { TASK_QUEUES, WORKFLOW_TYPES, QUERIES } from '../common/names';
+import { UserError } from '../common/errors';
+import type { JobSpec } from '../planning/spec';
+import type { JobProgress, SegmentRenderProgress } from '../common/progress';
+import type { JobResult } from '../../workflows/job';
+
+/** How long to wait for the Temporal frontend before saying it is unreachable. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+export async function connectTemporal(address: string, namespace: string): Promise<Client> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: CONNECT_TIMEOUT_MS });
+  } catch (err) {
+    throw new UserError(
+      `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS`,
+    );
+  }
+  return new Client({ connection, namespace });
+}
+
+export interface StartedJob {
+  jobId: string;
+  runId: string;
+  /** False when a run of the same job was already in progress and this call attached to it. */
+  started: boolean;
+}
+
+/**
+ * Start the job workflow. The job id is derived from the spec, so the same spec is the same job: a
+ * finished one may run again (reusing every verified artifact), a running one is attached to.
+ */
+export async function startJob(client: Client, spec: JobSpec): Promise<StartedJob> {
+  const handle = await client.workflow.start(WORKFLOW_TYPES.job, {
+    args: [spec],
+    taskQueue: TASK_QUEUES.orchestration,
+    workflowId: spec.jobId,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    memo: { seconds: spec.seconds, fps: spec.fps, scene: spec.scene, traffic: spec.traffic, seed: spec.seed, pack: spec.pack, ...(spec.deadline ? { deadline: spec.deadline } : {}) },
+    staticSummary: `vldm job ${spec.name}: ${spec.seconds}s ${spec.scene}/${spec.traffic} seed ${spec.seed}`,
+  });
+  const desc = await handle.describe();
+  return { jobId: spec.jobId, runId: handle.firstExecutionRunId ?? desc.runId, started: desc.runId === handle.firstExecutionRunId };
+}
+
+function notFound(jobId: string): UserError {
+  return new UserError(`no job "${jobId}" on this Temporal server (see "vldm list")`);
+}
+
+export interface JobStatus {
+  jobId: string;
+  status: string;
+  startTime?: string;
+  closeTime?: string;
+  progress?: JobProgress;
+  segments?: SegmentRenderProgress[];
+  result?: JobResult;
+  error?: string;
+}
+
+/** Describe a job and query its progress (and its running segments' progress). */
+export async function jobStatus(client: Client, jobId: string): Promise<JobStatus> {
+  const handle = client.workflow.getHandle(jobId);
+  let desc;
+  try {
+    desc = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw notFound(jobId);
+    throw err;
+  }
+  const out: JobStatus = {
+    jobId,
+    status: desc.status.name,
+    startTime: desc.startTime.toISOString(),
+    ...(desc.closeTime ? { closeTime: desc.closeTime.toISOString() } : {}),
+  };
+  try {
+    out.progress = await handle.query<JobProgress>(QUERIES.progress);
+  } catch {
+    // A job whose worker is gone cannot answer queries; the status above still stands.
+  }
+  if (out.progress) {
+    const running = out.progress.segments.filter((s) => s.state === 'rendering');
+    out.segments = (
+      await Promise.all(
+        running.map((s) => client.workflow.getHandle(s.workflowId).query<SegmentRenderProgress>(QUERIES.progress).catch(() => undefined)),
+      )
+    ).filter((p): p is SegmentRenderProgress => p !== undefined);
+  }
+  if (desc.status.name === 'COMPLETED') out.result = (await handle.result()) as JobResult;
+  if (desc.status.name === 'FAILED') {
+    try {
+      await handle.result();
+    } catch (err) {
+      out.error = describeFailure(err);
+    }
+  }
+  return out;
+}
+
+/** The innermost cause of a failed job, which names the stage and what went wrong. */
+export function describeFailure(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  while (e instanceof Error) {
+    parts.push(e.message);
+    e = (e as Error & { cause?: unknown }).cause;
+  }
+  return parts.filter((p, i) => p && parts.indexOf(p) === i).join(': ');
+}
+
+export async function waitForJob(client: Client, jobId: string): Promise<JobResult> {
+  return (await client.workflow.getHandle(jobId).result()) as JobResult;
+}
+
+export async function cancelJob(client: Client, jobId: string): Promise<void> {
+  try {
+    await client.workflow.getHandle(jobId).cancel();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw notFound(jobId);
+    throw err;
+  }
+}
+
+export interface JobListing {
+  jobId: string;
+  status: string;
+  startTime: string;
+  closeTime?: string;
+  summary?: Record<string, unknown>;
+}
+
+export async function listJobs(client: Client, limit = 50): Promise<JobListing[]> {
+  const out: JobListing[] = [];
+  for await (const w of client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPES.job}'` })) {
+    out.push({
+      jobId: w.workflowId,
+      status: w.status.name,
+      startTime: w.startTime.toISOString(),
+      ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}),
+      ...(w.memo ? { summary: w.memo } : {}),
+    });
+    if (out.length >= limit) break;
+  }
+  return out;
+}

@@ -1,0 +1,54 @@
+/**
+ * Names shared by every part of vldm: task queues, workflow ids, NATS subjects, artifact key layout.
+ * Defined once here and imported everywhere, never repeated as literals. Pure: workflows import it.
+ */
+
+/** One task queue per stage/GPU role, so each worker pool loads only the models it serves. */
+export const TASK_QUEUES = {
+  /** Job and segment workflows (no models). */
+  orchestration: 'vldm-orchestration',
+  /** Keyframe chain: the prediction denoiser (GPU). */
+  keyframe: 'vldm-keyframe',
+  /** Temporal interpolation T→4T→16T (GPU). */
+  interpolation: 'vldm-interpolation',
+  /** Latent → pixel decoding with the temporal decoder (GPU). */
+  decode: 'vldm-decode',
+  /** Patchwise 4× super-resolution (GPU). */
+  upscale: 'vldm-upscale',
+  /** ffmpeg encoding and stitching (CPU). */
+  media: 'vldm-media',
+} as const;
+
+export type QueueRole = keyof typeof TASK_QUEUES;
+export const QUEUE_ROLES = Object.keys(TASK_QUEUES) as QueueRole[];
+
+/** Workflow type names (the exported function names in workflows/). */
+export const WORKFLOW_TYPES = { job: 'videoJobWorkflow', segment: 'segmentRenderWorkflow' } as const;
+
+/** Readable workflow ids: the job id, and `<jobId>/segment-003` for its children. */
+export function segmentWorkflowId(jobId: string, segment: number): string {
+  return `${jobId}/segment-${String(segment).padStart(3, '0')}`;
+}
+
+/** Query and signal names. */
+export const QUERIES = { progress: 'progress' } as const;
+
+/** NATS subjects: per-job progress events and worker telemetry. */
+export const SUBJECTS = {
+  progress: (jobId: string) => `vldm.jobs.${jobId}.progress`,
+  allProgress: 'vldm.jobs.*.progress',
+  telemetry: 'vldm.workers.telemetry',
+} as const;
+
+/** Job ids name artifact prefixes and workflow ids, so they are restricted to a safe alphabet. */
+export const JOB_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Default Temporal namespace and ports of the embedded default (dev servers on loopback). */
+export const DEFAULTS = {
+  namespace: 'default',
+  temporalAddress: '127.0.0.1:7233',
+  temporalUiPort: 8233,
+  natsUrl: 'nats://127.0.0.1:4222',
+  s3Endpoint: 'http://127.0.0.1:9000',
+  s3Bucket: 'vldm',
+} as const;

@@ -1,0 +1,126 @@
+/**
+ * ffmpeg through fluent-ffmpeg: H.264 clips from raw RGB frames piped on stdin, stitching clips
+ * without re-encoding, and ffprobe's exact frame count. Flags are chosen so the same frames give the
+ * same bytes on every machine (bit-exact muxing, one encoder thread, no metadata).
+ */
+import { PassThrough } from 'node:stream';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import ffmpeg from 'fluent-ffmpeg';
+
+/** x264 settings of every clip. CRF 18 is visually lossless for this content; preset trades speed. */
+export const VIDEO_CODEC = { codec: 'libx264', crf: 18, preset: 'medium', pixFmt: 'yuv420p' } as const;
+
+/** Output flags that make MP4 bytes reproducible: no encoder/version strings, no creation time. */
+const BITEXACT = ['-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1', '-movflags', '+faststart'];
+
+export interface ClipGeometry {
+  width: number;
+  height: number;
+  fps: number;
+}
+
+/**
+ * Encode frames (each `width·height·3` bytes of RGB24) into an H.264 MP4 at `outFile`.
+ * Frames are produced lazily by `frames` and written with back-pressure, so a long clip never sits in
+ * memory as a whole.
+ */
+export async function encodeClip(
+  frames: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  geometry: ClipGeometry,
+  outFile: string,
+): Promise<void> {
+  const input = new PassThrough({ highWaterMark: geometry.width * geometry.height * 3 * 4 });
+  const done = new Promise<void>((resolve, reject) => {
+    ffmpeg()
+      .input(input)
+      .inputFormat('rawvideo')
+      .inputOptions(['-pix_fmt', 'rgb24', '-s', `${geometry.width}x${geometry.height}`, '-r', String(geometry.fps)])
+      .videoCodec(VIDEO_CODEC.codec)
+      .outputOptions([
+        '-pix_fmt', VIDEO_CODEC.pixFmt,
+        '-crf', String(VIDEO_CODEC.crf),
+        '-preset', VIDEO_CODEC.preset,
+        '-threads', '1',
+        '-r', String(geometry.fps),
+        ...BITEXACT,
+      ])
+      .format('mp4')
+      .on('error', (err: Error, _stdout: string | null, stderr: string | null) => reject(new Error(`ffmpeg encode failed: ${err.message}\n${tail(stderr)}`)))
+      .on('end', () => resolve())
+      .save(outFile);
+  });
+  const frameBytes = geometry.width * geometry.height * 3;
+  try {
+    for await (const frame of frames) {
+      if (frame.length !== frameBytes) throw new Error(`frame has ${frame.length} bytes, expected ${frameBytes}`);
+      if (!input.write(frame)) await new Promise((r) => input.once('drain', r));
+    }
+  } finally {
+    input.end();
+  }
+  await done;
+}
+
+/** Join clips of identical geometry into one MP4 without re-encoding (ffmpeg's concat demuxer). */
+export async function concatClips(clips: string[], outFile: string): Promise<void> {
+  if (clips.length === 0) throw new Error('no clips to stitch');
+  const list = `${outFile}.concat.txt`;
+  await fs.writeFile(list, clips.map((c) => `file '${path.resolve(c).replace(/'/g, "'\\''")}'\n`).join(''));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ffmpeg()
+        .input(list)
+        .inputOptions(['-f', 'concat', '-safe', '0'])
+        .outputOptions(['-c', 'copy', ...BITEXACT])
+        .format('mp4')
+        .on('error', (err: Error, _o: string | null, stderr: string | null) => reject(new Error(`ffmpeg concat failed: ${err.message}\n${tail(stderr)}`)))
+        .on('end', () => resolve())
+        .save(outFile);
+    });
+  } finally {
+    await fs.rm(list, { force: true });
+  }
+}
+
+export interface ProbeResult extends ClipGeometry {
+  /** Frames actually decoded by ffprobe (`-count_frames`), not the container's claim. */
+  frames: number;
+  codec: string;
+  durationSeconds: number;
+}
+
+/** ffprobe the first video stream, counting frames by decoding them. */
+export async function probeVideo(file: string): Promise<ProbeResult> {
+  const data = await new Promise<ffmpeg.FfprobeData>((resolve, reject) =>
+    ffmpeg.ffprobe(file, ['-count_frames'], (err: Error | null, d: ffmpeg.FfprobeData) => (err ? reject(new Error(`ffprobe ${file}: ${err.message}`)) : resolve(d))),
+  );
+  const v = data.streams.find((s) => s.codec_type === 'video');
+  if (!v) throw new Error(`ffprobe ${file}: no video stream`);
+  const [num, den] = String(v.r_frame_rate ?? '0/1').split('/').map(Number);
+  return {
+    frames: Number(v.nb_read_frames ?? v.nb_frames ?? NaN),
+    width: Number(v.width),
+    height: Number(v.height),
+    fps: den ? num / den : num,
+    codec: String(v.codec_name),
+    durationSeconds: Number(data.format.duration ?? NaN),
+  };
+}
+
+/** Pixels in [-1, 1], layout [3, H, W] (one frame) → interleaved RGB24 bytes. */
+export function toRgb24(chw: Float32Array, height: number, width: number): Uint8Array {
+  const plane = height * width;
+  const out = new Uint8Array(plane * 3);
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) {
+      const v = Math.round((chw[c * plane + i] + 1) * 127.5);
+      out[i * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return out;
+}
+
+function tail(s: string | null | undefined, lines = 8): string {
+  return (s ?? '').trim().split('\n').slice(-lines).join('\n');
+}

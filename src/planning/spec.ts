@@ -1,0 +1,142 @@
+/**
+ * The job spec: what a person asks for, compiled once at the edge (CLI, workflow start) into a fully
+ * resolved spec that the rest of the code trusts. Stages, like the Temporal SDK's worker options:
+ * input (all optional, as typed) → defaults → validated JobSpec. Pure; imported by workflows.
+ */
+import { JOB_ID_PATTERN } from '../common/names';
+import { UserError } from '../common/errors';
+
+/** What a person may pass (CLI flags, config file, `vldm submit`). */
+export interface JobSpecInput {
+  /** Video length in seconds. @default 10 */
+  seconds?: number;
+  /** Frames per second of the output. @default the pack's `video.fps` */
+  fps?: number;
+  /** Lighting label, one of the pack's labels (`day`/`night` for the driving packs). @default "day" */
+  scene?: string;
+  /** Traffic label, one of the pack's labels (`clear`/`crowded`). @default "clear" */
+  traffic?: string;
+  /** Seed of every random draw in the job (a non-negative 32-bit integer). @default 0 */
+  seed?: number;
+  /** Job name: a readable prefix of the job id. @default "<scene>-<seed>" */
+  name?: string;
+  /** Explicit job id (otherwise derived from the spec, so the same spec is the same job). */
+  jobId?: string;
+  /** Model pack location as the workers see it (folder path). */
+  pack?: string;
+  /** Wall-clock deadline (ISO 8601), read by the scaler. */
+  deadline?: string;
+}
+
+/** Defaults, in one place. */
+export const SPEC_DEFAULTS = {
+  seconds: 10,
+  scene: 'day',
+  traffic: 'clear',
+  seed: 0,
+} as const;
+
+/** Longest video one job may ask for: 30 minutes (the chain stays well inside Temporal's limits). */
+export const MAX_SECONDS = 1800;
+
+/** A validated, fully resolved job spec. Everything in it is checked. */
+export interface JobSpec {
+  jobId: string;
+  name: string;
+  seconds: number;
+  fps: number;
+  scene: string;
+  traffic: string;
+  seed: number;
+  pack: string;
+  deadline?: string;
+}
+
+function isInt(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x);
+}
+
+/** Job names become workflow ids and artifact prefixes: lowercase letters, digits and dashes. */
+export function normaliseName(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+}
+
+/**
+ * Validate everything that does not need the pack. `labels` and `packFps` come from the pack when
+ * known (the CLI loads it first); the workflow validates again against the pack its workers load.
+ * `specHash` is a digest of the spec used to derive a default job id (computed by the caller, who
+ * has a hash function; workflows have none).
+ */
+export function compileSpec(
+  input: JobSpecInput,
+  ctx: { labels: string[]; packFps: number; pack: string; specHash?: string },
+): JobSpec {
+  const problems: string[] = [];
+  const seconds = input.seconds ?? SPEC_DEFAULTS.seconds;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_SECONDS) {
+    problems.push(`seconds must be a number in (0, ${MAX_SECONDS}], got ${String(input.seconds)}`);
+  }
+  const fps = input.fps ?? ctx.packFps;
+  if (!isInt(fps) || fps < 1 || fps > 120) problems.push(`fps must be an integer in [1, 120], got ${String(input.fps)}`);
+  else if (fps !== ctx.packFps) {
+    problems.push(`fps must equal the model pack's frame rate ${ctx.packFps} (16× interpolation of its keyframes), got ${fps}`);
+  }
+  if (isInt(fps) && typeof seconds === 'number' && Number.isFinite(seconds)) {
+    const frames = seconds * fps;
+    if (Math.abs(frames - Math.round(frames)) > 1e-9) {
+      problems.push(`seconds × fps must be a whole number of frames, got ${seconds} × ${fps} = ${frames}`);
+    } else if (Math.round(frames) < 2) problems.push(`the video must have at least 2 frames, got ${frames}`);
+  }
+  const seed = input.seed ?? SPEC_DEFAULTS.seed;
+  if (!isInt(seed) || seed < 0 || seed > 0xffffffff) {
+    problems.push(`seed must be an integer in [0, 4294967295], got ${String(input.seed)}`);
+  }
+  const scene: string = input.scene ?? SPEC_DEFAULTS.scene;
+  const traffic: string = input.traffic ?? SPEC_DEFAULTS.traffic;
+  const lightLabels: string[] = ctx.labels.filter((l) => l === 'day' || l === 'night');
+  const trafficLabels: string[] = ctx.labels.filter((l) => l === 'clear' || l === 'crowded');
+  if (!ctx.labels.includes(scene) || !lightLabels.includes(scene)) {
+    problems.push(`scene must be one of ${lightLabels.join(', ') || '(the pack has no scene labels)'}, got "${scene}"`);
+  }
+  if (!ctx.labels.includes(traffic) || !trafficLabels.includes(traffic)) {
+    problems.push(`traffic must be one of ${trafficLabels.join(', ') || '(the pack has no traffic labels)'}, got "${traffic}"`);
+  }
+  const name = normaliseName(input.name ?? `${scene}-${seed}`);
+  if (input.name !== undefined && name.length === 0) {
+    problems.push(`name must contain letters or digits, got "${input.name}"`);
+  }
+  let jobId = input.jobId;
+  if (jobId !== undefined) {
+    if (!JOB_ID_PATTERN.test(jobId)) {
+      problems.push(`job id must match ${JOB_ID_PATTERN} (lowercase letters, digits, dashes; ≤ 63 chars), got "${jobId}"`);
+    }
+  } else {
+    jobId = ctx.specHash ? `${name || 'job'}-${ctx.specHash.slice(0, 10)}` : undefined;
+    if (!jobId) problems.push('a job id or a spec hash is required');
+  }
+  if (input.deadline !== undefined && Number.isNaN(Date.parse(input.deadline))) {
+    problems.push(`deadline must be an ISO 8601 date-time, got "${input.deadline}"`);
+  }
+  if (!ctx.pack) problems.push('a model pack location is required');
+  if (problems.length > 0) throw new UserError(`invalid job spec: ${problems.join('; ')}`);
+  return {
+    jobId: jobId as string,
+    name,
+    seconds,
+    fps,
+    scene,
+    traffic,
+    seed,
+    pack: ctx.pack,
+    ...(input.deadline !== undefined ? { deadline: input.deadline } : {}),
+  };
+}
+
+/** The fields that define the video's content: same fields, same bytes. Hashed into the job id. */
+export function contentFields(spec: Omit<JobSpec, 'jobId' | 'name'> & { name?: string }): Record<string, unknown> {
+  return { seconds: spec.seconds, fps: spec.fps, scene: spec.scene, traffic: spec.traffic, seed: spec.seed };
+}

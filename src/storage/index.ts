@@ -1,0 +1,19 @@
+/**
+ * The artifact store: immutable, checksummed blobs addressed by key, in a local folder or in S3.
+ * See docs/artifacts.md for the key layout, checksums and configuration.
+ */
+
+export * from './types';
+export {
+  validateKey,
+  validatePrefix,
+  MAX_KEY_LENGTH,
+  MAX_SEGMENT_LENGTH,
+  CHECKSUM_SIDECAR_SUFFIX,
+} from './keys';
+export { sha256Hex } from './hash';
+export { LocalArtifactStore } from './local';
+export { S3ArtifactStore, MAX_SINGLE_PUT_BYTES, validateBucketName } from './s3';
+export type { S3StoreOptions } from './s3';
+export { createStore, storeConfigFromUrl, STORE_ENV } from './config';
+export type { StoreConfig, LocalStoreConfig, S3StoreConfig, CreateStoreOptions } from './config';

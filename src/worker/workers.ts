@@ -1,0 +1,138 @@
+/**
+ * Running vldm workers: one Temporal Worker per task queue served, all sharing one connection, one
+ * artifact store, one event bus and one model cache (so a process that serves several GPU roles
+ * loads each model once). Orchestration (the workflows) runs on its own queue; every other queue runs
+ * only its stage's activities. SIGTERM stops polling, lets running activities finish within the
+ * grace time, and exits.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, QUEUE_ACTIVITIES, type Activities } from '../../activities';
+import { TASK_QUEUES, type QueueRole } from '../common/names';
+import type { ArtifactStore } from '../storage';
+import type { EventBus } from '../events';
+import { ModelCache } from '../pipeline/model-cache';
+import { repoRoot } from '../dev/tools';
+import type { Role } from '../models/contract';
+
+/** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
+export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
+  orchestration: 50,
+  keyframe: 1,
+  interpolation: 2,
+  decode: 2,
+  upscale: 2,
+  media: 2,
+};
+
+/** The models each queue's pool keeps warm. */
+export const QUEUE_MODELS: Record<QueueRole, Role[]> = {
+  orchestration: [],
+  keyframe: ['keyframe'],
+  interpolation: ['interpolation'],
+  decode: ['decoder'],
+  upscale: ['upsampler'],
+  media: [],
+};
+
+export interface WorkerOptions {
+  temporalAddress: string;
+  namespace: string;
+  queues: QueueRole[];
+  store: ArtifactStore;
+  events: EventBus;
+  /** Pack to load and warm at start (workers also load packs on demand, by location). */
+  warmPack?: string;
+  scratchDir: string;
+  concurrency?: Partial<Record<QueueRole, number>>;
+  /** onnxruntime intra-op threads (fixed for reproducible bytes). @default 1 */
+  intraOpThreads?: number;
+  /** How long running activities get to finish after shutdown starts, in ms. @default 30000 */
+  shutdownGraceMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningWorkers {
+  /** Resolves when every worker has stopped. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+  models: ModelCache;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow code, bundled once per process (from dist/ when built, else from the sources). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  if (!bundle) {
+    const root = repoRoot();
+    const built = path.join(root, 'dist', 'workflows', 'index.js');
+    const workflowsPath = existsSync(built) ? built : path.join(root, 'workflows', 'index.ts');
+    bundle = bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+    bundle.catch(() => (bundle = undefined));
+  }
+  return bundle;
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string) => process.stderr.write(`workflow bundler: ${m}\n`),
+  error: (m: string) => process.stderr.write(`workflow bundler: ${m}\n`),
+};
+
+function pick(all: Activities, names: Array<keyof Activities>): Partial<Activities> {
+  return Object.fromEntries(names.map((n) => [n, all[n]])) as Partial<Activities>;
+}
+
+export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
+  const log = opts.log ?? (() => undefined);
+  mkdirSync(opts.scratchDir, { recursive: true });
+  const models = new ModelCache({ intraOpThreads: opts.intraOpThreads ?? 1 });
+  if (opts.warmPack) {
+    const roles = [...new Set(opts.queues.flatMap((q) => QUEUE_MODELS[q]))];
+    await models.warm(opts.warmPack, roles);
+    log(`loaded ${roles.join(', ') || 'no models'} from ${opts.warmPack}`);
+  }
+  const connection = await NativeConnection.connect({ address: opts.temporalAddress });
+  const activities = createActivities({ store: opts.store, events: opts.events, models, scratchDir: opts.scratchDir });
+  const grace = opts.shutdownGraceMs ?? 30_000;
+  const workers: Worker[] = [];
+  try {
+    for (const q of opts.queues) {
+      const concurrency = opts.concurrency?.[q] ?? DEFAULT_CONCURRENCY[q];
+      const common = { connection, namespace: opts.namespace, taskQueue: TASK_QUEUES[q], shutdownGraceTime: grace };
+      workers.push(
+        q === 'orchestration'
+          ? await Worker.create({ ...common, workflowBundle: await workflowBundle(), maxConcurrentWorkflowTaskExecutions: concurrency })
+          : await Worker.create({ ...common, activities: pick(activities, QUEUE_ACTIVITIES[q]), maxConcurrentActivityTaskExecutions: concurrency }),
+      );
+      log(`worker polling ${TASK_QUEUES[q]} (concurrency ${concurrency})`);
+    }
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+  const done = Promise.all(workers.map((w) => w.run())).then(
+    async () => {
+      await models.close();
+      await connection.close();
+    },
+    async (err: unknown) => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await models.close();
+      await connection.close();
+      throw err;
+    },
+  );
+  return {
+    done,
+    models,
+    async shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,188 @@
+"""Export a trained run as a contract model pack (ONNX files + vldm-pack.json with sha256s).
+
+    PYTHONPATH=training /usr/bin/python3 -m vldm_train.export --run training/runs/ref --out models/reference \\
+        [--cases DIR]
+
+Roles come from the latest checkpoints of the run: encoder from `ae`; decoder from `tdec` (the
+temporal decoder); keyframe = `ldm` spatial layers + the `pred` temporal stack; interpolation = the
+same spatial layers + the `interp` stack; upsampler = `up_image` spatial layers + the `up_video`
+stack; the image-only variants `keyframe_image` and `upsampler_image` skip the temporal layers
+(α = 1). A stage that has not been trained yet is an error, not a silent fallback.
+With `--cases`, golden torch outputs are written for scripts/ort_check.cjs.
+"""
+
+import argparse
+import json
+import os
+
+import torch
+
+from . import contract as C
+from .models import DecoderExport, EncoderExport, InterpolationExport, KeyframeExport, UpsamplerExport
+from .ortcheck import write_cases
+from .train import LATENT_SCHEDULE, PIXEL_SCHEDULE, build_ae, build_ldm, build_up, load_ckpt, load_meta
+
+BASE = (64, 128)
+LATENT = (16, 32)
+VIDEO = (256, 512)
+KEY_WINDOW = 8
+INTERVALS = 2
+DECODER_WINDOW = 8
+UPSAMPLER_WINDOW = 8
+DEFAULT_SAMPLING = {
+    "keyframe": {"steps": 20, "eta": 0, "contextGuidance": 1.5, "labelGuidance": 1.0},
+    "interpolation": {"steps": 10, "eta": 0, "contextGuidance": 1.0, "labelGuidance": 1.0},
+    "upsampler": {"steps": 10, "eta": 0, "noiseAugmentation": 50},
+}
+
+
+def load_models(run, size=None):
+    """Torch modules of every role, in eval mode, from the run's checkpoints."""
+    meta = load_meta(run)
+    size = size or meta.get("size", "full")
+    ae = build_ae(size, temporal=True)
+    ae.load_state_dict(load_ckpt(run, "tdec")["model"])
+    ldm = build_ldm(size, ("pred", "interp"))
+    ldm.load_state_dict(load_ckpt(run, "pred")["model"], strict=False)
+    interp = load_ckpt(run, "interp")["model"]
+    ldm.load_state_dict({k: v for k, v in interp.items() if k.startswith("stacks.interp.")}, strict=False)
+    up = build_up(size, video=True)
+    up.load_state_dict(load_ckpt(run, "up_video")["model"])
+    for m in (ae, ldm, up):
+        m.eval()
+    models = {
+        "encoder": EncoderExport(ae),
+        "decoder": DecoderExport(ae, temporal=True),
+        "keyframe": KeyframeExport(ldm, "pred"),
+        "keyframe_image": KeyframeExport(ldm, None),
+        "interpolation": InterpolationExport(ldm, "interp"),
+        "upsampler": UpsamplerExport(up, "video"),
+        "upsampler_image": UpsamplerExport(up, None),
+    }
+    return models, meta, {"ae": ae, "ldm": ldm, "up": up}
+
+
+def example_inputs(role, b=1, latent=LATENT, base=BASE, frames=None):
+    g = torch.Generator().manual_seed(3)
+    h, w = latent
+    labels = torch.tensor([[1.0, 0.0, 1.0, 0.0]] * b)
+    if role == "encoder":
+        return [torch.rand(b, frames or 2, 3, base[0], base[1], generator=g) * 2 - 1]
+    if role == "decoder":
+        return [torch.randn(b, frames or 3, 4, h, w, generator=g)]
+    if role.startswith("keyframe"):
+        n = frames or KEY_WINDOW
+        m = torch.zeros(b, n, 1, h, w)
+        m[:, :2] = 1
+        z = torch.randn(b, n, 4, h, w, generator=g)
+        return [torch.randn(b, n, 4, h, w, generator=g), torch.full((b,), 500.0), z * m, m, labels]
+    if role == "interpolation":
+        n = frames or 4 * INTERVALS + 1
+        m = torch.zeros(b, n, 1, h, w)
+        m[:, 0::4] = 1
+        z = torch.randn(b, n, 4, h, w, generator=g)
+        return [torch.randn(b, n, 4, h, w, generator=g), torch.full((b,), 500.0), z * m, m, labels, torch.ones(b)]
+    n = frames or 4
+    lh, lw = 16, 32  # a low-res tile
+    return [torch.randn(b, n, 3, 4 * lh, 4 * lw, generator=g), torch.full((b,), 500.0),
+            torch.rand(b, n, 3, lh, lw, generator=g) * 2 - 1, torch.full((b,), 50.0)]
+
+
+def check_cases():
+    """Default shapes, the T = 1 first frame, another B/T/size, and an upsampler tile."""
+    g = torch.Generator().manual_seed(4)
+    cases = [(r, "default", example_inputs(r)) for r in ROLES]
+    z = torch.randn(2, 1, 4, 16, 32, generator=g)
+    cases += [
+        ("encoder", "full-frame-b2", example_inputs("encoder", b=2, frames=3)),
+        ("decoder", "window16", example_inputs("decoder", frames=16)),
+        ("keyframe", "first-frame", [z, torch.tensor([999.0, 10.0]), torch.zeros_like(z),
+                                     torch.zeros(2, 1, 1, 16, 32), torch.tensor([[0.0, 1, 0, 1], [0, 0, 0, 0]])]),
+        ("interpolation", "b2-rate0", example_inputs("interpolation", b=2, latent=(8, 16))),
+        ("upsampler", "frame8", example_inputs("upsampler", frames=8)),
+    ]
+    return cases
+
+
+ROLES = ("encoder", "decoder", "keyframe", "keyframe_image", "interpolation", "upsampler", "upsampler_image")
+
+
+def manifest(meta, files, description):
+    return {
+        "contract": C.CONTRACT_VERSION,
+        "name": "vldm-reference-driving",
+        "description": description,
+        "video": {"height": VIDEO[0], "width": VIDEO[1], "fps": 24},
+        "base": {"height": BASE[0], "width": BASE[1]},
+        "latent": {"channels": 4, "height": LATENT[0], "width": LATENT[1], "scale": meta["latent_scale"],
+                   "downsample": 4},
+        "labels": list(C.LABELS),
+        "models": {r: {"file": f} for r, f in files.items()},
+        "sampling": meta.get("sampling", DEFAULT_SAMPLING),
+        "windows": {
+            "keyframe": {"frames": KEY_WINDOW},
+            "interpolation": {"intervals": INTERVALS},
+            "decode": {"frames": 16, "overlap": 4},
+            "upscale": {"frames": UPSAMPLER_WINDOW, "overlapFrames": 2, "tileHeight": 32, "tileWidth": 64,
+                        "overlap": 8},
+        },
+    }
+
+
+DESCRIPTION = (
+    "Reference Video LDM trained by the project on its procedural driving world (training/vldm_train): "
+    "autoencoder f=4 with a temporally fine-tuned decoder, a label-conditioned (day/night, clear/crowded) image "
+    "LDM whose frozen spatial layers carry two sets of temporal layers (prediction with 0/1/2 context frames; "
+    "interpolation T->4T->16T with a rate input), and a 4x pixel-space video upsampler trained on 64x64 patches "
+    "with noise augmentation. Keyframes at 1.5 fps, 16x interpolation to 24 fps. v-prediction. See EVAL.md."
+)
+
+
+def export_pack(run, out, cases=None, size=None, description=DESCRIPTION, sampling=None):
+    models, meta, _ = load_models(run, size)
+    if sampling:
+        meta["sampling"] = sampling
+    os.makedirs(out, exist_ok=True)
+    lat = C.Schedule(*LATENT_SCHEDULE)
+    pix = C.Schedule(*PIXEL_SCHEDULE)
+    files = {}
+    for role in ROLES:
+        common = dict(latent_channels=4, latent_scale=meta["latent_scale"], downsample=4, prediction="v",
+                      variant="image" if role.endswith("_image") else "video")
+        if role == "encoder":
+            md = C.role_metadata(role, window=1, spatial_multiple=4, **common)
+        elif role == "decoder":
+            md = C.role_metadata(role, window=DECODER_WINDOW, spatial_multiple=1, **common)
+        elif role.startswith("keyframe"):
+            md = C.role_metadata(role, window=KEY_WINDOW, spatial_multiple=4, schedule=lat, **common)
+        elif role == "interpolation":
+            md = C.role_metadata(role, window=4 * INTERVALS + 1, spatial_multiple=4, schedule=lat, **common)
+        else:
+            md = C.role_metadata(role, window=UPSAMPLER_WINDOW, spatial_multiple=4, schedule=pix, **common)
+        files[role] = f"{role}.onnx"
+        C.export_role(models[role], role, example_inputs(role), os.path.join(out, files[role]), md)
+    path = C.write_manifest(out, manifest(meta, files, description))
+    if cases:
+        write_cases(models, check_cases(), cases)
+    return path
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="export a trained run as a model pack")
+    p.add_argument("--run", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--cases", help="also write golden cases for scripts/ort_check.cjs")
+    p.add_argument("--sampling", help="JSON file with the manifest's sampling defaults")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    sampling = None
+    if args.sampling:
+        with open(args.sampling) as f:
+            sampling = json.load(f)
+    path = export_pack(args.run, args.out, args.cases, sampling=sampling)
+    total = sum(os.path.getsize(os.path.join(args.out, f)) for f in os.listdir(args.out) if f.endswith(".onnx"))
+    print(json.dumps({"manifest": path, "onnx_bytes": total}))
+
+
+if __name__ == "__main__":
+    main()

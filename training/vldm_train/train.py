@@ -1,0 +1,481 @@
+"""Training stages of the reference pack, each resumable from its own checkpoint.
+
+    PYTHONPATH=training /usr/bin/python3 -m vldm_train.train STAGE --run training/runs/ref \\
+        [--steps N] [--minutes M] [--resume] [--seed S] [--threads K]
+
+Stages, in dependency order (the paper's recipe):
+
+| stage | trains | needs |
+|---|---|---|
+| `ae` | autoencoder E, D on frames (f = 4) | data |
+| `latents` | encodes the key/vid sets with the frozen E, picks `latent_scale` = 1/std | `ae` |
+| `tdec` | temporal layers of the decoder on 24 fps clips (E and spatial D frozen), 3D patch GAN | `ae` |
+| `ldm` | image LDM: U-Net on single latent frames, labels with dropout | `latents` |
+| `pred` | prediction temporal layers (spatial frozen), T = 8 keyframes, S ∈ {0,1,2}, T = 1 too | `ldm` |
+| `interp` | interpolation temporal layers, 3 new frames per interval, rate 0 and 1 | `ldm` |
+| `up_image` | 4× pixel-space upsampler, spatial layers, 64×64 patches, noise augmentation | data |
+| `up_video` | the upsampler's temporal layers (spatial frozen) on 8-frame patch clips | `up_image` |
+
+A stage stops after `--steps` total steps or `--minutes` of wall time, whichever comes first, and
+checkpoints every `--every` steps and at the end (`<run>/<stage>.pt`, written atomically). With
+`--resume` it continues from its checkpoint (weights, optimiser, step and RNG states), so
+`--steps` is the total to reach. Everything is a function of `--seed`.
+"""
+
+import argparse
+import json
+import os
+import time
+import zlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data as D
+from .contract import Schedule
+from .models import Autoencoder, PatchDiscriminator3D, UNet
+
+LATENT_SCHEDULE = ("scaled_linear", 0.00085, 0.012)
+PIXEL_SCHEDULE = ("linear", 0.0001, 0.02)
+UPSAMPLER_MAX_AUG = 300  # noise-augmentation times γ are drawn from [0, 300]
+
+# Model sizes; `--size tiny` (smoke tests) shrinks every network.
+SIZES = {
+    "full": {"ae": (16, 32, 64), "ldm": (32, 64, 96), "up": (16, 32, 48)},
+    "tiny": {"ae": (8, 8, 8), "ldm": (8, 16, 16), "up": (8, 8, 8)},
+}
+
+
+# ---------------------------------------------------------------- model construction (also used by export)
+
+
+def build_ae(size, temporal=False):
+    ae = Autoencoder(SIZES[size]["ae"])
+    if temporal:
+        ae.add_temporal()
+    return ae
+
+
+def build_ldm(size, stacks=()):
+    u = UNet(4, 4, SIZES[size]["ldm"], n_labels=4)
+    for name in stacks:
+        u.add_stack(name, ctx_channels=5, rate=(name == "interp"))
+    return u
+
+
+def build_up(size, video=False):
+    u = UNet(3, 3, SIZES[size]["up"], cond_channels=3, noise_level=True)
+    if video:
+        u.add_stack("video", ctx_channels=4, attention_from=1)
+    return u
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def ckpt_path(run, stage):
+    return os.path.join(run, f"{stage}.pt")
+
+
+def save_ckpt(run, stage, state):
+    p = ckpt_path(run, stage)
+    torch.save(state, p + ".tmp")
+    os.replace(p + ".tmp", p)
+
+
+def load_ckpt(run, stage):
+    p = ckpt_path(run, stage)
+    if not os.path.exists(p):
+        raise SystemExit(f"stage needs {p}; train that stage first")
+    return torch.load(p, map_location="cpu")
+
+
+def load_meta(run):
+    with open(os.path.join(run, "meta.json")) as f:
+        return json.load(f)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def v_target(sched, x0, eps, t):
+    a = sched.alpha[t].view(-1, *([1] * (x0.dim() - 1)))
+    s = sched.sigma[t].view(-1, *([1] * (x0.dim() - 1)))
+    return a * x0 + s * eps, a * eps - s * x0
+
+
+def frames_batch(arr, rng, n, crop_hw=None):
+    """n random frames of a [N, F, H, W, 3] uint8 set as float [n,1,3,h,w], optional aligned crop."""
+    i = rng.integers(0, arr.shape[0], n)
+    j = rng.integers(0, arr.shape[1], n)
+    x = np.stack([arr[a, b] for a, b in zip(i, j)])
+    if crop_hw:
+        h, w = crop_hw
+        y0 = 4 * rng.integers(0, (x.shape[1] - h) // 4 + 1)
+        x0 = 4 * rng.integers(0, (x.shape[2] - w) // 4 + 1)
+        x = x[:, y0 : y0 + h, x0 : x0 + w]
+    return torch.from_numpy(D.to_float(x))[:, None]
+
+
+def area_down(x, f=4):
+    """[B,T,3,H,W] → box-filter downsample by f (matches world.downsample up to uint8 rounding)."""
+    b, t = x.shape[:2]
+    return F.avg_pool2d(x.reshape(-1, *x.shape[2:]), f).reshape(b, t, 3, x.shape[3] // f, x.shape[4] // f)
+
+
+class Stage:
+    """Common loop: optimiser, step/minute budget, checkpointing, resume, logging."""
+
+    def __init__(self, args, name, params, lr):
+        self.args, self.name = args, name
+        self.opt = torch.optim.Adam(params, lr=lr)
+        self.lr = lr
+        self.step = 0
+        self.rng = np.random.default_rng([args.seed, zlib.crc32(name.encode())])
+        torch.manual_seed(args.seed)
+        self.t0 = time.time()
+        self.losses = []
+
+    def resume(self, modules):
+        if not (self.args.resume and os.path.exists(ckpt_path(self.args.run, self.name))):
+            return
+        st = load_ckpt(self.args.run, self.name)
+        for k, m in modules.items():
+            m.load_state_dict(st[k])
+        self.opt.load_state_dict(st["opt"])
+        self.step = st["step"]
+        self.rng.bit_generator.state = st["rng"]
+        torch.set_rng_state(st["torch_rng"])
+        print(f"[{self.name}] resumed at step {self.step}", flush=True)
+
+    def done(self):
+        return self.step >= self.args.steps or (time.time() - self.t0) > 60 * self.args.minutes
+
+    def set_lr(self):
+        # Constant, then linear decay to 20 % over the last 30 % of the planned steps.
+        frac = self.step / max(1, self.args.steps)
+        lr = self.lr * (1.0 if frac < 0.7 else max(0.2, 1 - (frac - 0.7) / 0.3 * 0.8))
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+
+    def update(self, loss, params=None):
+        self.set_lr()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if params is not None:
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+        self.opt.step()
+        self.step += 1
+        self.losses.append(float(loss))
+        if self.step % self.args.log == 0:
+            el = time.time() - self.t0
+            print(f"[{self.name}] step {self.step} loss {np.mean(self.losses[-self.args.log:]):.5f} "
+                  f"{el / 60:.1f} min", flush=True)
+
+    def maybe_save(self, modules, force=False):
+        if force or self.step % self.args.every == 0:
+            st = {k: m.state_dict() for k, m in modules.items()}
+            st.update(opt=self.opt.state_dict(), step=self.step, rng=self.rng.bit_generator.state,
+                      torch_rng=torch.get_rng_state(), size=self.args.size, seed=self.args.seed)
+            save_ckpt(self.args.run, self.name, st)
+
+
+# ---------------------------------------------------------------- stages
+
+
+def stage_ae(args):
+    key, _ = D.load("key", "train", args.small)
+    ae = build_ae(args.size)
+    st = Stage(args, "ae", ae.parameters(), 1e-3)
+    st.resume({"model": ae})
+    while not st.done():
+        x = frames_batch(key, st.rng, args.batch, crop_hw=(32, 64))[:, 0]
+        z = ae.encode_frames(x)
+        y = ae.decode_frames(z)
+        loss = F.mse_loss(y, x) + 0.3 * F.l1_loss(y, x) + 1e-5 * z.pow(2).mean()
+        st.update(loss)
+        st.maybe_save({"model": ae})
+    st.maybe_save({"model": ae}, force=True)
+
+
+def encode_set(ae, arr, batch=64):
+    out = np.empty(arr.shape[:2] + (4, arr.shape[2] // 4, arr.shape[3] // 4), dtype=np.float32)
+    with torch.no_grad():
+        flat = arr.reshape(-1, *arr.shape[2:])
+        of = out.reshape(-1, *out.shape[2:])
+        for i in range(0, flat.shape[0], batch):
+            of[i : i + batch] = ae.encode_frames(torch.from_numpy(D.to_float(flat[i : i + batch]))).numpy()
+    return out
+
+
+def stage_latents(args):
+    ae = build_ae(args.size)
+    ae.load_state_dict(load_ckpt(args.run, "ae")["model"])
+    ae.eval()
+    stats = []
+    for kind in ("key", "vid"):
+        arr, labels = D.load(kind, "train", args.small)
+        z = encode_set(ae, np.asarray(arr))
+        np.save(os.path.join(args.run, f"latents-{kind}.npy"), z.astype(np.float16))
+        np.save(os.path.join(args.run, f"latents-{kind}-labels.npy"), labels)
+        stats.append(z.reshape(-1))
+        print(f"[latents] {kind}: {z.shape} std {z.std():.4f} mean {z.mean():.4f}", flush=True)
+    std = float(np.concatenate(stats).std())
+    scale = float(f"{1.0 / std:.4g}")
+    meta = {"latent_scale": scale, "latent_std": std, "size": args.size}
+    with open(os.path.join(args.run, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    print(f"[latents] latent_scale {scale}", flush=True)
+
+
+def stage_tdec(args):
+    vid, _ = D.load("vid", "train", args.small)
+    ae = build_ae(args.size, temporal=True)
+    ae.load_state_dict(load_ckpt(args.run, "ae")["model"], strict=False)
+    for p in ae.parameters():
+        p.requires_grad_(False)
+    tparams = list(ae.temporal.parameters())
+    for p in tparams:
+        p.requires_grad_(True)
+    disc = PatchDiscriminator3D(16 if args.size == "full" else 4)
+    dopt = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.9))
+    st = Stage(args, "tdec", tparams, 5e-4)
+    st.resume({"model": ae, "disc": disc})
+    T = 8
+    while not st.done():
+        i = st.rng.integers(0, vid.shape[0], args.batch)
+        o = st.rng.integers(0, vid.shape[1] - T + 1, args.batch)
+        y0 = 4 * st.rng.integers(0, (vid.shape[2] - 32) // 4 + 1)
+        x0 = 4 * st.rng.integers(0, (vid.shape[3] - 64) // 4 + 1)
+        clip = np.stack([vid[a, b : b + T, y0 : y0 + 32, x0 : x0 + 64] for a, b in zip(i, o)])
+        x = torch.from_numpy(D.to_float(clip))  # B,T,3,H,W
+        with torch.no_grad():
+            z = ae.encode_frames(x.reshape(-1, *x.shape[2:]))
+        y = ae.decode_frames(z, x).reshape(x.shape)
+        dy, dx = y[:, 1:] - y[:, :-1], x[:, 1:] - x[:, :-1]
+        loss = F.mse_loss(y, x) + 0.3 * F.l1_loss(y, x) + 1.0 * F.mse_loss(dy, dx)
+        use_gan = st.step >= args.steps // 3
+        if use_gan:
+            loss = loss + 0.02 * F.relu(1.0 - disc(y)).mean()  # hinge generator loss, small weight
+        st.update(loss, tparams)
+        if use_gan:
+            dl = F.relu(1.0 - disc(x)).mean() + F.relu(1.0 + disc(y.detach())).mean()
+            dopt.zero_grad(set_to_none=True)
+            dl.backward()
+            dopt.step()
+        st.maybe_save({"model": ae, "disc": disc})
+    st.maybe_save({"model": ae, "disc": disc}, force=True)
+
+
+def load_latents(args, kind):
+    meta = load_meta(args.run)
+    z = np.load(os.path.join(args.run, f"latents-{kind}.npy"), mmap_mode="r")
+    labels = np.load(os.path.join(args.run, f"latents-{kind}-labels.npy"))
+    return z, labels, meta["latent_scale"]
+
+
+def drop_labels(labels, rng, p=0.15):
+    keep = (rng.random(labels.shape[0]) >= p).astype(np.float32)[:, None]
+    return torch.from_numpy(labels * keep)
+
+
+def stage_ldm(args):
+    zk, lk, scale = load_latents(args, "key")
+    zv, lv, _ = load_latents(args, "vid")
+    sched = Schedule(*LATENT_SCHEDULE)
+    net = build_ldm(args.size)
+    st = Stage(args, "ldm", net.parameters(), 5e-4)
+    st.resume({"model": net})
+    while not st.done():
+        n = args.batch
+        if st.rng.random() < 0.6:
+            i, j = st.rng.integers(0, zk.shape[0], n), st.rng.integers(0, zk.shape[1], n)
+            z, lab = np.stack([zk[a, b] for a, b in zip(i, j)]), lk[i]
+        else:
+            i, j = st.rng.integers(0, zv.shape[0], n), st.rng.integers(0, zv.shape[1], n)
+            z, lab = np.stack([zv[a, b] for a, b in zip(i, j)]), lv[i]
+        x0 = torch.from_numpy(z.astype(np.float32) * scale)[:, None]
+        t = torch.from_numpy(st.rng.integers(0, 1000, n))
+        eps = torch.randn_like(x0)
+        xt, v = v_target(sched, x0, eps, t)
+        out = net(xt, t.float(), labels=drop_labels(lab, st.rng))
+        loss = F.mse_loss(out, v)
+        st.update(loss, list(net.parameters()))
+        st.maybe_save({"model": net})
+    st.maybe_save({"model": net}, force=True)
+
+
+def _temporal_stage(args, name, stack, sample):
+    """Shared loop of `pred` and `interp`: frozen spatial layers, one trainable temporal stack."""
+    sched = Schedule(*LATENT_SCHEDULE)
+    stacks = [s for s in ("pred", "interp") if s == stack]
+    net = build_ldm(args.size, stacks)
+    net.load_state_dict(load_ckpt(args.run, "ldm")["model"], strict=False)
+    for p in net.spatial_parameters():
+        p.requires_grad_(False)
+    params = list(net.stacks[stack].parameters())
+    st = Stage(args, name, params, 5e-4)
+    st.resume({"model": net})
+    while not st.done():
+        x0, mask, labels, rate = sample(st.rng)
+        b = x0.shape[0]
+        t = torch.from_numpy(st.rng.integers(0, 1000, b))
+        eps = torch.randn_like(x0)
+        xt, v = v_target(sched, x0, eps, t)
+        out = net(xt, t.float(), labels=drop_labels(labels, st.rng), stack=stack, context=x0 * mask, mask=mask,
+                  rate=rate)
+        w = 1.0 - mask  # loss on the frames to generate
+        loss = ((out - v) ** 2 * w).sum() / (w.sum() * x0.shape[2] * x0.shape[3] * x0.shape[4] + 1e-8)
+        st.update(loss, params)
+        st.maybe_save({"model": net})
+    st.maybe_save({"model": net}, force=True)
+
+
+def stage_pred(args):
+    zk, lk, scale = load_latents(args, "key")
+    T = 8
+
+    def sample(rng):
+        if rng.random() < 0.15:  # T = 1, no context: the first frame of a video
+            n, tt = args.batch * T, 1
+        else:
+            n, tt = args.batch, T
+        i = rng.integers(0, zk.shape[0], n)
+        o = rng.integers(0, zk.shape[1] - tt + 1, n)
+        x0 = torch.from_numpy(np.stack([zk[a, b : b + tt] for a, b in zip(i, o)]).astype(np.float32) * scale)
+        mask = torch.zeros(n, tt, 1, x0.shape[3], x0.shape[4])
+        if tt > 1:
+            s = rng.choice(3, size=n, p=[0.2, 0.4, 0.4])
+            s[rng.random(n) < 0.15] = 0  # context dropout, so that context guidance has an unconditional model
+            for r in range(n):
+                mask[r, : s[r]] = 1
+        return x0, mask, lk[i], None
+
+    _temporal_stage(args, "pred", "pred", sample)
+
+
+def stage_interp(args):
+    zv, lv, scale = load_latents(args, "vid")
+    T = 9
+
+    def sample(rng):
+        n = args.batch
+        i = rng.integers(0, zv.shape[0], n)
+        rate = (rng.random(n) < 0.5).astype(np.float32)
+        clips = []
+        for a, r in zip(i, rate):
+            if r == 0:  # T → 4T: frames 4 video frames apart, known every 16
+                clips.append(zv[a, 0 : 4 * (T - 1) + 1 : 4])
+            else:  # 4T → 16T: consecutive frames, known every 4
+                o = rng.integers(0, zv.shape[1] - T + 1)
+                clips.append(zv[a, o : o + T])
+        x0 = torch.from_numpy(np.stack(clips).astype(np.float32) * scale)
+        mask = torch.zeros(n, T, 1, x0.shape[3], x0.shape[4])
+        mask[:, 0::4] = 1
+        mask[torch.from_numpy(rng.random(n) < 0.1)] = 0  # context dropout
+        return x0, mask, lv[i], torch.from_numpy(rate)
+
+    _temporal_stage(args, "interp", "interp", sample)
+
+
+def _up_batch(hi, rng, n, T, sched):
+    i = rng.integers(0, hi.shape[0], n)
+    o = rng.integers(0, hi.shape[1] - T + 1, n)
+    y0 = 4 * rng.integers(0, (hi.shape[2] - 64) // 4 + 1)
+    x0_ = 4 * rng.integers(0, (hi.shape[3] - 64) // 4 + 1)
+    clip = np.stack([hi[a, b : b + T, y0 : y0 + 64, x0_ : x0_ + 64] for a, b in zip(i, o)])
+    x0 = torch.from_numpy(D.to_float(clip))
+    low = area_down(x0)
+    g = torch.from_numpy(rng.integers(0, UPSAMPLER_MAX_AUG + 1, n))
+    ag = sched.alpha[g].view(-1, 1, 1, 1, 1)
+    sg = sched.sigma[g].view(-1, 1, 1, 1, 1)
+    low_aug = ag * low + sg * torch.randn_like(low)
+    return x0, low_aug, g
+
+
+def stage_up_image(args):
+    from .models import upsample_lowres
+
+    hi, _ = D.load("hi", "train", args.small)
+    sched = Schedule(*PIXEL_SCHEDULE)
+    net = build_up(args.size)
+    st = Stage(args, "up_image", net.parameters(), 5e-4)
+    st.resume({"model": net})
+    while not st.done():
+        x0, low, g = _up_batch(hi, st.rng, args.batch, 1, sched)
+        t = torch.from_numpy(st.rng.integers(0, 1000, x0.shape[0]))
+        xt, v = v_target(sched, x0, torch.randn_like(x0), t)
+        out = net(xt, t.float(), cond=upsample_lowres(low), noise_level=g.float())
+        loss = F.mse_loss(out, v)
+        st.update(loss, list(net.parameters()))
+        st.maybe_save({"model": net})
+    st.maybe_save({"model": net}, force=True)
+
+
+def stage_up_video(args):
+    from .models import upsample_lowres
+
+    hi, _ = D.load("hi", "train", args.small)
+    sched = Schedule(*PIXEL_SCHEDULE)
+    net = build_up(args.size, video=True)
+    net.load_state_dict(load_ckpt(args.run, "up_image")["model"], strict=False)
+    for p in net.spatial_parameters():
+        p.requires_grad_(False)
+    params = list(net.stacks["video"].parameters())
+    st = Stage(args, "up_video", params, 5e-4)
+    st.resume({"model": net})
+    T = 8
+    while not st.done():
+        x0, low, g = _up_batch(hi, st.rng, args.batch, T, sched)
+        t = torch.from_numpy(st.rng.integers(0, 1000, x0.shape[0]))
+        xt, v = v_target(sched, x0, torch.randn_like(x0), t)
+        cond = upsample_lowres(low)
+        out = net(xt, t.float(), cond=cond, noise_level=g.float(), stack="video", context=cond,
+                  mask=torch.zeros_like(x0[:, :, :1]))
+        loss = F.mse_loss(out, v)
+        st.update(loss, params)
+        st.maybe_save({"model": net})
+    st.maybe_save({"model": net}, force=True)
+
+
+STAGES = {
+    "ae": (stage_ae, 8),
+    "latents": (stage_latents, 0),
+    "tdec": (stage_tdec, 4),
+    "ldm": (stage_ldm, 16),
+    "pred": (stage_pred, 4),
+    "interp": (stage_interp, 4),
+    "up_image": (stage_up_image, 8),
+    "up_video": (stage_up_video, 2),
+}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="train one stage of the reference pack")
+    p.add_argument("stage", choices=list(STAGES))
+    p.add_argument("--run", default=os.path.join(os.path.dirname(D.CACHE), "runs", "ref"))
+    p.add_argument("--steps", type=int, default=2000, help="total steps to reach (default 2000)")
+    p.add_argument("--minutes", type=float, default=1e9, help="wall-time budget for this invocation")
+    p.add_argument("--batch", type=int, help="batch size (default per stage)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--every", type=int, default=100, help="checkpoint every N steps")
+    p.add_argument("--log", type=int, default=25, help="log every N steps")
+    p.add_argument("--size", choices=list(SIZES), default="full")
+    p.add_argument("--small", action="store_true", help="use the small (smoke) datasets")
+    args = p.parse_args(argv)
+    fn, batch = STAGES[args.stage]
+    args.batch = args.batch or batch
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.run, exist_ok=True)
+    print(f"[{args.stage}] start {json.dumps({k: v for k, v in vars(args).items()})}", flush=True)
+    fn(args)
+    with open(os.path.join(args.run, f"{args.stage}.done"), "w") as f:
+        f.write(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    print(f"[{args.stage}] done", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// One test runner. Integration tests start real servers (Temporal, MinIO, NATS) through
+// test/support/servers.ts; they run one file at a time because they share those servers and 2 cores.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    fileParallelism: false,
+  },
+});

@@ -1,0 +1,143 @@
+/**
+ * The job workflow: one per video. It prepares and plans the job, runs the keyframe chain (the only
+ * sequential part: segment k+1 is conditioned on segment k's last two keyframes), starts each
+ * segment's rendering child as soon as that segment's keyframes exist, and stitches the clips.
+ */
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  defineQuery,
+  isCancellation,
+  setHandler,
+  startChild,
+} from '@temporalio/workflow';
+import type { FrameSource, StageContext, StageOutput, StitchOutput } from '../activities/types';
+import type { JobSpec } from '../src/planning/spec';
+import { planJob, type JobPlan } from '../src/planning/plan';
+import { QUERIES, TASK_QUEUES, segmentWorkflowId } from '../src/common/names';
+import { FAILURE_TYPES } from '../src/common/errors';
+import { STAGES, emptyCount, type JobProgress, type Stage, type StageCount } from '../src/common/progress';
+import { keyframeActivities, mediaActivities } from './proxies';
+import { segmentRenderWorkflow, type SegmentRenderResult } from './segment';
+
+export interface JobResult {
+  jobId: string;
+  outputKey: string;
+  frames: number;
+  width: number;
+  height: number;
+  fps: number;
+  bytes: number;
+  sha256: string;
+  segments: number;
+  activities: { total: number; reused: number };
+}
+
+export const jobProgressQuery = defineQuery<JobProgress>(QUERIES.progress);
+
+function plannedOrFail(spec: JobSpec, pack: Parameters<typeof planJob>[1]): JobPlan {
+  try {
+    return planJob(spec, pack);
+  } catch (err) {
+    // A bad plan is bad input: fail the workflow, not the workflow task (which would retry forever).
+    throw ApplicationFailure.create({ message: (err as Error).message, type: FAILURE_TYPES.badInput, nonRetryable: true });
+  }
+}
+
+export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
+  const progress: JobProgress = {
+    jobId: spec.jobId,
+    state: 'planning',
+    stages: Object.fromEntries(STAGES.map((s) => [s, emptyCount()])) as Record<Stage, ReturnType<typeof emptyCount>>,
+    segments: [],
+  };
+  setHandler(jobProgressQuery, () => progress);
+  let total = 0;
+  let reused = 0;
+  const count = <T extends StageOutput>(stage: Stage, out: T): T => {
+    progress.stages[stage].done += 1;
+    total += 1;
+    if (out.reused) {
+      progress.stages[stage].reused += 1;
+      reused += 1;
+    }
+    return out;
+  };
+
+  try {
+    progress.stages.prepare.total = 1;
+    const prepared = count('prepare', await mediaActivities.prepareJob.executeWithOptions({ summary: 'load pack, validate spec' }, [spec]));
+    const plan = plannedOrFail(spec, prepared.pack);
+    const ctx: StageContext = { spec, pack: prepared.pack, labels: plan.labels };
+    for (const stage of STAGES) progress.stages[stage].total = plan.counts[stage];
+    progress.segments = plan.segments.map((s) => ({ index: s.index, workflowId: segmentWorkflowId(spec.jobId, s.index), state: 'waiting' }));
+    progress.state = 'running';
+
+    const rendering: Promise<SegmentRenderResult>[] = [];
+    let previous: FrameSource | undefined;
+    for (const seg of plan.segments) {
+      const kf = count(
+        'keyframe',
+        await keyframeActivities.generateKeyframes.executeWithOptions(
+          { summary: `segment ${seg.index}: keyframes ${seg.keyframes.start}–${seg.keyframes.start + seg.keyframes.frames - 1}` },
+          [{ ...ctx, segment: seg.index, window: seg.keyframes, ...(previous ? { previous } : {}) }],
+        ),
+      );
+      previous = { key: kf.key, axis: 'keyframe', start: seg.keyframes.start, end: seg.keyframes.start + seg.keyframes.frames };
+      const child = await startChild(segmentRenderWorkflow, {
+        workflowId: segmentWorkflowId(spec.jobId, seg.index),
+        taskQueue: TASK_QUEUES.orchestration,
+        args: [{ ...ctx, segment: seg, keyframes: previous }],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        staticSummary: `${spec.jobId} segment ${seg.index}: frames ${seg.frames.start}–${seg.frames.end - 1}`,
+        memo: { jobId: spec.jobId, segment: seg.index },
+      });
+      progress.segments[seg.index].state = 'rendering';
+      rendering.push(
+        child.result().then(
+          (r) => {
+            progress.segments[seg.index].state = 'done';
+            // Fold the child's counters into the job's, so one query shows the whole job.
+            for (const [stage, c] of Object.entries(r.stages) as Array<[Stage, StageCount]>) {
+              progress.stages[stage].done += c.done;
+              progress.stages[stage].reused += c.reused;
+            }
+            total += r.activities.total;
+            reused += r.activities.reused;
+            return r;
+          },
+          (err: unknown) => {
+            progress.segments[seg.index].state = 'failed';
+            throw err;
+          },
+        ),
+      );
+    }
+    const results = await Promise.all(rendering);
+    const stitched: StitchOutput = count(
+      'stitch',
+      await mediaActivities.stitchJob.executeWithOptions({ summary: `stitch ${results.length} clips` }, [
+        { ...ctx, clips: results.map((r) => r.clipKey), frames: plan.frames },
+      ]),
+    );
+    progress.state = 'completed';
+    progress.outputKey = stitched.key;
+    return {
+      jobId: spec.jobId,
+      outputKey: stitched.key,
+      frames: stitched.frames,
+      width: stitched.width,
+      height: stitched.height,
+      fps: stitched.fps,
+      bytes: stitched.bytes,
+      sha256: stitched.sha256,
+      segments: plan.segments.length,
+      activities: { total, reused },
+    };
+  } catch (err) {
+    progress.state = isCancellation(err) ? 'cancelled' : 'failed';
+    progress.error = (err as Error).message;
+    throw err;
+  }
+}
+

@@ -1,0 +1,111 @@
+/**
+ * One segment's rendering, as a child workflow of the job: interpolation T→4T→16T in windows,
+ * decoding in overlapping temporal windows, 4× upscaling in spatio-temporal tiles, and the segment's
+ * H.264 clip. It starts as soon as the segment's keyframes exist, so rendering overlaps the chain,
+ * and keeps the job's own history small (one child per segment instead of hundreds of activities).
+ */
+import { defineQuery, setHandler } from '@temporalio/workflow';
+import type { FrameSource, StageContext, StageOutput } from '../activities/types';
+import type { SegmentPlan } from '../src/planning/plan';
+import { INTERPOLATION_RATE } from '../src/planning/pack-summary';
+import { QUERIES } from '../src/common/names';
+import { emptyCount, type SegmentRenderProgress, type StageCount } from '../src/common/progress';
+import { decodeActivities, interpolationActivities, mediaActivities, upscaleActivities } from './proxies';
+
+export interface SegmentRenderInput extends StageContext {
+  segment: SegmentPlan;
+  keyframes: FrameSource;
+}
+
+export interface SegmentRenderResult {
+  segment: number;
+  clipKey: string;
+  /** Per-stage counters, folded into the job's progress when the child completes. */
+  stages: SegmentRenderProgress['stages'];
+  activities: { total: number; reused: number };
+}
+
+export const segmentProgressQuery = defineQuery<SegmentRenderProgress>(QUERIES.progress);
+
+/** Sources whose frames overlap [start, end] (inclusive end: windows share their boundary frame). */
+function covering(sources: FrameSource[], start: number, endInclusive: number): FrameSource[] {
+  return sources.filter((s) => s.start <= endInclusive && s.end > start);
+}
+
+export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<SegmentRenderResult> {
+  const { segment: seg, keyframes, ...ctx } = input;
+  const base: StageContext = { spec: ctx.spec, pack: ctx.pack, labels: ctx.labels };
+  const pass0 = seg.interpolation.filter((w) => w.pass === 0);
+  const pass1 = seg.interpolation.filter((w) => w.pass === 1);
+  const progress: SegmentRenderProgress = {
+    segment: seg.index,
+    stages: {
+      interpolation: emptyCount(seg.interpolation.length),
+      decode: emptyCount(seg.decode.length),
+      upscale: emptyCount(seg.upscale.length),
+      encode: emptyCount(1),
+    },
+  };
+  setHandler(segmentProgressQuery, () => progress);
+  let total = 0;
+  let reused = 0;
+  const count = <T extends StageOutput>(c: StageCount) => (out: T): T => {
+    c.done += 1;
+    total += 1;
+    if (out.reused) {
+      c.reused += 1;
+      reused += 1;
+    }
+    return out;
+  };
+
+  // Pass 0: T → 4T on the keyframe axis; its outputs are frames of the quarter axis.
+  const quarter: FrameSource[] = await Promise.all(
+    pass0.map((w) =>
+      interpolationActivities.interpolate
+        .executeWithOptions({ summary: `segment ${seg.index} T→4T window @${w.start}` }, [
+          { ...base, segment: seg.index, window: w, sources: [keyframes] },
+        ])
+        .then(count(progress.stages.interpolation))
+        .then((o) => ({ key: o.key, axis: 'quarter' as const, start: w.start * INTERPOLATION_RATE, end: (w.start + w.intervals) * INTERPOLATION_RATE + 1 })),
+    ),
+  );
+  // Pass 1: 4T → 16T; outputs are frames of the output axis.
+  const frames: FrameSource[] = await Promise.all(
+    pass1.map((w) =>
+      interpolationActivities.interpolate
+        .executeWithOptions({ summary: `segment ${seg.index} 4T→16T window @${w.start}` }, [
+          { ...base, segment: seg.index, window: w, sources: covering(quarter, w.start, w.start + w.intervals) },
+        ])
+        .then(count(progress.stages.interpolation))
+        .then((o) => ({ key: o.key, axis: 'frame' as const, start: w.start * INTERPOLATION_RATE, end: (w.start + w.intervals) * INTERPOLATION_RATE + 1 })),
+    ),
+  );
+  // Decode in overlapping temporal windows; each keeps only the frames it owns.
+  const pixels: FrameSource[] = await Promise.all(
+    seg.decode.map((w) =>
+      decodeActivities.decode
+        .executeWithOptions({ summary: `segment ${seg.index} decode frames ${w.own.start}–${w.own.end - 1}` }, [
+          { ...base, segment: seg.index, window: w, sources: covering(frames, w.decoded.start, w.decoded.end - 1) },
+        ])
+        .then(count(progress.stages.decode))
+        .then((o) => ({ key: o.key, axis: 'frame' as const, start: w.own.start, end: w.own.end })),
+    ),
+  );
+  // 4× super-resolution in overlapping spatio-temporal tiles: the fan-out unit across GPU pods.
+  const tiles = await Promise.all(
+    seg.upscale.map((tile) =>
+      upscaleActivities.upscale
+        .executeWithOptions({ summary: `segment ${seg.index} upscale tile ${tile.index}` }, [
+          { ...base, segment: seg.index, tile, sources: covering(pixels, tile.t.start, tile.t.end - 1) },
+        ])
+        .then(count(progress.stages.upscale))
+        .then((o) => ({ tile, key: o.key })),
+    ),
+  );
+  const clip = await mediaActivities.encodeSegment
+    .executeWithOptions({ summary: `segment ${seg.index} encode clip` }, [{ ...base, segment: seg, tiles }])
+    .then(count(progress.stages.encode));
+  return { segment: seg.index, clipKey: clip.key, stages: progress.stages, activities: { total, reused } };
+}
+
