@@ -444,7 +444,7 @@ export function formatVerifyReport(report: VerifyReport): string {
       .map((p) => `${formatShape(p.outputShape ?? [])} ${p.ms?.toFixed(1)} ms`)
       .join('; ');
     lines.push(
-      `  ${r.role.padEnd(16)}${r.file.padEnd(24)}sha256 ${mark(r.sha256Ok)}  metadata ${mark(r.metadataOk)}  ` +
+      `  ${r.role.padEnd(17)}${r.file.padEnd(24)}sha256 ${mark(r.sha256Ok)}  metadata ${mark(r.metadataOk)}  ` +
         `loads ${mark(r.loads)}${load}  io ${mark(r.ioOk)}  probe ${mark(r.probeOk)}${probe ? ` ${probe}` : ''}`,
     );
   }

@@ -7,7 +7,14 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { createActivities, QUEUE_ACTIVITIES, type Activities } from '../../activities';
 import { TASK_QUEUES, type QueueRole } from '../common/names';
 import type { ArtifactStore } from '../storage';
@@ -87,8 +94,32 @@ function pick(all: Activities, names: Array<keyof Activities>): Partial<Activiti
   return Object.fromEntries(names.map((n) => [n, all[n]])) as Partial<Activities>;
 }
 
+let runtimeInstalled = false;
+
+/**
+ * The SDK logs every worker state change at INFO; a CLI shows progress bars instead, so only warnings
+ * and errors get through (set VLDM_LOG_LEVEL=INFO or DEBUG to see more). Installed once per process.
+ */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = (process.env.VLDM_LOG_LEVEL ?? 'WARN').toUpperCase() as 'WARN';
+  try {
+    Runtime.install({
+      logger: new DefaultLogger(level, (entry) => {
+        // A pool serves activities or workflows, never both: the SDK's warning about that is expected.
+        if (/^No (activities|workflows) registered/.test(entry.message)) return;
+        process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}\n`);
+      }),
+    });
+  } catch {
+    // Already installed by the embedding program (e.g. a test): keep its logger.
+  }
+}
+
 export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
   const log = opts.log ?? (() => undefined);
+  installRuntime();
   mkdirSync(opts.scratchDir, { recursive: true });
   const models = new ModelCache({ intraOpThreads: opts.intraOpThreads ?? 1 });
   if (opts.warmPack) {

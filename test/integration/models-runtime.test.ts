@@ -55,7 +55,7 @@ describe('ModelRuntime', () => {
     expect(a).toBe(b);
     expect(await runtime.session('keyframe')).toBe(a);
     expect(a.inputNames).toEqual(['x', 't', 'context', 'mask', 'labels']);
-    expect(a.meta?.window).toBe(8);
+    expect(a.meta?.window).toBe(pack.manifest.windows.keyframe.frames);
   });
 
   it('runs each required role and returns the contract output shape', async () => {

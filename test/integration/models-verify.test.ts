@@ -2,6 +2,7 @@
 // the pack passes, and copies of it broken in one precise way each fail with the exact message.
 // Real onnxruntime sessions throughout; broken models are made by editing the ONNX protobuf's
 // metadata, swapping files between roles, or building a small graph from scratch.
+import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,12 +11,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { ContractError } from '../../src/common/errors';
 import { MANIFEST_FILE, type Role } from '../../src/models/contract';
+import { parseManifest } from '../../src/models/manifest';
 import { readOnnxFileMetadata, withOnnxMetadata } from '../../src/models/onnx-proto';
 import { loadPack, packDigest, sha256File } from '../../src/models/pack';
 import { formatVerifyReport, runModelsVerify, verifyPack, type VerifyReport } from '../../src/models/verify';
 import { buildOnnxModel, type GraphValue } from '../support/onnx-graph';
 
 const PACK = resolve(__dirname, '../../models/contract-test');
+// Expected sizes are derived from the pack's own manifest, so regenerating the pack with other sizes
+// keeps the tests meaningful. parseManifest also fails the whole file early if the manifest is bad.
+const M = parseManifest(JSON.parse(readFileSync(join(PACK, MANIFEST_FILE), 'utf8')), MANIFEST_FILE);
+const [C, LH, LW] = [M.latent.channels, M.latent.height, M.latent.width];
+const KT = M.windows.keyframe.frames;
+const IT = 4 * M.windows.interpolation.intervals + 1;
 const temps: string[] = [];
 
 afterAll(async () => {
@@ -108,19 +116,24 @@ describe('verifyPack on the contract test pack', () => {
       for (const p of r.probes) expect(p.finite).toBe(true);
     }
     const shapes = Object.fromEntries(report.roles.map((r) => [r.role, r.probes.map((p) => p.outputShape)]));
-    // Sizes from the pack's manifest: latent 8×16, base 32×64, upscale tiles 16×32 low-res, T=8/9/16.
-    expect(shapes).toMatchObject({
-      encoder: [[1, 2, 4, 8, 16]],
-      decoder: [[1, 16, 3, 32, 64]],
+    const up = M.windows.upscale;
+    expect(shapes).toEqual({
+      encoder: [[1, 2, C, LH, LW]],
+      decoder: [[1, M.windows.decode.frames, 3, M.base.height, M.base.width]],
       keyframe: [
-        [1, 8, 4, 8, 16],
-        [1, 1, 4, 8, 16],
+        [1, KT, C, LH, LW],
+        [1, 1, C, LH, LW],
+      ],
+      keyframe_image: [
+        [1, KT, C, LH, LW],
+        [1, 1, C, LH, LW],
       ],
       interpolation: [
-        [1, 9, 4, 8, 16],
-        [1, 9, 4, 8, 16],
+        [1, IT, C, LH, LW],
+        [1, IT, C, LH, LW],
       ],
-      upsampler: [[1, 8, 3, 64, 128]],
+      upsampler: [[1, up.frames, 3, 4 * up.tileHeight, 4 * up.tileWidth]],
+      upsampler_image: [[1, up.frames, 3, 4 * up.tileHeight, 4 * up.tileWidth]],
     });
     const decoder = report.roles.find((r) => r.role === 'decoder')?.probes[0];
     expect(decoder?.min).toBeGreaterThanOrEqual(-1);
@@ -160,7 +173,8 @@ describe('loadPack', () => {
     });
     expect(pack.meta.keyframe.labels).toEqual(['day', 'night', 'clear', 'crowded']);
     expect(pack.meta.upsampler.labels).toBeUndefined();
-    expect(pack.meta.decoder.window).toBe(16);
+    expect(pack.meta.keyframe.window).toBe(KT);
+    expect(pack.meta.encoder.window).toBe(1);
     expect(pack.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(pack.digest).toBe(packDigest(pack.manifest));
     // Also reachable through its manifest's path.
@@ -169,7 +183,7 @@ describe('loadPack', () => {
 
   it('changes its digest when one model file changes', async () => {
     const dir = await copyPack();
-    await editMeta(dir, 'keyframe', (m) => (m['vldm.window'] = '7'));
+    await editMeta(dir, 'keyframe', (m) => (m['vldm.note'] = 'keys outside the contract are allowed'));
     const [a, b] = await Promise.all([loadPack(PACK), loadPack(dir)]);
     expect(b.digest).not.toBe(a.digest);
   });
@@ -275,7 +289,31 @@ const cases: BreakCase[] = [
   {
     name: 'manifest sizes not a multiple of the spatial multiple',
     breakIt: (dir) => editMeta(dir, 'keyframe', (m) => (m['vldm.spatial_multiple'] = '16')),
-    problems: () => [`${KF}: latent height 8 is not a multiple of vldm.spatial_multiple = 16`],
+    problems: () => [
+      `${KF}: latent height ${LH} is not a multiple of vldm.spatial_multiple = 16`,
+      ...(LW % 16 === 0 ? [] : [`${KF}: latent width ${LW} is not a multiple of vldm.spatial_multiple = 16`]),
+    ],
+  },
+  {
+    name: 'trained window that disagrees with the manifest',
+    breakIt: (dir) => editMeta(dir, 'interpolation', (m) => (m['vldm.window'] = '8')),
+    problems: () => [
+      'interpolation (interpolation.onnx): metadata vldm.window is 8, it must be 4 · windows.interpolation.intervals + 1 = 9',
+    ],
+  },
+  {
+    name: 'encoder spatial multiple not a multiple of f',
+    breakIt: (dir) => editMeta(dir, 'encoder', (m) => (m['vldm.spatial_multiple'] = '2')),
+    problems: () => [
+      'encoder (encoder.onnx): metadata vldm.spatial_multiple 2 must be a multiple of vldm.downsample = 4 (it is measured on pixels)',
+    ],
+  },
+  {
+    name: 'upsampler spatial multiple not a multiple of 4',
+    breakIt: (dir) => editMeta(dir, 'upsampler', (m) => (m['vldm.spatial_multiple'] = '2')),
+    problems: () => [
+      'upsampler (upsampler.onnx): metadata vldm.spatial_multiple 2 must be a multiple of 4 (it is measured on the high-res x)',
+    ],
   },
   {
     name: 'missing input (keyframe graph as interpolation)',
@@ -316,8 +354,8 @@ const cases: BreakCase[] = [
         }),
       ),
     problems: () => [
-      `${KF}: probe T=8, 2 context frames, label day: output out has shape [1,8,8,8,16], the contract requires [1,8,4,8,16] (B,T,c,h,w)`,
-      `${KF}: probe T=1, all-zero mask, unconditional labels (first frame): output out has shape [1,1,8,8,16], the contract requires [1,1,4,8,16] (B,T,c,h,w)`,
+      `${KF}: probe T=${KT}, 2 context frames, label day: output out has shape [1,${KT},${2 * C},${LH},${LW}], the contract requires [1,${KT},${C},${LH},${LW}] (B,T,c,h,w)`,
+      `${KF}: probe T=1, all-zero mask, unconditional labels (first frame): output out has shape [1,1,${2 * C},${LH},${LW}], the contract requires [1,1,${C},${LH},${LW}] (B,T,c,h,w)`,
     ],
     runtimeOnly: true,
   },
@@ -357,8 +395,8 @@ const cases: BreakCase[] = [
         }),
       ),
     problems: () => [
-      `${KF}: probe T=8, 2 context frames, label day: 4096 of 4096 output values are NaN or infinite`,
-      `${KF}: probe T=1, all-zero mask, unconditional labels (first frame): 512 of 512 output values are NaN or infinite`,
+      `${KF}: probe T=${KT}, 2 context frames, label day: ${KT * C * LH * LW} of ${KT * C * LH * LW} output values are NaN or infinite`,
+      `${KF}: probe T=1, all-zero mask, unconditional labels (first frame): ${C * LH * LW} of ${C * LH * LW} output values are NaN or infinite`,
     ],
     runtimeOnly: true,
   },
@@ -417,6 +455,22 @@ describe('verifyPack and loadPack on broken packs', () => {
       expect(lines[0]).toBe(`model pack ${dir} breaks the model contract:`);
       expect(lines.slice(1)).toEqual(expected.map((p) => (typeof p === 'string' ? `  - ${p}` : p)));
     }
+  });
+
+  it('warns, and still passes, when the upsampler runs on windows it was not trained on', async () => {
+    const dir = await copyPack();
+    const trained = Number((await readOnnxFileMetadata(join(PACK, 'upsampler.onnx')))['vldm.window']);
+    await editManifest(dir, (j) => (j.windows.upscale.frames = trained));
+    expect((await verifyPack(dir, { skipProbes: true })).roles.flatMap((r) => r.warnings)).toEqual([]);
+    await editManifest(dir, (j) => (j.windows.upscale.frames = trained + 1));
+    const report = await verifyPack(dir);
+    expect(allProblems(report)).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.roles.flatMap((r) => r.warnings)).toEqual([
+      `upsampler (upsampler.onnx): windows.upscale.frames ${trained + 1} differs from the trained window vldm.window = ${trained}`,
+      `upsampler_image (upsampler_image.onnx): windows.upscale.frames ${trained + 1} differs from the trained window vldm.window = ${trained}`,
+    ]);
+    expect(formatVerifyReport(report)).toContain('2 warnings:');
   });
 
   it('reports a location that does not exist', async () => {

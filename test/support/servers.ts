@@ -7,6 +7,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { inject } from 'vitest';
+import { UserError } from '../../src/common/errors';
 import {
   DevServerAddresses,
   DevServerPorts,
@@ -17,13 +18,25 @@ import {
 } from '../../src/dev/servers';
 import { TEST_STATE_DIR_KEY } from './global-setup';
 
-/** The dev defaults with a leading 1: 17233/18233, 19000/19001, 14222. */
+/** Shifts every test port, so two test runs on one machine (two checkouts) do not collide. */
+export const TEST_PORT_OFFSET_ENV = 'VLDM_TEST_PORT_OFFSET';
+
+function portOffset(): number {
+  const raw = process.env[TEST_PORT_OFFSET_ENV] ?? '0';
+  const offset = Number(raw);
+  if (!Number.isInteger(offset) || offset < 0 || offset > 40000) {
+    throw new Error(`${TEST_PORT_OFFSET_ENV} must be an integer from 0 to 40000, got ${JSON.stringify(raw)}`);
+  }
+  return offset;
+}
+
+/** The dev defaults with a leading 1 (17233/18233, 19000/19001, 14222), plus $VLDM_TEST_PORT_OFFSET. */
 export const TEST_PORTS: DevServerPorts = {
-  temporal: 17233,
-  temporalUi: 18233,
-  minio: 19000,
-  minioConsole: 19001,
-  nats: 14222,
+  temporal: 17233 + portOffset(),
+  temporalUi: 18233 + portOffset(),
+  minio: 19000 + portOffset(),
+  minioConsole: 19001 + portOffset(),
+  nats: 14222 + portOffset(),
 };
 
 /**
@@ -48,10 +61,20 @@ export function testStateDir(): string {
 export async function testServers(
   opts: { kinds?: ServerKind[]; searchAttributes?: Record<string, SearchAttributeType> } = {},
 ): Promise<DevServerAddresses> {
-  return devUp({
-    stateDir: testStateDir(),
-    kinds: opts.kinds ?? [...SERVER_KINDS],
-    ports: TEST_PORTS,
-    searchAttributes: opts.searchAttributes,
-  });
+  const stateDir = testStateDir();
+  try {
+    return await devUp({
+      stateDir,
+      kinds: opts.kinds ?? [...SERVER_KINDS],
+      ports: TEST_PORTS,
+      searchAttributes: opts.searchAttributes,
+    });
+  } catch (err) {
+    if (err instanceof UserError && /already in use|already running/.test(err.message)) {
+      err.message +=
+        ` (test servers of another run hold these ports? set ${TEST_PORT_OFFSET_ENV}, e.g. 100, to shift ` +
+        `every test port; this run's state dir is ${stateDir})`;
+    }
+    throw err;
+  }
 }

@@ -287,6 +287,10 @@ describe('parseModelMeta', () => {
     raw['vldm.role'] = 'encoder';
     const { meta, problems } = parseModelMeta(raw, 'encoder');
     expect(problems).toEqual([]);
+    raw['vldm.variant'] = 'image';
+    expect(parseModelMeta(raw, 'encoder').problems).toEqual([
+      'metadata vldm.variant must be "video" for role encoder, got "image"',
+    ]);
     expect(meta?.schedule).toBeUndefined();
     expect(meta?.labels).toBeUndefined();
   });
