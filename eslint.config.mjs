@@ -10,7 +10,7 @@ const nodeBuiltins = [
 const ioLibraries = ['onnxruntime-node', '@aws-sdk/*', 'nats', 'fluent-ffmpeg', '@kubernetes/client-node', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.vldm/**', 'models/**', 'training/**', 'bin/**'] },
+  { ignores: ['vitest.config.ts', 'dist/**', 'node_modules/**', '.tools/**', '.vldm/**', 'models/**', 'training/**', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -48,11 +48,9 @@ export function createKeyframeActivities(deps: ActivityDeps) {
           return mergeKnown(x0, context, frameMask, frame);
         };
 
-        let known: Float32Array;
         if (w.firstFrameFromImage) {
           // The image LDM's frame: T = 1, S = 0 (label guidance only).
           const first = await sample(0, 1, new Float32Array(frame), 0, 0);
-          known = first;
           const out = T > 1 ? await sample(1, T, first, 1, s.steps) : first;
           return encodeTensor({ shape: [T, c, h, wd], data: out });
         }
@@ -62,7 +60,7 @@ export function createKeyframeActivities(deps: ActivityDeps) {
         if (from < 0 || from + w.context > prev.shape[0]) {
           throw new Error(`previous keyframes [${previous.start}, ${previous.end}) do not hold context frames ${w.start}..${w.start + w.context - 1}`);
         }
-        known = prev.data.slice(from * frame, (from + w.context) * frame);
+        const known = prev.data.slice(from * frame, (from + w.context) * frame);
         const out = await sample(0, T, known, w.context, 0);
         return encodeTensor({ shape: [T, c, h, wd], data: out });
       });

@@ -23,6 +23,10 @@ NODE_MAJOR_MIN=20
 GO_MINOR_MIN=21 # go >= 1.21 fetches the newer toolchain a module asks for by itself
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Debian puts nats-server in /usr/sbin, off an ordinary user's PATH; vldm looks there too (src/dev/tools.ts).
+PATH="$PATH:/usr/local/sbin:/usr/sbin"
+# The official Go tarball installs to /usr/local/go; use it when it is not on PATH.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then PATH="$PATH:/usr/local/go/bin"; fi
 TOOLS_BIN="$ROOT/.tools/bin"
 DEBIAN_PYTHON=/usr/bin/python3
 

@@ -11,8 +11,6 @@ import type { JobFlags } from './edge';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-type Handler = (...args: never[]) => Promise<number>;
-
 /** Lazily load a command module (CommonJS require keeps --help fast). */
 function lazy<M>(path: string): () => M {
   // eslint-disable-next-line @typescript-eslint/no-require-imports

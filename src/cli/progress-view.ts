@@ -23,6 +23,9 @@ const EVENT_STAGE: Partial<Record<ProgressEvent['stage'], Stage>> = {
 };
 
 export interface ProgressView {
+  /** Resolves when the job is no longer running. */
+  finished: Promise<void>;
+  /** Stop drawing now (the job may still be running). */
   stop(): Promise<void>;
   /** Where counts came from: "nats" or "query". */
   readonly source: 'nats' | 'query';
@@ -72,13 +75,11 @@ export async function showProgress(
     while (!stopped) {
       try {
         const st = await jobStatus(client, jobId);
-        const p = st.progress;
-        if (p) {
+        if (st.stages) {
           const fromQuery = {} as Record<Stage, number>;
           for (const s of STAGES) {
-            totals.set(s, p.stages[s].total);
-            const running = (st.segments ?? []).reduce((a, seg) => a + ((seg.stages as Record<string, { done: number }>)[s]?.done ?? 0), 0);
-            fromQuery[s] = p.stages[s].done + running;
+            totals.set(s, st.stages[s].total);
+            fromQuery[s] = st.stages[s].done;
           }
           render(source === 'query' ? fromQuery : undefined);
         }
@@ -92,6 +93,7 @@ export async function showProgress(
   const polling = poll();
   return {
     source,
+    finished: polling,
     async stop() {
       stopped = true;
       await polling;

@@ -7,7 +7,7 @@ import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/com
 import { TASK_QUEUES, WORKFLOW_TYPES, QUERIES } from '../common/names';
 import { UserError } from '../common/errors';
 import type { JobSpec } from '../planning/spec';
-import type { JobProgress, SegmentRenderProgress } from '../common/progress';
+import { STAGES, type JobProgress, type SegmentRenderProgress, type Stage, type StageCount } from '../common/progress';
 import type { JobResult } from '../../workflows/job';
 
 /** How long to wait for the Temporal frontend before saying it is unreachable. */
@@ -61,6 +61,8 @@ export interface JobStatus {
   closeTime?: string;
   progress?: JobProgress;
   segments?: SegmentRenderProgress[];
+  /** The job's stage counters plus those of its segments still rendering. */
+  stages?: Record<Stage, StageCount>;
   result?: JobResult;
   error?: string;
 }
@@ -93,6 +95,19 @@ export async function jobStatus(client: Client, jobId: string): Promise<JobStatu
         running.map((s) => client.workflow.getHandle(s.workflowId).query<SegmentRenderProgress>(QUERIES.progress).catch(() => undefined)),
       )
     ).filter((p): p is SegmentRenderProgress => p !== undefined);
+    const stages = {} as Record<Stage, StageCount>;
+    for (const stage of STAGES) {
+      const c = { ...out.progress.stages[stage] };
+      for (const seg of out.segments) {
+        const sc = (seg.stages as Partial<Record<Stage, StageCount>>)[stage];
+        if (sc) {
+          c.done = Math.min(c.total, c.done + sc.done);
+          c.reused += sc.reused;
+        }
+      }
+      stages[stage] = c;
+    }
+    out.stages = stages;
   }
   if (desc.status.name === 'COMPLETED') out.result = (await handle.result()) as JobResult;
   if (desc.status.name === 'FAILED') {

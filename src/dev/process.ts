@@ -26,7 +26,12 @@ export function spawnDetached(
 ): number {
   const fd = fs.openSync(opts.logFile, 'w');
   try {
-    const child = spawn(binary, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(binary, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
     // Spawn failures arrive as an 'error' event; the missing pid below reports them synchronously.
     child.on('error', () => undefined);
     if (child.pid === undefined) throw new Error(`could not start ${binary}`);
@@ -162,7 +167,9 @@ export async function withDirLock<T>(dir: string, timeoutMs: number, fn: () => P
       continue;
     }
     if (Date.now() > deadline) {
-      throw new UserError(`another vldm process (pid ${holder}) is starting or stopping servers in ${dir}; wait for it or stop it`);
+      throw new UserError(
+        `another vldm process (pid ${holder}) is starting or stopping servers in ${dir}; wait for it or stop it`,
+      );
     }
     await sleep(200);
   }

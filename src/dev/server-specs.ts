@@ -82,7 +82,10 @@ const temporal: ServerSpec<'temporal'> = {
       String(ctx.ports.temporalUi),
       '--log-level',
       'warn',
-      ...Object.entries(ctx.searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+      ...Object.entries(ctx.searchAttributes).flatMap(([name, type]) => [
+        '--search-attribute',
+        `${name}=${type}`,
+      ]),
     ],
     env: ctx.env,
   }),
@@ -115,7 +118,10 @@ const temporal: ServerSpec<'temporal'> = {
         }
       }
       if (Object.keys(missing).length > 0) {
-        await connection.operatorService.addSearchAttributes({ namespace: addr.namespace, searchAttributes: missing });
+        await connection.operatorService.addSearchAttributes({
+          namespace: addr.namespace,
+          searchAttributes: missing,
+        });
         throw new Error(`registering search attributes ${Object.keys(missing).join(', ')}`);
       }
     } finally {
@@ -192,7 +198,8 @@ const nats: ServerSpec<'nats'> = {
       socket.on('data', (chunk) => {
         received += chunk.toString('utf8');
         if (received.startsWith('INFO ')) finish();
-        else if (received.length >= 5) finish(new Error(`unexpected greeting ${JSON.stringify(received.slice(0, 40))}`));
+        else if (received.length >= 5)
+          finish(new Error(`unexpected greeting ${JSON.stringify(received.slice(0, 40))}`));
       });
       socket.once('error', (err) => finish(err));
     }),
@@ -202,7 +209,10 @@ const nats: ServerSpec<'nats'> = {
 export const SERVER_SPECS: { [K in ServerKind]: ServerSpec<K> } = { temporal, minio, nats };
 
 /** MinIO root credentials: $MINIO_ROOT_USER / $MINIO_ROOT_PASSWORD, else MinIO's local defaults. */
-export function minioCredentials(env: NodeJS.ProcessEnv = process.env): { accessKeyId: string; secretAccessKey: string } {
+export function minioCredentials(env: NodeJS.ProcessEnv = process.env): {
+  accessKeyId: string;
+  secretAccessKey: string;
+} {
   return {
     accessKeyId: env[MINIO_CREDENTIAL_ENV.accessKeyId] || MINIO_DEFAULT_CREDENTIALS.accessKeyId,
     secretAccessKey: env[MINIO_CREDENTIAL_ENV.secretAccessKey] || MINIO_DEFAULT_CREDENTIALS.secretAccessKey,

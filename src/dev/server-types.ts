@@ -101,10 +101,16 @@ export function defaultStateDir(cwd: string = process.cwd()): string {
 }
 
 /** MinIO reads its root credentials from these variables; the dev server passes them through. */
-export const MINIO_CREDENTIAL_ENV = { accessKeyId: 'MINIO_ROOT_USER', secretAccessKey: 'MINIO_ROOT_PASSWORD' } as const;
+export const MINIO_CREDENTIAL_ENV = {
+  accessKeyId: 'MINIO_ROOT_USER',
+  secretAccessKey: 'MINIO_ROOT_PASSWORD',
+} as const;
 
 /** MinIO's own well-known local defaults, used when the variables above are unset. Loopback only. */
-export const MINIO_DEFAULT_CREDENTIALS = { accessKeyId: 'minioadmin', secretAccessKey: 'minioadmin' } as const;
+export const MINIO_DEFAULT_CREDENTIALS = {
+  accessKeyId: 'minioadmin',
+  secretAccessKey: 'minioadmin',
+} as const;
 
 function portOf(address: string): number {
   const match = /:(\d+)\/?$/.exec(address);
@@ -134,7 +140,8 @@ export function resolvePorts(requested: Partial<DevServerPorts> = {}): DevServer
   const ports: DevServerPorts = {
     temporal,
     temporalUi:
-      requested.temporalUi ?? (requested.temporal !== undefined ? temporal + 1000 : DEV_DEFAULT_PORTS.temporalUi),
+      requested.temporalUi ??
+      (requested.temporal !== undefined ? temporal + 1000 : DEV_DEFAULT_PORTS.temporalUi),
     minio,
     minioConsole: requested.minioConsole ?? minio + 1,
     nats: requested.nats ?? DEV_DEFAULT_PORTS.nats,
@@ -146,7 +153,8 @@ export function resolvePorts(requested: Partial<DevServerPorts> = {}): DevServer
     seen.set(port, name);
   }
   for (const [name, port] of Object.entries(ports)) {
-    if (port > 65535) throw new UserError(`port ${name} must be at most 65535, got ${port} (derived from its server's port)`);
+    if (port > 65535)
+      throw new UserError(`port ${name} must be at most 65535, got ${port} (derived from its server's port)`);
   }
   return ports;
 }
@@ -155,7 +163,9 @@ export function validateKinds(kinds: readonly string[]): ServerKind[] {
   const out: ServerKind[] = [];
   for (const kind of kinds) {
     if (!(SERVER_KINDS as readonly string[]).includes(kind)) {
-      throw new UserError(`server kind must be one of ${SERVER_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+      throw new UserError(
+        `server kind must be one of ${SERVER_KINDS.join(', ')}, got ${JSON.stringify(kind)}`,
+      );
     }
     if (!out.includes(kind as ServerKind)) out.push(kind as ServerKind);
   }
@@ -164,14 +174,20 @@ export function validateKinds(kinds: readonly string[]): ServerKind[] {
 
 const SEARCH_ATTRIBUTE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export function validateSearchAttributes(attrs: Record<string, string> = {}): Record<string, SearchAttributeType> {
+export function validateSearchAttributes(
+  attrs: Record<string, string> = {},
+): Record<string, SearchAttributeType> {
   const types = Object.keys(INDEXED_VALUE_TYPES);
   for (const [name, type] of Object.entries(attrs)) {
     if (!SEARCH_ATTRIBUTE_NAME.test(name)) {
-      throw new UserError(`search attribute name must be an identifier (letters, digits, _), got ${JSON.stringify(name)}`);
+      throw new UserError(
+        `search attribute name must be an identifier (letters, digits, _), got ${JSON.stringify(name)}`,
+      );
     }
     if (!types.includes(type)) {
-      throw new UserError(`search attribute ${name} type must be one of ${types.join(', ')}, got ${JSON.stringify(type)}`);
+      throw new UserError(
+        `search attribute ${name} type must be one of ${types.join(', ')}, got ${JSON.stringify(type)}`,
+      );
     }
   }
   return attrs as Record<string, SearchAttributeType>;

@@ -12,7 +12,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../common/errors';
 import { requireTool } from './tools';
-import { isRunning, logTail, portIsFree, sleep, spawnDetached, stopProcess, tcpAnswers, withDirLock } from './process';
+import {
+  isRunning,
+  logTail,
+  portIsFree,
+  sleep,
+  spawnDetached,
+  stopProcess,
+  tcpAnswers,
+  withDirLock,
+} from './process';
 import { ListenPort, SERVER_SPECS, ServerSpec, SpecContext } from './server-specs';
 import {
   DevServerAddresses,
@@ -77,7 +86,12 @@ function liveRecord(stateDir: string, kind: ServerKind): ServerRecord | undefine
 }
 
 /** Polls `spec.probe` until it passes, the process dies, or the deadline passes. */
-async function waitReady(spec: ServerSpec, record: ServerRecord, ctx: SpecContext, deadline: number): Promise<void> {
+async function waitReady(
+  spec: ServerSpec,
+  record: ServerRecord,
+  ctx: SpecContext,
+  deadline: number,
+): Promise<void> {
   let lastError: unknown;
   for (;;) {
     if (!isRunning(record.pid, record.binary)) {
@@ -177,7 +191,9 @@ export async function devUp(opts: DevServerOptions): Promise<DevServerAddresses>
 
     const deadline = Date.now() + readyTimeoutMs;
     const all = [...reused.values(), ...started.values()];
-    const results = await Promise.allSettled(all.map((r) => waitReady(SERVER_SPECS[r.kind], r, ctx, deadline)));
+    const results = await Promise.allSettled(
+      all.map((r) => waitReady(SERVER_SPECS[r.kind], r, ctx, deadline)),
+    );
     const failures: unknown[] = [];
     for (const [i, result] of results.entries()) {
       if (result.status === 'fulfilled') continue;

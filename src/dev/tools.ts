@@ -20,6 +20,7 @@ export const TOOL_NAMES = {
 export const TOOLS_BIN_ENV = 'VLDM_TOOLS_BIN';
 
 const PACKAGE_NAME = 'vldm';
+const SYSTEM_SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin'];
 
 /** A program vldm needs is not installed where it looks. */
 export class MissingToolError extends UserError {
@@ -63,13 +64,15 @@ export function toolsBinDir(): string {
   return path.join(repoRoot(), '.tools', 'bin');
 }
 
-/** Folders searched for a tool, in order: $VLDM_TOOLS_BIN, `<repo>/.tools/bin`, then PATH. */
+/** Folders searched for a tool, in order: $VLDM_TOOLS_BIN, `<repo>/.tools/bin`, PATH, then the sbin folders. */
 export function toolSearchPath(): string[] {
   const dirs: string[] = [];
   const extra = process.env[TOOLS_BIN_ENV];
   if (extra) dirs.push(extra);
   dirs.push(toolsBinDir());
   for (const d of (process.env.PATH ?? '').split(path.delimiter)) if (d) dirs.push(d);
+  // Debian installs nats-server in /usr/sbin, which is not on an ordinary user's PATH.
+  for (const d of SYSTEM_SBIN_DIRS) if (!dirs.includes(d)) dirs.push(d);
   return dirs;
 }
 
@@ -96,7 +99,9 @@ export function findTool(name: string): string | undefined {
 export function requireTool(name: string): string {
   const found = findTool(name);
   if (found === undefined) {
-    const searched = [process.env[TOOLS_BIN_ENV], toolsBinDir(), 'PATH'].filter((d): d is string => !!d);
+    const searched = [process.env[TOOLS_BIN_ENV], toolsBinDir(), 'PATH', ...SYSTEM_SBIN_DIRS].filter(
+      (d): d is string => !!d,
+    );
     throw new MissingToolError(name, searched);
   }
   return found;

@@ -10,7 +10,7 @@ import { relative } from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
-import { ContractError } from '../common/errors';
+import { ContractError, UserError } from '../common/errors';
 import {
   ROLE_SPECS,
   bindInputShapes,
@@ -46,11 +46,11 @@ export interface RuntimeOptions {
 export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.SessionOptions {
   const intraOpThreads = opts.intraOpThreads ?? 1;
   if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) {
-    throw new ContractError(`intraOpThreads must be an integer ≥ 1, got ${intraOpThreads}`);
+    throw new UserError(`intraOpThreads must be an integer ≥ 1, got ${intraOpThreads}`);
   }
   const providers = opts.executionProviders ?? ['cpu'];
   if (providers.length === 0)
-    throw new ContractError('executionProviders must name at least one provider, e.g. cpu');
+    throw new UserError('executionProviders must name at least one provider, e.g. cpu');
   return {
     executionProviders: providers,
     // Fixed thread counts and sequential execution make every run do the same arithmetic in the same

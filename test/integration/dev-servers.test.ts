@@ -27,12 +27,23 @@ const SEARCH_ATTRIBUTES = { VldmDevServersTest: 'Keyword' } as const;
 
 describe('dev server options', () => {
   it('derives UI and console ports from the server ports', () => {
-    expect(resolvePorts({})).toEqual({ temporal: 7233, temporalUi: 8233, minio: 9000, minioConsole: 9001, nats: 4222 });
-    expect(resolvePorts({ temporal: 17233, minio: 19000 })).toMatchObject({ temporalUi: 18233, minioConsole: 19001 });
+    expect(resolvePorts({})).toEqual({
+      temporal: 7233,
+      temporalUi: 8233,
+      minio: 9000,
+      minioConsole: 9001,
+      nats: 4222,
+    });
+    expect(resolvePorts({ temporal: 17233, minio: 19000 })).toMatchObject({
+      temporalUi: 18233,
+      minioConsole: 19001,
+    });
   });
 
   it('rejects bad ports and unknown kinds with what is allowed', async () => {
-    expect(() => resolvePorts({ nats: 70000 })).toThrow('port nats must be an integer from 1 to 65535, got 70000');
+    expect(() => resolvePorts({ nats: 70000 })).toThrow(
+      'port nats must be an integer from 1 to 65535, got 70000',
+    );
     expect(() => resolvePorts({ nats: 9000 })).toThrow('ports minio and nats must differ, both are 9000');
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vldm-dev-opts-'));
     await expect(devUp({ stateDir, kinds: ['redis' as never] })).rejects.toThrow(
@@ -65,16 +76,22 @@ describe('dev servers', () => {
   });
 
   it('runs a Temporal server that a client can use', async () => {
-    expect(addresses.temporal).toMatchObject({ address: `127.0.0.1:${TEST_PORTS.temporal}`, namespace: 'default' });
+    expect(addresses.temporal).toMatchObject({
+      address: `127.0.0.1:${TEST_PORTS.temporal}`,
+      namespace: 'default',
+    });
     const connection = await Connection.connect({ address: addresses.temporal!.address });
     try {
       const { namespaceInfo } = await connection.workflowService.describeNamespace({ namespace: 'default' });
       expect(namespaceInfo?.name).toBe('default');
-      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({
+        namespace: 'default',
+      });
       expect(customAttributes.VldmDevServersTest).toBe(2); // IndexedValueType KEYWORD
       const client = new Client({ connection, namespace: 'default' });
       const listed = [];
-      for await (const wf of client.workflow.list({ query: 'WorkflowType = "vldmNoSuchWorkflow"' })) listed.push(wf);
+      for await (const wf of client.workflow.list({ query: 'WorkflowType = "vldmNoSuchWorkflow"' }))
+        listed.push(wf);
       expect(listed).toEqual([]);
     } finally {
       await connection.close();
@@ -139,7 +156,9 @@ describe('dev servers', () => {
       await expect(attempt).rejects.toThrow(UserError);
       await expect(
         devUp({ stateDir: otherDir, kinds: ['nats'], ports: { nats: TEST_PORTS.nats } }),
-      ).rejects.toThrow(`nats client port ${TEST_PORTS.nats} on 127.0.0.1 is already in use by another program`);
+      ).rejects.toThrow(
+        `nats client port ${TEST_PORTS.nats} on 127.0.0.1 is already in use by another program`,
+      );
     } finally {
       fs.rmSync(otherDir, { recursive: true, force: true });
     }

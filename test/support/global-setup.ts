@@ -28,7 +28,9 @@ interface ProvidingProject {
  */
 export function setup(project: ProvidingProject): () => Promise<void> {
   const fromEnv = process.env.VLDM_TEST_STATE_DIR;
-  const stateDir = fromEnv ? path.resolve(fromEnv) : fs.mkdtempSync(path.join(os.tmpdir(), 'vldm-test-servers-'));
+  const stateDir = fromEnv
+    ? path.resolve(fromEnv)
+    : fs.mkdtempSync(path.join(os.tmpdir(), 'vldm-test-servers-'));
   fs.mkdirSync(stateDir, { recursive: true });
   project.provide(TEST_STATE_DIR_KEY, stateDir);
   return async () => {

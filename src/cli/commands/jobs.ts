@@ -30,6 +30,7 @@ export async function watch(id: string, opts: { json?: boolean }, cfg: VldmConfi
     await jobStatus(client, jobId); // fails clearly for an unknown job
     out.info(`Temporal UI: ${jobUiUrl(cfg, jobId)}`);
     const view = await showProgress(client, jobId, cfg.natsUrl, { draw: !opts.json });
+    await view.finished;
     await view.stop();
     const st = await jobStatus(client, jobId);
     if (opts.json) out.result({ jobId, status: st.status, result: st.result, error: st.error, progressSource: view.source });
@@ -46,8 +47,8 @@ export async function status(id: string, opts: { json?: boolean }, cfg: VldmConf
     if (opts.json) out.result({ ...st, temporalUiUrl: jobUiUrl(cfg, jobId) });
     else {
       out.info(`job ${jobId}: ${st.status} (started ${st.startTime}${st.closeTime ? `, closed ${st.closeTime}` : ''})`);
-      if (st.progress) {
-        for (const [stage, c] of Object.entries(st.progress.stages)) out.info(`  ${stage.padEnd(13)} ${c.done}/${c.total}${c.reused ? ` (${c.reused} reused)` : ''}`);
+      if (st.stages) {
+        for (const [stage, c] of Object.entries(st.stages)) out.info(`  ${stage.padEnd(13)} ${c.done}/${c.total}${c.reused ? ` (${c.reused} reused)` : ''}`);
       }
       if (st.result) out.info(`  output: ${st.result.outputKey} (${st.result.frames} frames) — fetch with: vldm fetch ${jobId} --out video.mp4`);
       if (st.error) out.info(`  error: ${st.error}`);
