@@ -72,6 +72,7 @@ export function checkOutputPath(out: string | undefined): string {
   if (existsSync(abs) && statSync(abs).isDirectory()) throw new UserError(`--out ${abs} is a folder; give a file path such as ${path.join(abs, 'video.mp4')}`);
   const dir = path.dirname(abs);
   if (!existsSync(dir)) throw new UserError(`--out: folder ${dir} does not exist`);
+  if (!statSync(dir).isDirectory()) throw new UserError(`--out: ${dir} is a file, not a folder`);
   try {
     accessSync(dir, constants.W_OK);
     if (existsSync(abs)) accessSync(abs, constants.W_OK);

@@ -1,12 +1,13 @@
 /**
  * vitest globalSetup: gives the whole test run one temporary state folder for the shared test servers
- * (test/support/servers.ts starts them lazily, on first use) and stops them when the run ends, so a
+ * (test/support/servers.ts and kube.ts start them lazily, on first use) and stops them when the run ends, so a
  * unit-only run never starts a server and an integration run never leaves one behind.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { devDown } from '../../src/dev/servers';
+import { kubeDown } from '../../src/dev/kube';
 
 /** The provide/inject key under which the run's state folder reaches test files. */
 export const TEST_STATE_DIR_KEY = 'vldmTestStateDir';
@@ -35,6 +36,8 @@ export function setup(project: ProvidingProject): () => Promise<void> {
   project.provide(TEST_STATE_DIR_KEY, stateDir);
   return async () => {
     await devDown({ stateDir });
+    // The API server of test/support/kube.ts, when a test started one.
+    await kubeDown({ stateDir });
     // A folder named by the environment belongs to whoever named it; only our own temp folder goes.
     if (!fromEnv) fs.rmSync(stateDir, { recursive: true, force: true });
   };

@@ -104,11 +104,11 @@ def accuracy(net, frames, labels_per_clip):
 
 
 class Evaluator:
-    def __init__(self, pack, run, quick, small=False):
+    def __init__(self, pack, run, quick, small=False, partial=False):
         self.small = small
         with open(os.path.join(pack, "vldm-pack.json")) as f:
             self.manifest = json.load(f)
-        self.models, self.meta, self.nets = load_models(run)
+        self.models, self.meta, self.nets = load_models(run, partial=partial)
         self.scale = self.manifest["latent"]["scale"]
         self.lat = Schedule(*LATENT_SCHEDULE)
         self.pix = Schedule(*PIXEL_SCHEDULE)
@@ -269,7 +269,7 @@ class Evaluator:
     # ------------------------------------------------------------ upsampler
     def upsampler(self):
         hi, _ = D.load("hifull", "eval", self.small)
-        n = 2 if self.quick else hi.shape[0]
+        n = 2 if self.quick else min(4, hi.shape[0])
         s = self.manifest["sampling"]["upsampler"]
         x = torch.from_numpy(D.to_float(np.asarray(hi[:n])))
         low = area_down(x)
@@ -463,10 +463,12 @@ def main(argv=None):
     p.add_argument("--only", nargs="*", help="autoencoder prediction labels interpolation upsampler video")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--small", action="store_true", help="use the small (smoke) datasets")
+    p.add_argument("--partial", action="store_true", help="evaluate a run whose later stages are not trained yet "
+                   "(needs --only; the manifest is read from --pack)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    ev = Evaluator(args.pack, args.run, args.quick, args.small)
+    ev = Evaluator(args.pack, args.run, args.quick, args.small, args.partial)
     parts = args.only or ["autoencoder", "prediction", "labels", "interpolation", "upsampler", "video"]
     for part in parts:
         t = time.time()

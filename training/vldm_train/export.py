@@ -20,7 +20,7 @@ import torch
 from . import contract as C
 from .models import DecoderExport, EncoderExport, InterpolationExport, KeyframeExport, UpsamplerExport
 from .ortcheck import write_cases
-from .train import LATENT_SCHEDULE, PIXEL_SCHEDULE, build_ae, build_ldm, build_up, load_ckpt, load_meta
+from .train import LATENT_SCHEDULE, PIXEL_SCHEDULE, build_ae, build_ldm, build_up, ckpt_path, load_ckpt, load_meta
 
 BASE = (64, 128)
 LATENT = (16, 32)
@@ -36,29 +36,45 @@ DEFAULT_SAMPLING = {
 }
 
 
-def load_models(run, size=None):
-    """Torch modules of every role, in eval mode, from the run's checkpoints."""
+def load_models(run, size=None, partial=False):
+    """Torch modules of every role, in eval mode, from the run's checkpoints.
+
+    With `partial`, roles whose stages are not trained yet are left out (for evaluating a run while it
+    trains); the decoder then falls back to the image decoder of `ae`, said so in the returned meta."""
     meta = load_meta(run)
     size = size or meta.get("size", "full")
+    have = lambda stage: os.path.exists(ckpt_path(run, stage))  # noqa: E731
+    models = {}
     ae = build_ae(size, temporal=True)
-    ae.load_state_dict(load_ckpt(run, "tdec")["model"])
+    if have("tdec") or not partial:
+        ae.load_state_dict(load_ckpt(run, "tdec")["model"])
+    else:
+        ae.load_state_dict(load_ckpt(run, "ae")["model"], strict=False)
+        meta["decoder_fallback"] = True
     ldm = build_ldm(size, ("pred", "interp"))
-    ldm.load_state_dict(load_ckpt(run, "pred")["model"], strict=False)
-    interp = load_ckpt(run, "interp")["model"]
-    ldm.load_state_dict({k: v for k, v in interp.items() if k.startswith("stacks.interp.")}, strict=False)
     up = build_up(size, video=True)
-    up.load_state_dict(load_ckpt(run, "up_video")["model"])
+    models["encoder"] = EncoderExport(ae)
+    models["decoder"] = DecoderExport(ae, temporal=True)
+    if have("pred") or not partial:
+        ldm.load_state_dict(load_ckpt(run, "pred")["model"], strict=False)
+        models["keyframe"] = KeyframeExport(ldm, "pred")
+        models["keyframe_image"] = KeyframeExport(ldm, None)
+    elif have("ldm"):
+        ldm.load_state_dict(load_ckpt(run, "ldm")["model"], strict=False)
+        models["keyframe_image"] = KeyframeExport(ldm, None)
+    if have("interp") or not partial:
+        interp = load_ckpt(run, "interp")["model"]
+        ldm.load_state_dict({k: v for k, v in interp.items() if k.startswith("stacks.interp.")}, strict=False)
+        models["interpolation"] = InterpolationExport(ldm, "interp")
+    if have("up_video") or not partial:
+        up.load_state_dict(load_ckpt(run, "up_video")["model"])
+        models["upsampler"] = UpsamplerExport(up, "video")
+        models["upsampler_image"] = UpsamplerExport(up, None)
+    elif have("up_image"):
+        up.load_state_dict(load_ckpt(run, "up_image")["model"], strict=False)
+        models["upsampler_image"] = UpsamplerExport(up, None)
     for m in (ae, ldm, up):
         m.eval()
-    models = {
-        "encoder": EncoderExport(ae),
-        "decoder": DecoderExport(ae, temporal=True),
-        "keyframe": KeyframeExport(ldm, "pred"),
-        "keyframe_image": KeyframeExport(ldm, None),
-        "interpolation": InterpolationExport(ldm, "interp"),
-        "upsampler": UpsamplerExport(up, "video"),
-        "upsampler_image": UpsamplerExport(up, None),
-    }
     return models, meta, {"ae": ae, "ldm": ldm, "up": up}
 
 

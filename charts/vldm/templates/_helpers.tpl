@@ -1,0 +1,269 @@
+{{/*
+Named templates of the vldm chart. Every name starts with "vldm." so a parent chart's helpers cannot
+collide with them.
+*/}}
+
+{{/*
+vldm.name: the chart name, or nameOverride. Truncated to 63 characters (a DNS label).
+*/}}
+{{- define "vldm.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+vldm.fullname: the prefix of every resource name: fullnameOverride, else "<release>-<name>", or just
+the release name when it already contains the chart name. At most 38 characters, so that
+"<fullname>-<pool>" (pool names are at most 24) stays a DNS label.
+*/}}
+{{- define "vldm.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 38 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 38 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 38 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+vldm.chart: "<chart>-<version>" for the helm.sh/chart label.
+*/}}
+{{- define "vldm.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+vldm.selectorLabels: the labels that select a component's pods. Takes (dict "root" $ "component" "worker"
+"pool" "<pool>"); "pool" is optional. These never change after install (Deployment selectors are immutable).
+*/}}
+{{- define "vldm.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "vldm.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- if .pool }}
+vldm.dev/pool: {{ .pool }}
+{{- end }}
+{{- end -}}
+
+{{/*
+vldm.labels: the recommended app.kubernetes.io labels plus the selector labels. Same argument as
+vldm.selectorLabels.
+*/}}
+{{- define "vldm.labels" -}}
+helm.sh/chart: {{ include "vldm.chart" .root }}
+{{ include "vldm.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: vldm
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- end -}}
+
+{{/*
+vldm.image: a full image reference. Takes (dict "root" $ "image" .Values.images.workerGpu); the tag
+defaults to the chart's appVersion and a digest, when given, is appended as "@sha256:...".
+*/}}
+{{- define "vldm.image" -}}
+{{- $registry := .root.Values.images.registry | trimSuffix "/" -}}
+{{- $repo := ternary .image.repository (printf "%s/%s" $registry .image.repository) (empty $registry) -}}
+{{- $tag := .image.tag | default .root.Chart.AppVersion | toString -}}
+{{- if .image.digest -}}
+{{- printf "%s:%s@%s" $repo $tag .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+vldm.pool: one pool's settings as YAML: poolDefaults with the pool's own keys replacing them key by key,
+plus "name". Takes (dict "root" $ "name" "<pool>" "pool" <values of the pool>). Use with fromYaml.
+Keys are replaced whole on purpose: sprig's merge treats false and 0 as unset, which would turn a pool's
+`spot: false` or `minReplicas: 0` into the default's value.
+*/}}
+{{- define "vldm.pool" -}}
+{{- $out := dict -}}
+{{- range $k, $v := .root.Values.poolDefaults -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
+{{- range $k, $v := (.pool | default dict) -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
+{{- $_ := set $out "name" .name -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/*
+vldm.enabledPools: the enabled pools, merged with poolDefaults, as a YAML map from pool name to
+settings. Use with fromYaml.
+*/}}
+{{- define "vldm.enabledPools" -}}
+{{- $root := . -}}
+{{- $out := dict -}}
+{{- range $name, $p := .Values.pools -}}
+{{- $pool := include "vldm.pool" (dict "root" $root "name" $name "pool" $p) | fromYaml -}}
+{{- if $pool.enabled -}}
+{{- $_ := set $out $name $pool -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/*
+vldm.poolDeploymentName: the Deployment of a pool, "<fullname>-<pool>". Takes (dict "root" $ "name" "<pool>").
+*/}}
+{{- define "vldm.poolDeploymentName" -}}
+{{- printf "%s-%s" (include "vldm.fullname" .root) .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+vldm.poolNeedsPack: "true" when a pool serves a queue whose activities read the model pack (everything
+but orchestration: media's prepare stage checks the pack too). Takes a pool (from vldm.pool).
+*/}}
+{{- define "vldm.poolNeedsPack" -}}
+{{- $needs := false -}}
+{{- range .queues -}}
+{{- if ne . "orchestration" -}}{{- $needs = true -}}{{- end -}}
+{{- end -}}
+{{- $needs -}}
+{{- end -}}
+
+{{/*
+vldm.workerServiceAccountName: the ServiceAccount of the worker pods.
+*/}}
+{{- define "vldm.workerServiceAccountName" -}}
+{{- if .Values.workers.serviceAccount.create -}}
+{{- default (printf "%s-worker" (include "vldm.fullname" .)) .Values.workers.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.workers.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+vldm.scalerName: name of the scaler's Deployment, Role and default ServiceAccount.
+*/}}
+{{- define "vldm.scalerName" -}}
+{{- printf "%s-scaler" (include "vldm.fullname" .) -}}
+{{- end -}}
+
+{{/*
+vldm.scalerServiceAccountName: the scaler's ServiceAccount (the identity its Role is bound to).
+*/}}
+{{- define "vldm.scalerServiceAccountName" -}}
+{{- default (include "vldm.scalerName" .) .Values.scaler.serviceAccount.name -}}
+{{- end -}}
+
+{{/*
+vldm.scalerLeaseName: the coordination.k8s.io Lease the scaler replicas elect a leader with.
+*/}}
+{{- define "vldm.scalerLeaseName" -}}
+{{- default (include "vldm.scalerName" .) .Values.scaler.leaseName -}}
+{{- end -}}
+
+{{/*
+vldm.store: the artifact store URL, s3://<bucket>[/<prefix>] (VLDM_STORE).
+*/}}
+{{- define "vldm.store" -}}
+{{- $prefix := .Values.store.s3.prefix | trimAll "/" -}}
+{{- if $prefix -}}
+{{- printf "s3://%s/%s" .Values.store.s3.bucket $prefix -}}
+{{- else -}}
+{{- printf "s3://%s" .Values.store.s3.bucket -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+vldm.secretEnv: environment variables read from existing Secrets (S3 credentials), shared by the
+workers, the pack init container and the scaler.
+*/}}
+{{- define "vldm.secretEnv" -}}
+{{- with .Values.store.s3.existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.store.s3.accessKeyIdKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.store.s3.secretAccessKeyKey }}
+{{- end }}
+{{- end -}}
+
+{{/*
+vldm.secretVolumeMounts / vldm.secretVolumes: the Temporal TLS and codec key Secrets, mounted read-only
+under /etc/vldm, for every container that talks to Temporal.
+*/}}
+{{- define "vldm.secretVolumeMounts" -}}
+{{- if .Values.temporal.tls.enabled }}
+- name: temporal-tls
+  mountPath: /etc/vldm/temporal-tls
+  readOnly: true
+{{- end }}
+{{- if .Values.codec.enabled }}
+- name: codec-key
+  mountPath: /etc/vldm/codec
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "vldm.secretVolumes" -}}
+{{- if .Values.temporal.tls.enabled }}
+- name: temporal-tls
+  secret:
+    secretName: {{ .Values.temporal.tls.existingSecret }}
+    defaultMode: 0440
+{{- end }}
+{{- if .Values.codec.enabled }}
+- name: codec-key
+  secret:
+    secretName: {{ .Values.codec.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.codec.key }}
+        path: {{ .Values.codec.key }}
+{{- end }}
+{{- end -}}
+
+{{/*
+vldm.probeCommand: the exec probe of a container: infra/docker/probe.sh in the image, in mode "ready"
+(the Temporal frontend accepts a TCP connection) or "live" (this pod holds an established connection to
+the frontend's port). Takes the mode.
+*/}}
+{{- define "vldm.probeCommand" -}}
+exec:
+  command: ["/bin/bash", "/opt/vldm/infra/docker/probe.sh", {{ . | quote }}]
+{{- end -}}
+
+{{/*
+vldm.poolPack: a pool's model pack settings: the global modelPack with the pool's own modelPack keys
+replacing them key by key (a pool may take the same pack from another source, e.g. a hostPath volume
+pre-staged on its GPU nodes; the path stays the same, see validate.yaml). Takes (dict "root" $ "pool"
+<pool>). Use with fromYaml.
+*/}}
+{{- define "vldm.poolPack" -}}
+{{- $out := deepCopy .root.Values.modelPack -}}
+{{- range $k, $v := (.pool.modelPack | default dict) -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/*
+vldm.poolReplicas: the replica count a pool's Deployment is rendered with. Without the scaler it is
+minReplicas (static provisioning). With the scaler, the scaler owns the count: a Deployment that already
+exists keeps its live count (helm upgrade must not undo the scaler's decision), and a new one starts at
+minReplicas (so installing never starts GPU pods that are not needed). `helm template` has no cluster
+and always renders minReplicas. Takes (dict "root" $ "name" <pool name> "pool" <pool>).
+*/}}
+{{- define "vldm.poolReplicas" -}}
+{{- $replicas := int .pool.minReplicas -}}
+{{- if .root.Values.scaler.enabled -}}
+{{- $live := lookup "apps/v1" "Deployment" .root.Release.Namespace (include "vldm.poolDeploymentName" .) -}}
+{{- if and $live $live.spec (hasKey $live.spec "replicas") -}}
+{{- $replicas = int $live.spec.replicas -}}
+{{- end -}}
+{{- end -}}
+{{- $replicas -}}
+{{- end -}}

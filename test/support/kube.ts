@@ -1,0 +1,55 @@
+/**
+ * A real Kubernetes API server (etcd + kube-apiserver, src/dev/kube.ts) for integration tests, on
+ * loopback ports away from the usual ones and shifted by $VLDM_TEST_PORT_OFFSET like the other test
+ * servers. The first test file that asks starts it in the run's state folder; later files reuse it;
+ * test/support/global-setup.ts stops it at the end of the run. A missing program fails the test with
+ * "run infra/setup.sh --kube", never a skip.
+ */
+import * as crypto from 'node:crypto';
+import { MissingToolError } from '../../src/dev/tools';
+import { KubeCluster, KubePorts, kubeRequest, kubeUp } from '../../src/dev/kube';
+import { TEST_PORTS, TEST_PORT_OFFSET_ENV, testStateDir } from './servers';
+import { UserError } from '../../src/common/errors';
+
+// TEST_PORTS carries the run's port offset; recovering it keeps one definition of that offset.
+const offset = TEST_PORTS.temporal - 17233;
+
+/** 6443/2379/2380 with a leading 1, plus $VLDM_TEST_PORT_OFFSET. */
+export const TEST_KUBE_PORTS: KubePorts = {
+  apiserver: 16443 + offset,
+  etcdClient: 12379 + offset,
+  etcdPeer: 12380 + offset,
+};
+
+/** Starts (or reuses) the run's API server; resolves with the admin's kubeconfig, URL, token and CA. */
+export async function testKube(): Promise<KubeCluster> {
+  const stateDir = testStateDir();
+  try {
+    return await kubeUp({ stateDir, ports: TEST_KUBE_PORTS });
+  } catch (err) {
+    if (err instanceof MissingToolError) {
+      err.message += ' (kube-apiserver is built only by `infra/setup.sh --kube`, or in CI)';
+    } else if (err instanceof UserError && /already in use|already running/.test(err.message)) {
+      err.message +=
+        ` (an API server of another run holds these ports? set ${TEST_PORT_OFFSET_ENV}, e.g. 100, to shift ` +
+        `every test port; this run's state dir is ${stateDir})`;
+    }
+    throw err;
+  }
+}
+
+/**
+ * Creates a namespace with a unique name and returns it. Test files share one API server and nothing
+ * deletes a namespace's contents here (no namespace controller: a deleted namespace stays Terminating),
+ * so each test works in its own fresh one instead of cleaning up.
+ */
+export async function testNamespace(cluster: KubeCluster, prefix: string): Promise<string> {
+  const name = `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
+  const res = await kubeRequest(cluster, {
+    method: 'POST',
+    path: '/api/v1/namespaces',
+    body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
+  });
+  if (res.status !== 201) throw new Error(`creating namespace ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  return name;
+}
