@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# vldm CPU worker: the orchestration queue (workflows) and the media queue (ffmpeg encoding and
+# stitching, pack checks). onnxruntime-node's CPU binaries ship inside the npm package.
+#
+#   docker build -f infra/docker/worker-cpu.Dockerfile -t <registry>/vldm-worker-cpu:<version> .
+#
+# Base images are pinned by tag. Before pushing to production also pin the digest you checked
+# (docs/deploy.md, "Build and push the images"):
+#   NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:<digest>
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+# --- build: compile the TypeScript (tsconfig includes test/, so it is copied too) -----------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src src
+COPY workflows workflows
+COPY activities activities
+COPY test test
+RUN npm run build
+
+# --- prod-deps: runtime packages only ----------------------------------------------------------------
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /src
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# --- runtime -----------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE}
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends ffmpeg \
+  && rm -rf /var/lib/apt/lists/* \
+  && groupadd --gid 10001 vldm \
+  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin vldm \
+  && install -d -o 10001 -g 10001 /var/lib/vldm
+WORKDIR /opt/vldm
+COPY --from=prod-deps /src/node_modules node_modules
+COPY --from=build /src/dist/src dist/src
+COPY --from=build /src/dist/workflows dist/workflows
+COPY --from=build /src/dist/activities dist/activities
+COPY package.json ./
+COPY bin bin
+COPY models models
+COPY infra/docker/probe.sh infra/docker/probe.sh
+ENV NODE_ENV=production \
+    HOME=/tmp \
+    VLDM_STATE_DIR=/var/lib/vldm \
+    VLDM_PACK=/opt/vldm/models/reference
+USER 10001:10001
+ENTRYPOINT ["node", "/opt/vldm/bin/vldm.js"]
+CMD ["worker", "--queues", "orchestration,media"]

@@ -1,0 +1,60 @@
+# syntax=docker/dockerfile:1
+# vldm GPU worker: the keyframe, interpolation, decode and upscale queues, with onnxruntime-node's CUDA
+# 12 execution provider. Node 20 comes from the official node image; CUDA 12 and cuDNN 9 (what the
+# CUDA provider links against) from NVIDIA's runtime image. The node binary is glibc-linked and runs on
+# Ubuntu 24.04 unchanged.
+#
+#   docker build -f infra/docker/worker-gpu.Dockerfile -t <registry>/vldm-worker-gpu:<version> .
+#
+# Base images are pinned by tag. Before pushing to production also pin the digests you checked
+# (docs/deploy.md, "Build and push the images"):
+#   NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:<digest>
+#   CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04@sha256:<digest>
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+
+# --- build: compile the TypeScript (tsconfig includes test/, so it is copied too) -----------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src src
+COPY workflows workflows
+COPY activities activities
+COPY test test
+RUN npm run build
+
+# --- prod-deps: runtime packages, with the CUDA provider binaries onnxruntime-node downloads --------
+# The command-line flag overrides .npmrc's onnxruntime-node-install=skip.
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /src
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --no-audit --no-fund --onnxruntime-node-install=cuda12 \
+  && ls node_modules/onnxruntime-node/bin/napi-v*/linux/x64/ | grep -q providers_cuda \
+  && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS node
+
+# --- runtime -----------------------------------------------------------------------------------------
+FROM ${CUDA_IMAGE}
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+RUN groupadd --gid 10001 vldm \
+  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin vldm \
+  && install -d -o 10001 -g 10001 /var/lib/vldm
+WORKDIR /opt/vldm
+COPY --from=prod-deps /src/node_modules node_modules
+COPY --from=build /src/dist/src dist/src
+COPY --from=build /src/dist/workflows dist/workflows
+COPY --from=build /src/dist/activities dist/activities
+COPY package.json ./
+COPY bin bin
+COPY models models
+COPY infra/docker/probe.sh infra/docker/probe.sh
+ENV NODE_ENV=production \
+    HOME=/tmp \
+    VLDM_STATE_DIR=/var/lib/vldm \
+    VLDM_PACK=/opt/vldm/models/reference
+USER 10001:10001
+ENTRYPOINT ["node", "/opt/vldm/bin/vldm.js"]
+CMD ["worker", "--queues", "keyframe,interpolation,decode,upscale"]
