@@ -10,7 +10,7 @@ import { encodeTensor } from '../src/tensors';
 import { INTERPOLATION_RATE } from '../src/planning/pack-summary';
 import { denoise } from '../src/pipeline/denoise';
 import { gatherFrames } from '../src/pipeline/frames';
-import { makeStepReporter, runStage, type StageEvent } from '../src/pipeline/stage-runner';
+import { makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
 import { segName, stageKey } from '../src/pipeline/keys';
 import { packFor, scheduleOf, type ActivityDeps } from './deps';
 import type { InterpolationInput, StageOutput } from './types';
@@ -39,7 +39,8 @@ export function createInterpolationActivities(deps: ActivityDeps) {
         for (let k = 0; k <= w.intervals; k++) {
           context.set(knownFrames.data.subarray(k * frame, (k + 1) * frame), k * INTERPOLATION_RATE * frame);
         }
-        const report = makeStepReporter(deps.events, ev, s.steps);
+        const details: StepDetails = {};
+        const report = makeStepReporter(deps.events, ev, s.steps, details);
         // Noise keyed by the window's position on its axis: same window, same noise, on any worker.
         const noiseKey = (step: number) => ({ seed: spec.seed, stage: `interpolation-p${w.pass}`, segment, window: w.start, tile: 0, step });
         const x0 = await denoise({
@@ -50,6 +51,7 @@ export function createInterpolationActivities(deps: ActivityDeps) {
           conditioning: { context, frameMask, labels: input.labels, contextGuidance: s.contextGuidance ?? 1, labelGuidance: s.labelGuidance ?? 1 },
           scalars: { rate: w.pass },
           onStep: (i) => report(i),
+          checkpoints: makeCheckpoints(deps, key, 'sample', details),
         });
         return encodeTensor({ shape: [T, c, h, wd], data: mergeKnown(x0, context, frameMask, frame) });
       });

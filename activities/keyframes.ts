@@ -8,7 +8,7 @@
 import { makeSchedule, contextMask, gaussian, mergeKnown } from '../src/sampling';
 import { encodeTensor, decodeTensor } from '../src/tensors';
 import { denoise } from '../src/pipeline/denoise';
-import { makeStepReporter, runStage, type StageEvent } from '../src/pipeline/stage-runner';
+import { makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
 import { segName, stageKey } from '../src/pipeline/keys';
 import { packFor, scheduleOf, type ActivityDeps } from './deps';
 import type { KeyframeInput, StageOutput } from './types';
@@ -31,7 +31,8 @@ export function createKeyframeActivities(deps: ActivityDeps) {
         const frame = c * h * wd;
         const T = w.frames;
         const calls = w.firstFrameFromImage ? 2 : 1;
-        const report = makeStepReporter(deps.events, ev, s.steps * calls);
+        const details: StepDetails = {};
+        const report = makeStepReporter(deps.events, ev, s.steps * calls, details);
         const noiseKey = (window: number, step: number) => ({ seed: spec.seed, stage: 'keyframe', segment, window, tile: 0, step });
         const sample = async (window: number, frames: number, known: Float32Array, S: number, offset: number) => {
           const frameMask = contextMask(frames, S);
@@ -44,6 +45,7 @@ export function createKeyframeActivities(deps: ActivityDeps) {
             stepNoise: (i) => gaussian(noiseKey(window, i), frames * frame),
             conditioning: { context, frameMask, labels: input.labels, contextGuidance: s.contextGuidance ?? 1, labelGuidance: s.labelGuidance ?? 1 },
             onStep: (i) => report(offset + i),
+            checkpoints: makeCheckpoints(deps, key, `window${window}`, details),
           });
           return mergeKnown(x0, context, frameMask, frame);
         };

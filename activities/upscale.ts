@@ -10,7 +10,7 @@ import { encodeTensor, sliceBox } from '../src/tensors';
 import { UPSCALE_FACTOR } from '../src/planning/pack-summary';
 import { denoise } from '../src/pipeline/denoise';
 import { gatherFrames } from '../src/pipeline/frames';
-import { makeStepReporter, runStage, type StageEvent } from '../src/pipeline/stage-runner';
+import { makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
 import { segName, stageKey } from '../src/pipeline/keys';
 import { packFor, scheduleOf, type ActivityDeps } from './deps';
 import type { StageOutput, UpscaleInput } from './types';
@@ -53,7 +53,8 @@ export function createUpscaleActivities(deps: ActivityDeps) {
         const hiOrigin = [tile.t.start, 0, tile.y.start * F, tile.x.start * F];
         const hiSize = [Tt, 3, th * F, tw * F];
         const field = (step: number) => gaussianField({ seed: spec.seed, stage: 'upscale', segment: 0, step }, hiShape, hiOrigin, hiSize);
-        const report = makeStepReporter(deps.events, ev, s.steps);
+        const details: StepDetails = {};
+        const report = makeStepReporter(deps.events, ev, s.steps, details);
         const x0 = await denoise({
           model, schedule, prediction, steps: s.steps, eta: s.eta,
           shape: hiSize,
@@ -62,6 +63,7 @@ export function createUpscaleActivities(deps: ActivityDeps) {
           scalars: { noise_level: gamma },
           tensors: { lowres: { shape: [Tt, 3, th, tw], data: lowres } },
           onStep: (i) => report(i),
+          checkpoints: makeCheckpoints(deps, key, 'sample', details),
         });
         for (let i = 0; i < x0.length; i++) x0[i] = x0[i] < -1 ? -1 : x0[i] > 1 ? 1 : x0[i];
         return encodeTensor({ shape: hiSize, data: x0 });

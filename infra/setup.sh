@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what vldm needs on this machine and reuses what is already there: npm packages, the
-# TypeScript build, Debian's ffmpeg and nats-server, and the Go-built Temporal CLI and MinIO in the
-# git-ignored .tools/bin. Safe to rerun; with everything present it takes a few seconds.
+# TypeScript build, Debian's ffmpeg and nats-server, and the Go-built Temporal CLI, MinIO and Helm in
+# the git-ignored .tools/bin. Safe to rerun; with everything present it takes a few seconds.
 #
 #   infra/setup.sh              set up for running and testing
 #   infra/setup.sh --training   also Debian's PyTorch, ONNX and NumPy for training/ (python3 = /usr/bin/python3)
-#   infra/setup.sh --ci         non-interactive (also when CI=true): never prompts, fails instead
+#   infra/setup.sh --kube       also Debian's etcd and kube-apiserver built from infra/kube-apiserver, for the
+#                               tests that talk to Kubernetes (first build: 10-30 minutes, ~3 GB of RAM)
+#   infra/setup.sh --ci         non-interactive (also when CI=true): never prompts, fails instead; implies --kube
 #
 # docs/setup.md describes what goes where.
 set -euo pipefail
@@ -19,6 +21,10 @@ TEMPORAL_VERSION=v1.5.1
 MINIO_MODULE=github.com/minio/minio
 MINIO_PACKAGE=github.com/minio/minio
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+# Helm renders and lints charts/vldm in the chart tests (test/integration/chart.test.ts) and installs it.
+HELM_MODULE=helm.sh/helm/v3
+HELM_PACKAGE=helm.sh/helm/v3/cmd/helm
+HELM_VERSION=v3.22.0
 NODE_MAJOR_MIN=20
 GO_MINOR_MIN=21 # go >= 1.21 fetches the newer toolchain a module asks for by itself
 
@@ -35,23 +41,26 @@ die() {
   printf '[setup] error: %s\n' "$*" >&2
   exit 1
 }
-usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 TRAINING=0
+KUBE=0
 CI_MODE="${CI:-false}"
 for arg in "$@"; do
   case "$arg" in
     --ci) CI_MODE=true ;;
     --training) TRAINING=1 ;;
+    --kube) KUBE=1 ;;
     -h | --help)
       usage
       exit 0
       ;;
-    *) die "unknown option '$arg' (allowed: --ci, --training, --help)" ;;
+    *) die "unknown option '$arg' (allowed: --ci, --kube, --training, --help)" ;;
   esac
 done
 if [ "$CI_MODE" = "true" ] || [ "$CI_MODE" = "1" ]; then
   CI_MODE=true
+  KUBE=1
   export CI=true DEBIAN_FRONTEND=noninteractive npm_config_yes=true
   exec </dev/null
 fi
@@ -83,6 +92,8 @@ apt_install() {
 apt_missing=()
 if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then apt_missing+=(ffmpeg); fi
 command -v nats-server >/dev/null || apt_missing+=(nats-server)
+# Debian's etcd-server ships /usr/bin/etcd (3.4), which kube-apiserver stores its objects in.
+if [ "$KUBE" = 1 ]; then command -v etcd >/dev/null || apt_missing+=(etcd-server); fi
 if [ "$TRAINING" = 1 ]; then
   for pair in torch:python3-torch onnx:python3-onnx numpy:python3-numpy; do
     "$DEBIAN_PYTHON" -c "import ${pair%%:*}" 2>/dev/null || apt_missing+=("${pair#*:}")
@@ -93,6 +104,9 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   for cmd in ffmpeg ffprobe nats-server; do
     command -v "$cmd" >/dev/null || die "$cmd is still missing after installing ${apt_missing[*]}"
   done
+  if [ "$KUBE" = 1 ]; then
+    command -v etcd >/dev/null || die "etcd is still missing after installing ${apt_missing[*]}"
+  fi
 else
   say "ffmpeg, ffprobe, nats-server: present"
 fi
@@ -142,8 +156,55 @@ go_tool() {
   say "$name: built in $(($(date +%s) - t0)) s"
 }
 
+# Helm from its Go module; `helm version` of such a build reports no version (no release ldflags),
+# so the pin is read from the binary's module information like the others.
+build_helm() {
+  go_tool helm "$HELM_MODULE" "$HELM_PACKAGE" "$HELM_VERSION"
+}
+
 go_tool temporal "$TEMPORAL_MODULE" "$TEMPORAL_PACKAGE" "$TEMPORAL_VERSION"
 go_tool minio "$MINIO_MODULE" "$MINIO_PACKAGE" "$MINIO_VERSION"
+build_helm
+
+# kube-apiserver for the tests that talk to Kubernetes (src/dev/kube.ts, docs/kube-testing.md). It is built
+# from infra/kube-apiserver, whose go.mod pins k8s.io/kubernetes and repeats its staging `replace` lines
+# (v1.X.Y needs the staging modules at v0.X.Y); `go install` cannot do that. The binary is reused while it
+# was built from the pinned version. The version variables are set as upstream's release build sets them,
+# so /version reports the pinned release instead of v0.0.0-master.
+build_kube_apiserver() {
+  local dir="$ROOT/infra/kube-apiserver" bin="$TOOLS_BIN/kube-apiserver" version have minor patch bad
+  version=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$dir/go.mod")
+  [[ "$version" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] ||
+    die "infra/kube-apiserver/go.mod must have one line 'require k8s.io/kubernetes v1.X.Y', found '${version:-nothing}'"
+  minor=${BASH_REMATCH[1]} patch=${BASH_REMATCH[2]}
+  bad=$(awk -v want="v0.$minor.$patch" '$2 == "=>" && $1 ~ /^k8s\.io\// && $4 != want { print $1 " " $4 }' "$dir/go.mod")
+  [ -z "$bad" ] ||
+    die "infra/kube-apiserver/go.mod: k8s.io/kubernetes $version needs its staging modules at v0.$minor.$patch; these differ: $bad"
+  if [ -x "$bin" ]; then
+    if ! command -v go >/dev/null; then
+      say "kube-apiserver: reusing $bin (go not found, version not checked)"
+      return
+    fi
+    have=$(go version -m "$bin" 2>/dev/null | awk '$1 == "dep" && $2 == "k8s.io/kubernetes" { print $3; exit }')
+    if [ "$have" = "$version" ]; then
+      say "kube-apiserver: $version present in .tools/bin"
+      return
+    fi
+    say "kube-apiserver: .tools/bin has ${have:-an unknown version}, want $version: rebuilding"
+  fi
+  command -v go >/dev/null ||
+    die "go is needed to build kube-apiserver (k8s.io/kubernetes $version) into .tools/bin and was not found on PATH: install Go >= 1.$GO_MINOR_MIN (https://go.dev/dl/)"
+  say "kube-apiserver: building k8s.io/kubernetes $version into .tools/bin (10-30 minutes and ~3 GB of RAM the first time)"
+  mkdir -p "$TOOLS_BIN"
+  local t0 v=k8s.io/component-base/version
+  t0=$(date +%s)
+  (cd "$dir" && nice -n 10 go build -mod=readonly -trimpath \
+    -ldflags "-s -w -X $v.gitVersion=$version -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean" \
+    -o "$bin.partial" .) || die "building kube-apiserver from infra/kube-apiserver failed (output above)"
+  mv "$bin.partial" "$bin"
+  say "kube-apiserver: built in $(($(date +%s) - t0)) s ($(du -m "$bin" | cut -f1) MB)"
+}
+if [ "$KUBE" = 1 ]; then build_kube_apiserver; fi
 
 # --- TypeScript build ----------------------------------------------------------------------------
 # Rebuild when anything tsc reads is newer than the last successful build. Deleting or renaming a file
@@ -162,4 +223,4 @@ else
   say "dist: up to date"
 fi
 
-say "done in $(($(date +%s) - START)) s ($(node --version); temporal $TEMPORAL_VERSION and minio in .tools/bin; $(nats-server --version 2>&1 | head -1); $(ffmpeg -version | head -1 | cut -d' ' -f1-3))"
+say "done in $(($(date +%s) - START)) s ($(node --version); temporal $TEMPORAL_VERSION, minio and helm $HELM_VERSION in .tools/bin; $(nats-server --version 2>&1 | head -1); $(ffmpeg -version | head -1 | cut -d' ' -f1-3))"

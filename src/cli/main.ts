@@ -24,6 +24,7 @@ const load = {
   worker: lazy<typeof import('./commands/worker')>('./commands/worker'),
   plan: lazy<typeof import('./commands/plan')>('./commands/plan'),
   dev: lazy<typeof import('./commands/dev')>('./commands/dev'),
+  codecServer: lazy<typeof import('./commands/codec-server')>('./commands/codec-server'),
   models: lazy<typeof import('../models/verify')>('../models/verify'),
   config: lazy<typeof import('../config/config')>('../config/config'),
 };
@@ -117,6 +118,12 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
     .option('--grace-seconds <s>', 'time running activities get to finish on shutdown', '30')
     .action((o: AllFlags) => run(() => load.worker().worker(o, configOf(o))));
 
+  withConfigOptions(program.command('codec-server'))
+    .description('decode encrypted payloads for the Temporal Web UI (remote codec protocol; keys from VLDM_CODEC_KEYS or VLDM_CODEC_KEY_FILE)')
+    .option('--port <n>', 'TCP port (0 picks a free one)', '8888')
+    .option('--host <addr>', 'interface to listen on', '127.0.0.1')
+    .option('--ui-origin <url...>', "Web UI origin(s) allowed by CORS (default: the configured Temporal UI's)")
+    .action((o: ConfigFlags & { port?: string; host?: string; uiOrigin?: string[] }) => run(() => load.codecServer().codecServer(o, configOf(o))));
   for (const [name, desc] of [
     ['watch', 'draw a job\'s progress until it ends'],
     ['status', 'show a job\'s state and progress'],

@@ -3,7 +3,8 @@
  * connection. The job id is the workflow id; segments are child workflows `<jobId>/segment-NNN`.
  */
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type PayloadCodec } from '@temporalio/common';
+import { dataConverterWith, payloadCodecFromEnv } from '../security';
 import { TASK_QUEUES, WORKFLOW_TYPES, QUERIES } from '../common/names';
 import { UserError } from '../common/errors';
 import type { JobSpec } from '../planning/spec';
@@ -13,7 +14,12 @@ import type { JobResult } from '../../workflows/job';
 /** How long to wait for the Temporal frontend before saying it is unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
-export async function connectTemporal(address: string, namespace: string): Promise<Client> {
+/**
+ * `payloadCodec` encrypts payloads (src/security); by default the one VLDM_CODEC_KEYS /
+ * VLDM_CODEC_KEY_FILE configure, else none.
+ */
+export async function connectTemporal(address: string, namespace: string, opts: { payloadCodec?: PayloadCodec } = {}): Promise<Client> {
+  const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
   let connection: Connection;
   try {
     connection = await Connection.connect({ address, connectTimeout: CONNECT_TIMEOUT_MS });
@@ -22,7 +28,7 @@ export async function connectTemporal(address: string, namespace: string): Promi
       `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS`,
     );
   }
-  return new Client({ connection, namespace });
+  return new Client({ connection, namespace, ...(dataConverter ? { dataConverter } : {}) });
 }
 
 export interface StartedJob {

@@ -8,6 +8,7 @@ import { DEFAULTS } from '../common/names';
 import { UserError } from '../common/errors';
 import { defaultStateDir } from '../dev/server-types';
 import { repoRoot } from '../dev/tools';
+import { keyringFromEnv } from '../security/keys';
 
 export interface VldmConfig {
   /** Temporal frontend, `host:port`. @default "127.0.0.1:7233" */
@@ -97,6 +98,10 @@ export function resolveConfig(
   if (natsUrl !== 'off' && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl)) {
     throw new UserError(`NATS URL must look like nats://host:port (or be "off"), got "${natsUrl}"`);
   }
+  // Payload keys are secrets, so they come only from the environment (VLDM_CODEC_KEYS) or a mounted
+  // file (VLDM_CODEC_KEY_FILE), never from the config file; checked here so a bad key fails before
+  // anything starts. Workers and clients load them again where they connect (src/security).
+  keyringFromEnv(env, cwd);
   const storeRaw = pick('store');
   const packRaw = pick('pack');
   return {

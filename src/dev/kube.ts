@@ -157,11 +157,12 @@ function removeRecord(dir: string, c: Component): void {
 }
 
 function openssl(args: string[], cwd: string): void {
+  const binary = requireTool('openssl');
   try {
-    execFileSync(requireTool('openssl'), args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(binary, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`openssl ${args[0]} failed: ${stderr || String(err)}`);
+    throw new Error(`openssl ${args[0]} failed: ${stderr || String(err)}`, { cause: err });
   }
 }
 
@@ -211,9 +212,13 @@ function ensurePki(dir: string): Pki {
   if (!fs.existsSync(pki.tokenFile)) {
     // Format: token,user,uid,"group1,group2" (kube-apiserver --token-auth-file).
     const token = crypto.randomBytes(32).toString('hex');
-    fs.writeFileSync(pki.tokenFile, `${token},${KUBE_ADMIN_USER},${KUBE_ADMIN_USER},"${KUBE_ADMIN_GROUP}"\n`, {
-      mode: 0o600,
-    });
+    fs.writeFileSync(
+      pki.tokenFile,
+      `${token},${KUBE_ADMIN_USER},${KUBE_ADMIN_USER},"${KUBE_ADMIN_GROUP}"\n`,
+      {
+        mode: 0o600,
+      },
+    );
   }
   return pki;
 }
@@ -314,12 +319,18 @@ function fetchText(
     const u = new URL(url);
     const headers: Record<string, string> = {};
     if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
-    const options: https.RequestOptions = { method: 'GET', headers, timeout: opts.timeoutMs ?? PROBE_TIMEOUT_MS };
+    const options: https.RequestOptions = {
+      method: 'GET',
+      headers,
+      timeout: opts.timeoutMs ?? PROBE_TIMEOUT_MS,
+    };
     if (u.protocol === 'https:') options.ca = opts.ca;
     const req = (u.protocol === 'https:' ? https : http).request(u, options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${options.timeout} ms`)));
@@ -330,7 +341,8 @@ function fetchText(
 
 async function probeEtcd(ports: KubePorts): Promise<void> {
   const { status, body } = await fetchText(`http://${LOOPBACK}:${ports.etcdClient}/health`);
-  if (status !== 200 || !/"health"\s*:\s*"true"/.test(body)) throw new Error(`etcd /health: ${status} ${body}`);
+  if (status !== 200 || !/"health"\s*:\s*"true"/.test(body))
+    throw new Error(`etcd /health: ${status} ${body}`);
 }
 
 async function probeApiserver(server: string, caPem: string, token: string): Promise<void> {
@@ -374,7 +386,14 @@ function start(dir: string, component: Component, binary: string, args: string[]
   const noProxy = [process.env.NO_PROXY, LOOPBACK, 'localhost'].filter(Boolean).join(',');
   const env = { ...process.env, NO_PROXY: noProxy, no_proxy: noProxy };
   const pid = spawnDetached(binary, args, { cwd: dir, env, logFile: f.log });
-  const record: ComponentRecord = { component, pid, binary, args, startedAt: new Date().toISOString(), logFile: f.log };
+  const record: ComponentRecord = {
+    component,
+    pid,
+    binary,
+    args,
+    startedAt: new Date().toISOString(),
+    logFile: f.log,
+  };
   fs.writeFileSync(f.record, JSON.stringify(record, null, 2) + '\n');
   fs.writeFileSync(f.pid, `${pid}\n`);
   return record;
@@ -451,7 +470,12 @@ export async function kubeUp(opts: KubeUpOptions): Promise<KubeCluster> {
     const cluster = clusterOf(dir, pki, ports);
     fs.writeFileSync(
       cluster.kubeconfigPath,
-      kubeconfigText({ server: cluster.server, caPem: cluster.caPem, token: cluster.adminToken, user: KUBE_ADMIN_USER }),
+      kubeconfigText({
+        server: cluster.server,
+        caPem: cluster.caPem,
+        token: cluster.adminToken,
+        user: KUBE_ADMIN_USER,
+      }),
       { mode: 0o600 },
     );
 
@@ -463,13 +487,19 @@ export async function kubeUp(opts: KubeUpOptions): Promise<KubeCluster> {
       await waitReady(etcdRecord, () => probeEtcd(ports), deadline);
       const apiRecord = start(dir, 'kube-apiserver', apiserver, apiserverArgs(dir, pki, ports));
       started.push('kube-apiserver');
-      await waitReady(apiRecord, () => probeApiserver(cluster.server, cluster.caPem, cluster.adminToken), deadline);
+      await waitReady(
+        apiRecord,
+        () => probeApiserver(cluster.server, cluster.caPem, cluster.adminToken),
+        deadline,
+      );
     } catch (err) {
       // A control plane that never became ready is of no use to anyone: stop what we started.
       await stopComponents(dir, started).catch(() => undefined);
       throw err;
     }
-    fs.writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify(cluster, null, 2) + '\n', { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify(cluster, null, 2) + '\n', {
+      mode: 0o600,
+    });
     return cluster;
   });
 }
@@ -512,7 +542,10 @@ export interface KubeResponse {
  * Sends one request to the API server over HTTPS with the cluster's CA, without a client library: what
  * src/dev needs for itself (tokens, readiness), and a way to see the raw status and Status object.
  */
-export function kubeRequest(cluster: Pick<KubeCluster, 'server' | 'caPem' | 'adminToken'>, req: KubeRequest): Promise<KubeResponse> {
+export function kubeRequest(
+  cluster: Pick<KubeCluster, 'server' | 'caPem' | 'adminToken'>,
+  req: KubeRequest,
+): Promise<KubeResponse> {
   const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
   const headers: Record<string, string | string[]> = {
     Accept: 'application/json',
@@ -573,7 +606,9 @@ export async function serviceAccountToken(
   });
   const token = (res.body as { status?: { token?: unknown } }).status?.token;
   if (res.status !== 201 || typeof token !== 'string') {
-    throw new Error(`TokenRequest for ${namespace}/${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
+    throw new Error(
+      `TokenRequest for ${namespace}/${name} failed: ${res.status} ${JSON.stringify(res.body)}`,
+    );
   }
   return token;
 }

@@ -12,6 +12,7 @@ import {
   type NoiseSchedule,
   type Prediction,
 } from '../sampling';
+import type { SamplingCheckpoints } from './checkpoints';
 
 /** A model callable: named float32 inputs → output. (ModelSession.run fits.) */
 export interface Denoiser {
@@ -45,6 +46,8 @@ export interface DenoiseArgs {
   tensors?: Record<string, { shape: number[]; data: Float32Array }>;
   /** Called after each step (heartbeat, progress, cancellation). */
   onStep?: (step: number, steps: number) => void;
+  /** Save x every few steps and resume from the newest saved step (see checkpoints.ts). */
+  checkpoints?: SamplingCheckpoints;
 }
 
 function repeat(data: Float32Array, times: number): Float32Array {
@@ -85,7 +88,13 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
   let x = args.initial;
   let x0 = x;
   const pairs = ddimPairs(schedule.spec.trainSteps, steps);
-  for (let i = 0; i < pairs.length; i++) {
+  let first = 0;
+  const resumed = await args.checkpoints?.resume(shape);
+  if (resumed && resumed.step < pairs.length && resumed.x.length === x.length) {
+    x = resumed.x;
+    first = resumed.step;
+  }
+  for (let i = first; i < pairs.length; i++) {
     const { t, tPrev } = pairs[i];
     const out = await model.run({
       ...fixed,
@@ -107,6 +116,7 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
     });
     x = step.prev;
     x0 = step.x0;
+    await args.checkpoints?.afterStep(i + 1, pairs.length, x, shape);
     args.onStep?.(i + 1, pairs.length);
   }
   // The last pair ends at tPrev = −1 (clean), where x_prev = x̂₀.

@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import type { ArtifactStore } from '../storage';
 import type { EventBus, ProgressEvent } from '../events';
 import type { StageOutput } from '../../activities/types';
+import { SamplingCheckpoints, checkpointEveryFromEnv } from './checkpoints';
 
 export interface StageEvent {
   jobId: string;
@@ -25,14 +26,40 @@ export function emit(events: EventBus, ev: StageEvent, state: ProgressEvent['sta
   events.publish({ ...ev, ...extra, state, at: new Date().toISOString() });
 }
 
+/** Heartbeat details: step numbers and artifact keys only, never tensors. */
+export interface StepDetails {
+  step?: number;
+  steps?: number;
+  checkpoint?: string;
+}
+
+/** Where an activity's in-flight checkpoints live: beside its output key, removed once it is stored. */
+export function checkpointPrefix(outputKey: string): string {
+  return `${outputKey}.ckpt/`;
+}
+
 /**
- * Heartbeat with a small detail (step numbers only, never tensors) and stop when the activity is
- * cancelled: long sampling loops call this once per model evaluation.
+ * The checkpoints of one sampling loop of the running activity (`slot` tells loops apart when an
+ * activity runs several, like segment 0's image frame and prediction window).
  */
-export function makeStepReporter(events: EventBus, ev: StageEvent, steps: number): (step: number) => void {
+export function makeCheckpoints(deps: StageDeps, outputKey: string, slot: string, details: StepDetails): SamplingCheckpoints {
+  const ctx = Context.current();
+  return new SamplingCheckpoints(deps.store, `${checkpointPrefix(outputKey)}${slot}/`, checkpointEveryFromEnv(), (d) => {
+    details.checkpoint = d.checkpoint;
+    ctx.heartbeat({ ...details, step: d.step });
+  });
+}
+
+/**
+ * Heartbeat with a small detail (step numbers and the newest checkpoint key) and stop when the
+ * activity is cancelled: long sampling loops call this once per model evaluation.
+ */
+export function makeStepReporter(events: EventBus, ev: StageEvent, steps: number, details: StepDetails = {}): (step: number) => void {
   const ctx = Context.current();
   return (step: number) => {
-    ctx.heartbeat({ step, steps });
+    details.step = step;
+    details.steps = steps;
+    ctx.heartbeat({ ...details });
     emit(events, ev, 'progress', { step, steps });
     if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
   };
@@ -51,6 +78,8 @@ export async function runStage(
   emit(deps.events, ev, 'started');
   const bytes = await compute();
   await deps.store.put(key, bytes);
+  // The output is the final checkpoint; the in-flight ones are no longer needed.
+  for (const a of await deps.store.list(checkpointPrefix(key))) await deps.store.delete(a.key);
   emit(deps.events, ev, 'completed');
   return { key, reused: false };
 }

@@ -92,14 +92,23 @@ export interface JobPlan {
 function checkWindows(pack: PackSummary): void {
   const w = pack.windows;
   const problems: string[] = [];
-  if (!(w.keyframe.frames >= 3)) problems.push(`windows.keyframe.frames must be ≥ 3 (2 context + 1 new), got ${w.keyframe.frames}`);
-  if (!(w.interpolation.intervals >= 1)) problems.push(`windows.interpolation.intervals must be ≥ 1, got ${w.interpolation.intervals}`);
-  if (!(w.decode.frames >= 1 && w.decode.overlap >= 0)) problems.push('windows.decode needs frames ≥ 1 and overlap ≥ 0');
+  // Window sizes count frames, intervals and pixels: fractions would give fractional indices.
+  const atLeast = (name: string, v: number, min: number, why = '') => {
+    if (!(Number.isInteger(v) && v >= min)) problems.push(`windows.${name} must be an integer ≥ ${min}${why}, got ${v}`);
+  };
+  const below = (name: string, v: number, limit: number, limitName: string) => {
+    if (!(Number.isInteger(v) && v >= 0 && v < limit)) problems.push(`windows.${name} must be an integer in [0, ${limit}) (below ${limitName}), got ${v}`);
+  };
+  atLeast('keyframe.frames', w.keyframe.frames, 3, ' (2 context + 1 new)');
+  atLeast('interpolation.intervals', w.interpolation.intervals, 1);
+  atLeast('decode.frames', w.decode.frames, 1);
+  atLeast('decode.overlap', w.decode.overlap, 0);
   const u = w.upscale;
-  if (!(u.frames >= 1 && u.overlapFrames >= 0 && u.overlapFrames < u.frames)) problems.push('windows.upscale needs frames ≥ 1 and 0 ≤ overlapFrames < frames');
-  if (!(u.tileHeight >= 1 && u.tileWidth >= 1 && u.overlap >= 0 && u.overlap < Math.min(u.tileHeight, u.tileWidth))) {
-    problems.push('windows.upscale needs tile sizes ≥ 1 and 0 ≤ overlap < tile size');
-  }
+  atLeast('upscale.frames', u.frames, 1);
+  below('upscale.overlapFrames', u.overlapFrames, u.frames, 'windows.upscale.frames');
+  atLeast('upscale.tileHeight', u.tileHeight, 1);
+  atLeast('upscale.tileWidth', u.tileWidth, 1);
+  below('upscale.overlap', u.overlap, Math.min(u.tileHeight, u.tileWidth), 'the smaller tile side');
   if (problems.length) throw new UserError(`model pack ${pack.name}: ${problems.join('; ')}`);
 }
 

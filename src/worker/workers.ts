@@ -22,6 +22,8 @@ import type { EventBus } from '../events';
 import { ModelCache } from '../pipeline/model-cache';
 import { repoRoot } from '../dev/tools';
 import type { Role } from '../models/contract';
+import type { PayloadCodec } from '@temporalio/common';
+import { dataConverterWith, payloadCodecFromEnv } from '../security';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
 export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
@@ -58,6 +60,8 @@ export interface WorkerOptions {
   /** How long running activities get to finish after shutdown starts, in ms. @default 30000 */
   shutdownGraceMs?: number;
   log?: (line: string) => void;
+  /** Payload encryption (src/security). @default the codec VLDM_CODEC_KEYS / VLDM_CODEC_KEY_FILE configure, else none */
+  payloadCodec?: PayloadCodec;
 }
 
 export interface RunningWorkers {
@@ -119,6 +123,7 @@ function installRuntime(): void {
 
 export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
   const log = opts.log ?? (() => undefined);
+  const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
   installRuntime();
   mkdirSync(opts.scratchDir, { recursive: true });
   const models = new ModelCache({ intraOpThreads: opts.intraOpThreads ?? 1 });
@@ -134,7 +139,7 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
   try {
     for (const q of opts.queues) {
       const concurrency = opts.concurrency?.[q] ?? DEFAULT_CONCURRENCY[q];
-      const common = { connection, namespace: opts.namespace, taskQueue: TASK_QUEUES[q], shutdownGraceTime: grace };
+      const common = { connection, namespace: opts.namespace, taskQueue: TASK_QUEUES[q], shutdownGraceTime: grace, ...(dataConverter ? { dataConverter } : {}) };
       workers.push(
         q === 'orchestration'
           ? await Worker.create({ ...common, workflowBundle: await workflowBundle(), maxConcurrentWorkflowTaskExecutions: concurrency })

@@ -77,7 +77,12 @@ function clientsFor(kubeconfig: string) {
 }
 
 /** Reads and changes the scale of `name`, then tries what the Role does not allow; returns the statuses. */
-async function exercise(clients: ReturnType<typeof clientsFor>, namespace: string, name: string, otherNs: string) {
+async function exercise(
+  clients: ReturnType<typeof clientsFor>,
+  namespace: string,
+  name: string,
+  otherNs: string,
+) {
   const { apps, core } = clients;
   const scale = await apps.readNamespacedDeploymentScale({ name, namespace });
   const patched = await apps.patchNamespacedDeploymentScale({
@@ -129,7 +134,11 @@ describe('kube-apiserver (real, from k8s.io/kubernetes) for the tests', () => {
     expect(review.status?.userInfo?.username).toBe(KUBE_ADMIN_USER);
     expect(review.status?.userInfo?.groups).toContain('system:masters');
 
-    const stranger = await kubeRequest(cluster, { method: 'GET', path: '/api/v1/namespaces', token: 'not-a-token' });
+    const stranger = await kubeRequest(cluster, {
+      method: 'GET',
+      path: '/api/v1/namespaces',
+      token: 'not-a-token',
+    });
     expect(stranger.status).toBe(401);
   });
 
@@ -231,7 +240,11 @@ describe('kube-apiserver (real, from k8s.io/kubernetes) for the tests', () => {
     const own = clientsFor(fs.readFileSync(saKubeconfig, 'utf8'));
     const self = await own.authn.createSelfSubjectReview({ body: {} });
     expect(self.status?.userInfo?.username).toBe(serviceAccountUser(namespace, SA));
-    expect(await exercise(own, namespace, 'worker-gpu', otherNs)).toEqual({ before: 1, after: 2, ...REFUSED });
+    expect(await exercise(own, namespace, 'worker-gpu', otherNs)).toEqual({
+      before: 1,
+      after: 2,
+      ...REFUSED,
+    });
 
     // The refused calls changed nothing.
     const secret = await admin.core.readNamespacedSecret({ name: 'codec-key', namespace });

@@ -50,6 +50,7 @@ export async function testNamespace(cluster: KubeCluster, prefix: string): Promi
     path: '/api/v1/namespaces',
     body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
   });
-  if (res.status !== 201) throw new Error(`creating namespace ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 201)
+    throw new Error(`creating namespace ${name}: ${res.status} ${JSON.stringify(res.body)}`);
   return name;
 }

@@ -35,6 +35,7 @@ LATENT_C = 4
 F_DOWN = 4
 LATENT_SCALE = 0.5
 HID = 16
+UPSCALE_FRAMES = 16  # the upsampler is pointwise, so its "trained" window is the manifest's upscale window
 KEYFRAME_WINDOW = 5  # short windows: a 3-segment test video needs only ~5 s
 INTERP_INTERVALS = 2
 
@@ -163,7 +164,7 @@ def manifest(files):
             "keyframe": {"frames": KEYFRAME_WINDOW},
             "interpolation": {"intervals": INTERP_INTERVALS},
             "decode": {"frames": 16, "overlap": 2},
-            "upscale": {"frames": 16, "overlapFrames": 4, "tileHeight": 32, "tileWidth": 40, "overlap": 8},
+            "upscale": {"frames": UPSCALE_FRAMES, "overlapFrames": 4, "tileHeight": 32, "tileWidth": 40, "overlap": 8},
         },
     }
 
@@ -261,7 +262,8 @@ def main(argv=None):
     files = {}
     for role, module in models.items():
         variant = "image" if role.endswith("_image") else "video"
-        window = {"encoder": 1, "decoder": 16, "interpolation": 4 * INTERP_INTERVALS + 1}.get(role, KEYFRAME_WINDOW)
+        window = {"encoder": 1, "decoder": 16, "interpolation": 4 * INTERP_INTERVALS + 1, "upsampler": UPSCALE_FRAMES,
+                  "upsampler_image": UPSCALE_FRAMES}.get(role, KEYFRAME_WINDOW)
         multiple = {"encoder": F_DOWN, "decoder": 1, "upsampler": 4, "upsampler_image": 4}.get(role, 2)
         prediction = "v" if role == "interpolation" else "eps"
         meta = C.role_metadata(

@@ -1,0 +1,376 @@
+/**
+ * The scaler's decision: from what it observed (per queue backlog and running activities, per job
+ * deadline and remaining work, per pool replicas) to the replica count of every pool, each with the
+ * reason in words. Pure and deterministic: all state it needs from earlier decisions comes in as
+ * `memory` and goes out updated, so the control loop, the simulator and the tests drive the same code.
+ *
+ * Policy, per task queue q (s = pod-seconds per activity, c = cold start of the pool new pods come
+ * from, r = ready capacity in speed-1 pods, T = time to a deadline minus the work that must follow q):
+ *  - work is grouped by deadline (a job's memo deadline; else its start + defaultDeadlineSeconds),
+ *    earliest first; for each prefix with cumulative work W the capacity needed is
+ *    W/T when the ready pods can do it (W ≤ r·T), else r + (W − r·T)/(T − c): new pods only work
+ *    after their cold start. So a pod is added only when the queued work outlasts a cold start of
+ *    the pods there are (W > r·T > r·c), and the count is the smallest that meets every deadline:
+ *    the cheapest way to meet it, since pod-seconds of work are fixed and every extra pod pays a
+ *    cold start;
+ *  - work whose deadline new pods can no longer meet (T ≤ c + s) is finished best-effort within
+ *    c + max(c, s): each new pod then still works at least as long as it took to start;
+ *  - capacity never exceeds the tasks that can run at once (the keyframe chain is sequential: one
+ *    task per job);
+ *  - pods already there are used first and kept while a task (queued or running) is there for them,
+ *    even beyond the need: their cold start is paid, and the same work on more pods costs the same
+ *    pod-seconds. New pods come from the cheapest pool per unit of work, spot first, skipping a spot
+ *    pool whose pods stay unschedulable past spotPendingTimeoutSeconds (then on-demand takes over);
+ *  - a pool goes down only to the highest recommendation of its scale-down window (default its cold
+ *    start: rent-or-buy), except pods not yet on a node, which cost nothing to drop;
+ *  - the summed price never exceeds maxPricePerHour: replicas are removed, dearest work first, keeping
+ *    one pod on every queue with work as long as the cap allows.
+ */
+import type { QueueRole } from '../common/names';
+import { scaleDownDelay, type PoolConfig, type PoolsConfig } from './pools';
+
+export interface QueueObservation {
+  /** Tasks waiting to be picked up (Temporal's approximateBacklogCount). */
+  backlog: number;
+  /** Age of the oldest waiting task. Seconds. */
+  backlogAgeSeconds: number;
+  /** Tasks added per second (30 s average), when Temporal reports it. */
+  addRate?: number;
+  /** Tasks dispatched per second (30 s average), when Temporal reports it. */
+  dispatchRate?: number;
+  /** Activities started and not yet finished. */
+  running: number;
+}
+
+export interface JobObservation {
+  jobId: string;
+  /** When the job must be done, epoch seconds; absent when it has no deadline. */
+  deadline?: number;
+  /** When the job started, epoch seconds. */
+  startedAt: number;
+  /** Activities of the job not finished yet (queued, running and future), per queue; absent when unknown. */
+  remaining?: Partial<Record<QueueRole, number>>;
+}
+
+export interface PoolObservation {
+  /** The Deployment's replica count now (spec). */
+  replicas: number;
+  /** Pods ready (their worker polls). */
+  ready: number;
+  /** Pods not ready yet: unschedulable or starting. */
+  pending: number;
+  /** Of the pending pods, those the scheduler could not place on a node (PodScheduled=False). */
+  unschedulable: number;
+  /** Age of the oldest unschedulable pod, 0 when none. Seconds. */
+  oldestUnschedulableSeconds: number;
+}
+
+/** What the decision remembers between calls (per pool). */
+export interface PoolMemory {
+  /** Recent recommendations (before damping), for the scale-down window. */
+  recommendations: Array<{ at: number; replicas: number }>;
+  /** Last time this spot pool was seen without capacity, epoch seconds. */
+  spotStalledAt?: number;
+}
+
+export interface ScalerMemory {
+  pools: Record<string, PoolMemory>;
+}
+
+export interface ScalerInput {
+  /** Epoch seconds. */
+  now: number;
+  config: PoolsConfig;
+  queues: Partial<Record<QueueRole, QueueObservation>>;
+  jobs: JobObservation[];
+  pools: Record<string, PoolObservation>;
+  /** The previous decision's memory; absent on a fresh start (a new leader). */
+  memory?: ScalerMemory;
+}
+
+export interface QueueNeed {
+  /** Capacity needed, in pods of speed 1. */
+  pods: number;
+  /** Tasks that could run at once (the parallelism cap). */
+  parallel: number;
+  /** Ready capacity now, in pods of speed 1. */
+  ready: number;
+  /** Why, in words. */
+  reason: string;
+}
+
+export interface PoolDecision {
+  pool: string;
+  deployment: string;
+  /** Replicas before this decision. */
+  current: number;
+  /** Replicas decided. */
+  replicas: number;
+  reason: string;
+}
+
+export interface Decision {
+  at: number;
+  pools: PoolDecision[];
+  queues: Partial<Record<QueueRole, QueueNeed>>;
+  /** Summed price per hour of the decided replicas. */
+  pricePerHour: number;
+  memory: ScalerMemory;
+}
+
+/**
+ * Activities of a job that still run after its last activity on a queue, in pipeline order
+ * (workflows/job.ts, workflows/segment.ts): the keyframe chain feeds two interpolation passes, then
+ * decode, upscale, the segment's encode and the job's stitch. Renders fan out, so one activity of each.
+ */
+export const DOWNSTREAM: Record<QueueRole, ReadonlyArray<readonly [QueueRole, number]>> = {
+  orchestration: [],
+  keyframe: [
+    ['interpolation', 2],
+    ['decode', 1],
+    ['upscale', 1],
+    ['media', 2],
+  ],
+  interpolation: [
+    ['decode', 1],
+    ['upscale', 1],
+    ['media', 2],
+  ],
+  decode: [
+    ['upscale', 1],
+    ['media', 2],
+  ],
+  upscale: [['media', 2]],
+  media: [],
+};
+
+/** Queues whose tasks of one job run one after another: at most one task per job at a time. */
+export const SEQUENTIAL_QUEUES: ReadonlySet<QueueRole> = new Set<QueueRole>(['keyframe']);
+
+const EMPTY_QUEUE: QueueObservation = { backlog: 0, backlogAgeSeconds: 0, running: 0 };
+const EMPTY_POOL: PoolObservation = { replicas: 0, ready: 0, pending: 0, unschedulable: 0, oldestUnschedulableSeconds: 0 };
+/** Below this, a fraction of a pod is rounding noise, not demand. */
+const EPS = 1e-6;
+
+const fmt = (x: number) => (Math.abs(x - Math.round(x)) < 0.05 ? String(Math.round(x)) : x.toFixed(1));
+
+/** Cheapest work first: price per unit of throughput, spot before on-demand at equal price, then name. */
+function byCostPerWork(a: PoolConfig, b: PoolConfig): number {
+  return a.pricePerHour / a.speedFactor - b.pricePerHour / b.speedFactor || Number(b.spot) - Number(a.spot) || a.name.localeCompare(b.name);
+}
+
+/** Seconds that must follow a queue's last activity of a job before the job is done. */
+function tailSeconds(cfg: PoolsConfig, q: QueueRole): number {
+  let t = 0;
+  for (const [down, n] of DOWNSTREAM[q]) {
+    const s = cfg.secondsPerActivity[down];
+    const speed = Math.max(0, ...cfg.pools.filter((p) => p.queues.includes(down)).map((p) => p.speedFactor));
+    if (s !== undefined && speed > 0) t += (n * s) / speed;
+  }
+  return t;
+}
+
+interface WorkItem {
+  due: number;
+  tasks: number;
+  what: string;
+}
+
+/** Capacity (speed-1 pods) a queue needs, by earliest-deadline-first prefixes. */
+function queueNeed(
+  cfg: PoolsConfig,
+  q: QueueRole,
+  input: ScalerInput,
+  stalled: ReadonlySet<string>,
+): QueueNeed & { runnable: number } {
+  const now = input.now;
+  const obs = input.queues[q] ?? EMPTY_QUEUE;
+  const s = cfg.secondsPerActivity[q] ?? 0;
+  const pools = cfg.pools.filter((p) => p.queues.includes(q)).sort(byCostPerWork);
+  const ready = pools.reduce((a, p) => a + ((input.pools[p.name] ?? EMPTY_POOL).ready * p.speedFactor) / p.queues.length, 0);
+  // New pods come from the cheapest pool that can still grow; its cold start is what they wait.
+  const source = pools.find((p) => !stalled.has(p.name) && (input.pools[p.name]?.replicas ?? 0) < p.maxReplicas) ?? pools[0];
+  const c = source?.coldStartSeconds ?? 0;
+  const speed = source?.speedFactor ?? 1;
+
+  const items: WorkItem[] = [];
+  let attributed = 0;
+  let jobsWithWork = 0;
+  for (const j of input.jobs) {
+    const n = j.remaining?.[q] ?? 0;
+    if (n <= 0) continue;
+    jobsWithWork += 1;
+    attributed += n;
+    const due = j.deadline ?? j.startedAt + cfg.defaultDeadlineSeconds;
+    items.push({ due, tasks: n, what: `job ${j.jobId}` });
+  }
+  // Tasks on the queue that no job's progress accounts for (a job that does not answer queries, or
+  // work of another client): due a default deadline after the oldest of them was queued.
+  const outstanding = obs.backlog + obs.running;
+  const unattributed = Math.max(0, outstanding - attributed);
+  if (unattributed > 0) items.push({ due: now - obs.backlogAgeSeconds + cfg.defaultDeadlineSeconds, tasks: unattributed, what: `${unattributed} queued task(s)` });
+  items.sort((a, b) => a.due - b.due || a.what.localeCompare(b.what));
+
+  const parallel = Math.max(outstanding, SEQUENTIAL_QUEUES.has(q) ? jobsWithWork + unattributed : attributed);
+  // Sequential queues: queued and running tasks are at most one per job anyway.
+  const runnable = outstanding;
+  if (items.length === 0 || s === 0) {
+    return { pods: 0, parallel, ready, runnable, reason: `${q}: idle` };
+  }
+  const tail = tailSeconds(cfg, q);
+  const taskSeconds = s / speed;
+  let need = 0;
+  let binding = '';
+  let cumulative = 0;
+  let late = 0;
+  for (const item of items) {
+    cumulative += item.tasks * s;
+    let T = item.due - now - tail - cfg.deadlineMarginSeconds;
+    if (cumulative > ready * T && T <= c + taskSeconds) {
+      // New pods cannot finish a task of this work in time: finish it as fast as still pays.
+      late += 1;
+      T = c + Math.max(c, taskSeconds);
+    }
+    const n = cumulative <= ready * T ? cumulative / T : ready + (cumulative - ready * T) / Math.max(T - c, EPS);
+    if (n > need + EPS) {
+      need = n;
+      binding = `${item.what} due in ${Math.round(item.due - now)} s`;
+    }
+  }
+  const parts = [`${obs.backlog} queued`, `${obs.running} running`];
+  if (jobsWithWork) parts.push(`${attributed} left in ${jobsWithWork} job(s)`);
+  const work = Math.round(cumulative);
+  let reason = `${q}: ${parts.join(', ')} (${work} pod-s of work); needs ${fmt(need)} pod(s) for ${binding}`;
+  if (late) reason += `; ${late} deadline(s) no longer reachable, finishing best-effort`;
+  return { pods: need, parallel, ready, runnable, reason };
+}
+
+function freshMemory(input: ScalerInput): ScalerMemory {
+  const pools: Record<string, PoolMemory> = {};
+  for (const p of input.config.pools) {
+    const prev = input.memory?.pools[p.name];
+    const horizon = input.now - scaleDownDelay(input.config, p);
+    pools[p.name] = prev
+      ? { recommendations: prev.recommendations.filter((r) => r.at >= horizon), ...(prev.spotStalledAt !== undefined ? { spotStalledAt: prev.spotStalledAt } : {}) }
+      : // A fresh leader knows nothing of the recent past: it holds today's replicas for one window.
+        { recommendations: [{ at: input.now, replicas: (input.pools[p.name] ?? EMPTY_POOL).replicas }] };
+  }
+  return { pools };
+}
+
+export function decide(input: ScalerInput): Decision {
+  const { now, config: cfg } = input;
+  const memory = freshMemory(input);
+  const obsOf = (p: PoolConfig) => input.pools[p.name] ?? EMPTY_POOL;
+
+  // Spot pools without capacity: pods unschedulable past the timeout, or recently so.
+  const stalled = new Set<string>();
+  for (const p of cfg.pools) {
+    if (!p.spot) continue;
+    const o = obsOf(p);
+    const mem = memory.pools[p.name];
+    if (o.unschedulable > 0 && o.oldestUnschedulableSeconds >= cfg.damping.spotPendingTimeoutSeconds) mem.spotStalledAt = now;
+    if (mem.spotStalledAt !== undefined && now - mem.spotStalledAt < cfg.damping.spotRetrySeconds) stalled.add(p.name);
+    else delete mem.spotStalledAt;
+  }
+
+  // Pods each pool can offer without a new cold start: ready ones and those starting on a node.
+  // Unschedulable pods of a stalled spot pool are not counted: they are given up.
+  const existing = new Map<string, number>();
+  for (const p of cfg.pools) {
+    const o = obsOf(p);
+    const starting = Math.max(0, o.pending - o.unschedulable);
+    existing.set(p.name, Math.min(o.ready + starting + (stalled.has(p.name) ? 0 : o.unschedulable), p.maxReplicas));
+  }
+
+  const roles = [...new Set(cfg.pools.flatMap((p) => p.queues))];
+  const alloc = new Map<string, number>(cfg.pools.map((p) => [p.name, 0]));
+  const notes = new Map<string, string[]>(cfg.pools.map((p) => [p.name, []]));
+  const queues: Partial<Record<QueueRole, QueueNeed>> = {};
+  const hasWork = new Set<QueueRole>();
+
+  for (const q of roles) {
+    const need = queueNeed(cfg, q, input, stalled);
+    queues[q] = { pods: need.pods, parallel: need.parallel, ready: need.ready, reason: need.reason };
+    if (need.pods > EPS || need.runnable > 0) hasWork.add(q);
+    const pools = cfg.pools.filter((p) => p.queues.includes(q)).sort(byCostPerWork);
+    let units = need.pods; // capacity still to place, speed-1 pods
+    let tasks = need.parallel; // parallel tasks still without a pod
+    let runnable = need.runnable; // tasks queued or running now, still without a pod
+    const take = (p: PoolConfig, maxPods: number, label: 'keeps' | 'adds') => {
+      const byUnits = units / p.speedFactor;
+      // A pod already there costs the same pod-seconds whether it works now or the work waits for
+      // fewer pods: it is kept while there is a task for it (queued or running), even beyond the need.
+      const byRunnable = label === 'keeps' ? runnable / p.activitiesPerPod : 0;
+      const pods = Math.min(maxPods, tasks / p.activitiesPerPod, Math.max(byUnits, byRunnable));
+      if (pods <= EPS) return;
+      alloc.set(p.name, (alloc.get(p.name) ?? 0) + pods);
+      units = Math.max(0, units - pods * p.speedFactor);
+      tasks = Math.max(0, tasks - pods * p.activitiesPerPod);
+      runnable = Math.max(0, runnable - pods * p.activitiesPerPod);
+      notes.get(p.name)?.push(`${label} ${fmt(pods)} for ${q}`);
+    };
+    // Pods already there first (their cold start is paid), cheapest first.
+    for (const p of pools) {
+      const free = (existing.get(p.name) ?? 0) - (alloc.get(p.name) ?? 0);
+      if (free > EPS) take(p, free, 'keeps');
+    }
+    // Then new pods from the cheapest pool with room; a stalled spot pool gets none.
+    for (const p of pools) {
+      if (units <= EPS || tasks <= EPS) break;
+      if (stalled.has(p.name)) {
+        notes.get(p.name)?.push(`spot capacity unavailable (pods unschedulable over ${cfg.damping.spotPendingTimeoutSeconds} s), not growing`);
+        continue;
+      }
+      const room = p.maxReplicas - Math.max(alloc.get(p.name) ?? 0, existing.get(p.name) ?? 0);
+      if (room > EPS) take(p, room, 'adds');
+    }
+    if (units > EPS && tasks > EPS) {
+      for (const p of pools) notes.get(p.name)?.push(`${q} short of ${fmt(units)} pod(s): pools at maxReplicas`);
+    }
+  }
+
+  const decisions: PoolDecision[] = [];
+  const replicas = new Map<string, number>();
+  for (const p of cfg.pools) {
+    const o = obsOf(p);
+    const mem = memory.pools[p.name];
+    const recommended = Math.min(p.maxReplicas, Math.max(p.minReplicas, Math.ceil((alloc.get(p.name) ?? 0) - EPS)));
+    mem.recommendations.push({ at: now, replicas: recommended });
+    // Scale-down window: hold the highest recent recommendation, but only for pods on a node.
+    const windowMax = Math.max(...mem.recommendations.map((r) => r.replicas));
+    const onNodes = o.ready + Math.max(0, o.pending - o.unschedulable);
+    const held = Math.max(recommended, Math.min(windowMax, onNodes, o.replicas));
+    replicas.set(p.name, held);
+    const why = notes.get(p.name) ?? [];
+    if (held > recommended) why.push(`held at ${held} by the ${scaleDownDelay(cfg, p)} s scale-down window (recommended ${recommended})`);
+    if (recommended === p.minReplicas && p.minReplicas > 0 && (alloc.get(p.name) ?? 0) < p.minReplicas) why.push(`minReplicas ${p.minReplicas}`);
+    decisions.push({ pool: p.name, deployment: p.deployment, current: o.replicas, replicas: held, reason: '' });
+    notes.set(p.name, why);
+  }
+
+  // The price cap is hard: remove replicas, dearest work first, the last pod of a busy queue last.
+  const price = () => cfg.pools.reduce((a, p) => a + (replicas.get(p.name) ?? 0) * p.pricePerHour, 0);
+  const capped = new Set<string>();
+  while (price() > cfg.maxPricePerHour + EPS) {
+    const servesAlone = (p: PoolConfig) =>
+      p.queues.some((q) => hasWork.has(q) && cfg.pools.filter((o) => o.queues.includes(q)).reduce((a, o) => a + (replicas.get(o.name) ?? 0), 0) <= 1);
+    const candidates = cfg.pools.filter((p) => (replicas.get(p.name) ?? 0) > p.minReplicas).sort((a, b) => -byCostPerWork(a, b));
+    const victim = candidates.find((p) => !servesAlone(p)) ?? candidates[0];
+    if (!victim) break; // unreachable: validation keeps the minReplicas within the cap
+    replicas.set(victim.name, (replicas.get(victim.name) ?? 0) - 1);
+    capped.add(victim.name);
+  }
+
+  for (const d of decisions) {
+    const p = cfg.pools.find((x) => x.name === d.pool) as PoolConfig;
+    d.replicas = replicas.get(p.name) ?? 0;
+    const why = notes.get(p.name) ?? [];
+    if (capped.has(p.name)) why.push(`cut to ${d.replicas} by maxPricePerHour ${cfg.maxPricePerHour}`);
+    const queueWhy = p.queues.map((q) => queues[q]?.reason).filter(Boolean);
+    const head = d.replicas === d.current ? `stays at ${d.replicas}` : `${d.current} → ${d.replicas}`;
+    const idle = p.queues.every((q) => !hasWork.has(q));
+    d.reason = `${p.name} ${head}: ${idle && d.replicas === p.minReplicas ? 'no work' : why.join('; ') || 'no change needed'} [${queueWhy.join(' | ')}]`;
+  }
+  return { at: now, pools: decisions, queues, pricePerHour: price(), memory };
+}

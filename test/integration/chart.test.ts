@@ -1,0 +1,585 @@
+/**
+ * The Helm chart (charts/vldm) and the images (infra/docker), checked with the real `helm` built by
+ * infra/setup.sh: `helm lint --strict`, the rendered manifests of several values sets parsed and
+ * asserted field by field, bad values refused with the expected message (by values.schema.json or by
+ * templates/validate.yaml), the exec probe script run against real sockets, and the commands the
+ * chart and the Dockerfiles start checked against the real `vldm` CLI.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
+import { QUEUE_ROLES } from '../../src/common/names';
+import { CONFIG_ENV } from '../../src/config/config';
+import { STORE_ENV } from '../../src/storage/config';
+import { parseQueues } from '../../src/cli/commands/worker';
+import { findTool, repoRoot } from '../../src/dev/tools';
+
+const ROOT = repoRoot();
+const CHART = path.join(ROOT, 'charts', 'vldm');
+const DOCKER = path.join(ROOT, 'infra', 'docker');
+const PROBE = path.join(DOCKER, 'probe.sh');
+const VLDM = path.join(ROOT, 'bin', 'vldm.js');
+const RELEASE = 'rel';
+const NAMESPACE = 'video';
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'vldm-chart-'));
+
+/** Environment variables the chart sets that vldm does not read yet (the lead adds them; see docs/deploy.md). */
+const PENDING_ENV = [
+  'VLDM_TEMPORAL_TLS_CERT_FILE',
+  'VLDM_TEMPORAL_TLS_KEY_FILE',
+  'VLDM_TEMPORAL_TLS_CA_FILE',
+  'VLDM_TEMPORAL_TLS_SERVER_NAME',
+  'VLDM_CODEC_KEY_FILE',
+  'VLDM_EXECUTION_PROVIDERS',
+];
+/** Read by the Temporal SDK logger setup in src/worker/workers.ts. */
+const WORKER_ENV = ['VLDM_LOG_LEVEL'];
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  // Manifests are checked field by field; their shapes are Kubernetes', not ours.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  spec?: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  [key: string]: any;
+}
+
+let helmBin: string;
+
+function helm(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(helmBin, args, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HELM_CACHE_HOME: path.join(tmp, 'cache'), HELM_CONFIG_HOME: path.join(tmp, 'config'), HELM_DATA_HOME: path.join(tmp, 'data') } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let valuesCount = 0;
+function valuesFile(values: object): string {
+  const f = path.join(tmp, `values-${++valuesCount}.yaml`);
+  writeFileSync(f, stringify(values));
+  return f;
+}
+
+/** `helm template` with the given values; throws with helm's message when it fails. */
+function render(values: object = {}): K8sObject[] {
+  const r = helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile(values)]);
+  if (r.code !== 0) throw new Error(`helm template failed (${r.code}): ${r.stderr}`);
+  return parseAllDocuments(r.stdout)
+    .map((d) => {
+      if (d.errors.length) throw new Error(`helm rendered invalid YAML: ${d.errors[0]!.message}`);
+      return d.toJS() as K8sObject | null;
+    })
+    .filter((o): o is K8sObject => o !== null);
+}
+
+function find(objs: K8sObject[], kind: string, name: string): K8sObject {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`no ${kind} ${name} in: ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
+  return o;
+}
+
+const workerDeployments = (objs: K8sObject[]) => objs.filter((o) => o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/component'] === 'worker');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const container = (d: K8sObject, name: string): any => d.spec.template.spec.containers.find((c: { name: string }) => c.name === name);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const envOf = (c: any): Record<string, any> => Object.fromEntries((c.env ?? []).map((e: { name: string }) => [e.name, e]));
+
+beforeAll(() => {
+  const found = findTool('helm');
+  if (!found) throw new Error('helm not found in .tools/bin or on PATH: run infra/setup.sh (it builds helm from its Go module)');
+  helmBin = found;
+});
+
+afterAll(() => undefined);
+
+describe('helm lint --strict', () => {
+  it('is clean with the default values', () => {
+    const r = helm(['lint', '--strict', CHART]);
+    expect(r.stdout + r.stderr, r.stdout + r.stderr).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
+  });
+
+  it('is clean with every optional feature on', () => {
+    const r = helm(['lint', '--strict', CHART, '-f', valuesFile(allFeatures)]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
+  });
+});
+
+/** S3 pack, MinIO endpoint with a credentials Secret, Temporal TLS, the payload codec, the Temporal UI. */
+const allFeatures = {
+  temporal: {
+    address: 'frontend.temporal.example:7233',
+    namespace: 'video',
+    uiUrl: 'https://temporal.example',
+    tls: { enabled: true, existingSecret: 'temporal-client', caKey: 'ca.crt', serverName: 'frontend.temporal.example' },
+  },
+  nats: { url: 'nats://nats.vldm:4222' },
+  store: { s3: { bucket: 'renders', prefix: 'jobs/', endpoint: 'http://minio.minio:9000', existingSecret: 's3-creds', accessKeyIdKey: 'id', secretAccessKeyKey: 'secret' } },
+  modelPack: { source: 's3', path: '/packs/reference', s3: { uri: 's3://packs/reference' } },
+  codec: { enabled: true, existingSecret: 'codec', key: 'k1' },
+};
+
+describe('the default install', () => {
+  let objs: K8sObject[];
+  beforeAll(() => {
+    objs = render();
+  });
+
+  it('has one worker Deployment per pool, serving its queues with the CLI flags the chart sets', () => {
+    const byPool = Object.fromEntries(workerDeployments(objs).map((d) => [d.metadata.labels!['vldm.dev/pool'], d]));
+    expect(Object.keys(byPool).sort()).toEqual(['cpu', 'keyframe', 'render-ondemand', 'render-spot']);
+    const expected: Record<string, string> = {
+      cpu: 'orchestration,media',
+      keyframe: 'keyframe',
+      'render-spot': 'interpolation,decode,upscale',
+      'render-ondemand': 'interpolation,decode,upscale',
+    };
+    for (const [pool, queues] of Object.entries(expected)) {
+      const d = byPool[pool]!;
+      expect(d.metadata.name).toBe(`${RELEASE}-vldm-${pool}`);
+      expect(container(d, 'worker').args).toEqual(['worker', '--queues', queues, '--grace-seconds', '60']);
+      expect(d.metadata.annotations!['vldm.dev/queues']).toBe(queues);
+    }
+  });
+
+  it('sizes GPU and CPU pools from their values', () => {
+    const cpu = find(objs, 'Deployment', `${RELEASE}-vldm-cpu`);
+    const spot = find(objs, 'Deployment', `${RELEASE}-vldm-render-spot`);
+    const keyframe = find(objs, 'Deployment', `${RELEASE}-vldm-keyframe`);
+    // Without a cluster (helm template) replicas start at minReplicas: GPU pools at zero.
+    expect(cpu.spec.replicas).toBe(1);
+    expect(spot.spec.replicas).toBe(0);
+    expect(container(spot, 'worker').resources.limits['nvidia.com/gpu']).toBe(1);
+    expect(container(spot, 'worker').resources.limits.memory).toBe('32Gi');
+    expect(container(cpu, 'worker').resources.limits['nvidia.com/gpu']).toBeUndefined();
+    expect(container(spot, 'worker').image).toBe('vldm-worker-gpu:0.1.0');
+    expect(container(cpu, 'worker').image).toBe('vldm-worker-cpu:0.1.0');
+    expect(spot.spec.template.metadata.labels['vldm.dev/capacity']).toBe('spot');
+    expect(keyframe.spec.template.metadata.labels['vldm.dev/capacity']).toBe('on-demand');
+    expect(spot.spec.template.spec.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(envOf(container(spot, 'worker')).VLDM_EXECUTION_PROVIDERS.value).toBe('cuda,cpu');
+    expect(envOf(container(cpu, 'worker')).VLDM_EXECUTION_PROVIDERS).toBeUndefined();
+    expect(envOf(container(cpu, 'worker')).VLDM_THREADS.value).toBe('2');
+    // A rollout must not ask for an extra GPU node.
+    expect(spot.spec.strategy.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: 1 });
+  });
+
+  it('runs workers non-root on a read-only root with writable emptyDirs, longer grace than the worker, no API token', () => {
+    for (const d of workerDeployments(objs)) {
+      const pod = d.spec.template.spec;
+      const c = container(d, 'worker');
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
+      expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(c.args[c.args.indexOf('--grace-seconds') + 1]));
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.serviceAccountName).toBe(`${RELEASE}-vldm-worker`);
+      const mounts = Object.fromEntries(c.volumeMounts.map((m: { name: string; mountPath: string }) => [m.mountPath, m.name]));
+      expect(mounts['/tmp']).toBe('tmp');
+      expect(mounts['/var/lib/vldm']).toBe('state');
+      for (const name of ['tmp', 'state']) expect(pod.volumes.find((v: { name: string }) => v.name === name).emptyDir).toBeDefined();
+    }
+  });
+
+  it('probes workers with infra/docker/probe.sh', () => {
+    const c = container(find(objs, 'Deployment', `${RELEASE}-vldm-keyframe`), 'worker');
+    expect(c.readinessProbe.exec.command).toEqual(['/bin/bash', '/opt/vldm/infra/docker/probe.sh', 'ready']);
+    expect(c.livenessProbe.exec.command).toEqual(['/bin/bash', '/opt/vldm/infra/docker/probe.sh', 'live']);
+    expect(c.startupProbe.exec.command).toEqual(['/bin/bash', '/opt/vldm/infra/docker/probe.sh', 'live']);
+    expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBe(600);
+  });
+
+  it('carries the recommended labels, and selectors that match the pod labels', () => {
+    for (const o of objs) {
+      expect(o.metadata.labels, `${o.kind}/${o.metadata.name}`).toMatchObject({
+        'app.kubernetes.io/name': 'vldm',
+        'app.kubernetes.io/instance': RELEASE,
+        'app.kubernetes.io/version': '0.1.0',
+        'app.kubernetes.io/managed-by': 'Helm',
+        'app.kubernetes.io/part-of': 'vldm',
+        'helm.sh/chart': 'vldm-0.1.0',
+      });
+    }
+    for (const d of objs.filter((o) => o.kind === 'Deployment')) {
+      expect(d.spec.template.metadata.labels).toMatchObject(d.spec.selector.matchLabels);
+      expect(d.spec.selector.matchLabels['app.kubernetes.io/version']).toBeUndefined();
+    }
+  });
+
+  it('puts only settings vldm reads into the ConfigMap, and every pod reads it', () => {
+    const cm = find(objs, 'ConfigMap', `${RELEASE}-vldm-env`);
+    const known = [...Object.values(CONFIG_ENV), ...Object.values(STORE_ENV), ...WORKER_ENV, ...PENDING_ENV];
+    for (const key of Object.keys(cm.data)) expect(known, `ConfigMap key ${key}`).toContain(key);
+    expect(cm.data).toMatchObject({
+      VLDM_TEMPORAL_ADDRESS: 'temporal-frontend.temporal.svc:7233',
+      VLDM_TEMPORAL_NAMESPACE: 'default',
+      VLDM_STORE: 's3://vldm/vldm',
+      VLDM_NATS_URL: 'off',
+      VLDM_PACK: '/opt/vldm/models/reference',
+      VLDM_STATE_DIR: '/var/lib/vldm',
+      AWS_REGION: 'us-east-1',
+    });
+    for (const d of objs.filter((o) => o.kind === 'Deployment')) {
+      expect(d.spec.template.spec.containers[0].envFrom).toEqual([{ configMapRef: { name: `${RELEASE}-vldm-env` } }]);
+      expect(d.spec.template.metadata.annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('has a PodDisruptionBudget per pool selecting exactly its pods, and one for the two scalers', () => {
+    for (const d of workerDeployments(objs)) {
+      const pdb = find(objs, 'PodDisruptionBudget', d.metadata.name);
+      expect(pdb.apiVersion).toBe('policy/v1');
+      expect(pdb.spec.maxUnavailable).toBe(1);
+      expect(pdb.spec.selector.matchLabels).toEqual(d.spec.selector.matchLabels);
+    }
+    expect(find(objs, 'PodDisruptionBudget', `${RELEASE}-vldm-scaler`).spec.maxUnavailable).toBe(1);
+  });
+
+  it('gives the scaler a least-privilege Role, bound to its own ServiceAccount', () => {
+    const role = find(objs, 'Role', `${RELEASE}-vldm-scaler`);
+    const pools = workerDeployments(objs).map((d) => d.metadata.name).sort();
+    expect(role.rules).toEqual([
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['apps'], resources: ['deployments/scale'], resourceNames: pools, verbs: ['get', 'patch', 'update'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+      { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [`${RELEASE}-vldm-scaler`], verbs: ['get', 'update'] },
+    ]);
+    expect(JSON.stringify(role.rules)).not.toMatch(/secrets|delete|"\*"|escalate|bind|impersonate/);
+    expect(objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toEqual([]);
+    const binding = find(objs, 'RoleBinding', `${RELEASE}-vldm-scaler`);
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${RELEASE}-vldm-scaler` });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: `${RELEASE}-vldm-scaler`, namespace: NAMESPACE }]);
+    const scaler = find(objs, 'Deployment', `${RELEASE}-vldm-scaler`);
+    expect(scaler.spec.template.spec.serviceAccountName).toBe(`${RELEASE}-vldm-scaler`);
+    expect(scaler.spec.replicas).toBe(2);
+    // No S3 credentials for a process that never touches the store.
+    expect(Object.keys(envOf(container(scaler, 'scaler')))).toEqual(['POD_NAME', 'POD_NAMESPACE']);
+  });
+
+  it("describes every pool to the scaler in pools.json, with the Deployment and pod selector it will act on", () => {
+    const cm = find(objs, 'ConfigMap', `${RELEASE}-vldm-scaler`);
+    const cfg = JSON.parse(cm.data['pools.json']) as {
+      namespace: string;
+      leaseName: string;
+      maxPricePerHour: number;
+      pools: Array<Record<string, unknown> & { name: string; deployment: string; podSelector: string }>;
+    };
+    expect(cfg).toMatchObject({ namespace: NAMESPACE, leaseName: `${RELEASE}-vldm-scaler`, maxPricePerHour: 40, intervalSeconds: 15, scaleDownDelaySeconds: 300, spotPendingSeconds: 180 });
+    expect(cfg.pools.find((p) => p.name === 'render-spot')).toEqual({
+      name: 'render-spot',
+      deployment: `${RELEASE}-vldm-render-spot`,
+      podSelector: `app.kubernetes.io/component=worker,app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/name=vldm,vldm.dev/pool=render-spot`,
+      queues: ['interpolation', 'decode', 'upscale'],
+      gpu: 1,
+      spot: true,
+      pricePerHour: 1.1,
+      coldStartSeconds: 240,
+      minReplicas: 0,
+      maxReplicas: 8,
+    });
+    for (const p of cfg.pools) {
+      const d = find(objs, 'Deployment', p.deployment);
+      const selector = Object.fromEntries(p.podSelector.split(',').map((kv) => kv.split('=') as [string, string]));
+      expect(selector).toEqual(d.spec.selector.matchLabels);
+    }
+  });
+
+  it('rolls the pods when the configuration changes, and only then', () => {
+    const checksum = (o: K8sObject[], name: string) => find(o, 'Deployment', name).spec.template.metadata.annotations['checksum/config'] as string;
+    const cpu = `${RELEASE}-vldm-cpu`;
+    const before = checksum(objs, cpu);
+    expect(checksum(render({ pools: { keyframe: { maxReplicas: 3 } } }), cpu)).toBe(before);
+    expect(checksum(render({ nats: { url: 'nats://nats:4222' } }), cpu)).not.toBe(before);
+    const scaler = `${RELEASE}-vldm-scaler`;
+    expect(checksum(render({ scaler: { maxPricePerHour: 41 } }), scaler)).not.toBe(checksum(objs, scaler));
+  });
+});
+
+describe('optional features', () => {
+  let objs: K8sObject[];
+  beforeAll(() => {
+    objs = render(allFeatures);
+  });
+
+  it('copies an S3 model pack into the pod before the worker starts, and mounts it read-only', () => {
+    const d = find(objs, 'Deployment', `${RELEASE}-vldm-keyframe`);
+    const init = d.spec.template.spec.initContainers[0];
+    expect(init.name).toBe('fetch-pack');
+    expect(init.command).toEqual(['aws', 's3', 'sync', '--only-show-errors', '--no-progress']);
+    expect(init.args).toEqual(['s3://packs/reference', '/packs/reference', '--endpoint-url', 'http://minio.minio:9000']);
+    expect(envOf(init).AWS_ACCESS_KEY_ID.valueFrom.secretKeyRef).toEqual({ name: 's3-creds', key: 'id' });
+    expect(init.securityContext.readOnlyRootFilesystem).toBe(true);
+    const mount = container(d, 'worker').volumeMounts.find((m: { name: string }) => m.name === 'model-pack');
+    expect(mount).toEqual({ name: 'model-pack', mountPath: '/packs/reference', readOnly: true });
+    expect(d.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'model-pack').emptyDir.sizeLimit).toBe('4Gi');
+    expect(find(objs, 'ConfigMap', `${RELEASE}-vldm-env`).data.VLDM_PACK).toBe('/packs/reference');
+  });
+
+  it('takes S3 credentials, Temporal TLS and the codec key from the named Secrets, at the paths it announces', () => {
+    const cm = find(objs, 'ConfigMap', `${RELEASE}-vldm-env`).data;
+    expect(cm).toMatchObject({
+      VLDM_STORE: 's3://renders/jobs',
+      VLDM_S3_ENDPOINT: 'http://minio.minio:9000',
+      VLDM_NATS_URL: 'nats://nats.vldm:4222',
+      VLDM_TEMPORAL_ADDRESS: 'frontend.temporal.example:7233',
+      VLDM_TEMPORAL_NAMESPACE: 'video',
+      VLDM_TEMPORAL_UI: 'https://temporal.example',
+      VLDM_TEMPORAL_TLS_CERT_FILE: '/etc/vldm/temporal-tls/tls.crt',
+      VLDM_TEMPORAL_TLS_KEY_FILE: '/etc/vldm/temporal-tls/tls.key',
+      VLDM_TEMPORAL_TLS_CA_FILE: '/etc/vldm/temporal-tls/ca.crt',
+      VLDM_TEMPORAL_TLS_SERVER_NAME: 'frontend.temporal.example',
+      VLDM_CODEC_KEY_FILE: '/etc/vldm/codec/k1',
+    });
+    for (const name of [`${RELEASE}-vldm-cpu`, `${RELEASE}-vldm-scaler`]) {
+      const d = find(objs, 'Deployment', name);
+      const c = d.spec.template.spec.containers[0];
+      const mounts = Object.fromEntries(c.volumeMounts.map((m: { name: string; mountPath: string }) => [m.name, m.mountPath]));
+      expect(mounts['temporal-tls']).toBe('/etc/vldm/temporal-tls');
+      expect(mounts['codec-key']).toBe('/etc/vldm/codec');
+      const volumes = Object.fromEntries(d.spec.template.spec.volumes.map((v: { name: string }) => [v.name, v]));
+      expect(volumes['temporal-tls'].secret.secretName).toBe('temporal-client');
+      expect(volumes['codec-key'].secret).toMatchObject({ secretName: 'codec', items: [{ key: 'k1', path: 'k1' }] });
+    }
+    const worker = envOf(container(find(objs, 'Deployment', `${RELEASE}-vldm-cpu`), 'worker'));
+    expect(worker.AWS_SECRET_ACCESS_KEY.valueFrom.secretKeyRef).toEqual({ name: 's3-creds', key: 'secret' });
+  });
+
+  it('mounts a volume pack, per pool when a pool names its own source', () => {
+    const o = render({
+      modelPack: { source: 'volume', volume: { persistentVolumeClaim: { claimName: 'packs' } } },
+      pools: { keyframe: { modelPack: { source: 'volume', volume: { hostPath: { path: '/mnt/packs/reference', type: 'Directory' } } } } },
+    });
+    const volume = (name: string) => find(o, 'Deployment', name).spec.template.spec.volumes.find((v: { name: string }) => v.name === 'model-pack');
+    expect(volume(`${RELEASE}-vldm-render-spot`)).toEqual({ name: 'model-pack', persistentVolumeClaim: { claimName: 'packs' } });
+    expect(volume(`${RELEASE}-vldm-keyframe`)).toEqual({ name: 'model-pack', hostPath: { path: '/mnt/packs/reference', type: 'Directory' } });
+  });
+
+  it('without the scaler: no scaler objects, and every pool at minReplicas', () => {
+    const o = render({ scaler: { enabled: false }, pools: { 'render-spot': { minReplicas: 2 } } });
+    expect(o.filter((x) => x.metadata.labels?.['app.kubernetes.io/component'] === 'scaler')).toEqual([]);
+    expect(find(o, 'Deployment', `${RELEASE}-vldm-render-spot`).spec.replicas).toBe(2);
+  });
+
+  it('lets a pool replace a default with false or 0 (defaults are applied key by key, not merged)', () => {
+    const o = render({
+      poolDefaults: { spot: true, minReplicas: 1, image: 'gpu', gpu: 1 },
+      pools: { keyframe: { spot: false, minReplicas: 0 }, cpu: { gpu: 0, image: 'cpu' } },
+    });
+    const kf = find(o, 'Deployment', `${RELEASE}-vldm-keyframe`);
+    expect(kf.spec.template.metadata.labels['vldm.dev/capacity']).toBe('on-demand');
+    expect(kf.spec.replicas).toBe(0);
+    expect(container(find(o, 'Deployment', `${RELEASE}-vldm-cpu`), 'worker').resources.limits['nvidia.com/gpu']).toBeUndefined();
+  });
+
+  it('adds a pool from the defaults and drops a disabled one', () => {
+    const o = render({ pools: { 'upscale-a100': { queues: ['upscale'], image: 'gpu', gpu: 2, spot: true, nodeSelector: { 'gpu.example/class': 'a100' } }, keyframe: { enabled: false }, 'render-spot': { queues: ['interpolation', 'decode', 'upscale', 'keyframe'] } } });
+    const d = find(o, 'Deployment', `${RELEASE}-vldm-upscale-a100`);
+    expect(d.spec.template.spec.nodeSelector).toEqual({ 'gpu.example/class': 'a100' });
+    expect(d.spec.template.spec.terminationGracePeriodSeconds).toBe(90);
+    expect(container(d, 'worker').resources.limits['nvidia.com/gpu']).toBe(2);
+    expect(o.find((x) => x.metadata.name === `${RELEASE}-vldm-keyframe`)).toBeUndefined();
+  });
+});
+
+describe('NOTES.txt', () => {
+  it('says how to submit a job and open the Temporal UI', () => {
+    const r = helm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--dry-run=client', '-f', valuesFile({ temporal: { uiUrl: 'https://temporal.example' } })]);
+    expect(r.code, r.stderr).toBe(0);
+    const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
+    expect(notes).toContain(`kubectl -n ${NAMESPACE} exec deploy/${RELEASE}-vldm-cpu -- node /opt/vldm/bin/vldm.js submit --seconds 10`);
+    expect(notes).toContain('vldm submit --temporal-address 127.0.0.1:7233 --namespace default --pack /opt/vldm/models/reference');
+    expect(notes).toContain('https://temporal.example/namespaces/default/workflows');
+  });
+});
+
+/** Each bad values set, and the message that must refuse it. */
+const BAD_VALUES: Array<{ what: string; values: object; message: RegExp }> = [
+  // values.schema.json
+  { what: 'negative replicas', values: { pools: { cpu: { minReplicas: -1 } } }, message: /pools\/cpu\/minReplicas.*minimum/ },
+  { what: 'an unknown queue name', values: { pools: { cpu: { queues: ['orchestration', 'medai'] } } }, message: /pools\/cpu\/queues\/1.*(orchestration.*media|enum|value must be one of)/ },
+  { what: 'a negative price', values: { pools: { keyframe: { pricePerHour: -0.5 } } }, message: /pools\/keyframe\/pricePerHour.*minimum/ },
+  { what: 'a missing Temporal address', values: { temporal: { address: '' } }, message: /temporal\/address.*(pattern|does not match)/ },
+  { what: 'a Temporal address without a port', values: { temporal: { address: 'temporal-frontend' } }, message: /temporal\/address/ },
+  { what: 'a GPU count that is not an integer', values: { pools: { keyframe: { gpu: 1.5 } } }, message: /pools\/keyframe\/gpu.*(integer|want integer)/ },
+  { what: 'a misspelled pool key', values: { pools: { keyframe: { maxReplica: 3 } } }, message: /pools\/keyframe.*(additional properties|maxReplica)/i },
+  { what: 'an invalid bucket name', values: { store: { s3: { bucket: 'My_Bucket' } } }, message: /store\/s3\/bucket/ },
+  { what: 'a pool name that is not a DNS label', values: { pools: { GPU_Pool: { queues: ['upscale'] } } }, message: /pools.*GPU_Pool/ },
+  { what: 'an unknown model pack source', values: { modelPack: { source: 'http' } }, message: /modelPack\/source/ },
+  { what: 'a NATS URL of another scheme', values: { nats: { url: 'http://nats:4222' } }, message: /nats\/url/ },
+  // templates/validate.yaml
+  { what: 'minReplicas above maxReplicas', values: { pools: { keyframe: { minReplicas: 3, maxReplicas: 2 } } }, message: /pools\.keyframe: minReplicas \(3\) must not exceed maxReplicas \(2\)/ },
+  { what: 'a termination grace period not above the worker grace', values: { pools: { cpu: { graceSeconds: 120, terminationGracePeriodSeconds: 120 } } }, message: /pools\.cpu: terminationGracePeriodSeconds \(120\) must be greater than graceSeconds \(120\)/ },
+  { what: 'GPUs on the CPU image', values: { pools: { keyframe: { image: 'cpu' } } }, message: /pools\.keyframe: gpu is 1 but image is "cpu"/ },
+  { what: 'nvidia.com/gpu set in resources', values: { pools: { keyframe: { resources: { limits: { 'nvidia.com/gpu': 2 } } } } }, message: /pools\.keyframe\.resources\.limits sets nvidia\.com\/gpu; set pools\.keyframe\.gpu instead/ },
+  { what: 'a queue no pool serves', values: { pools: { keyframe: { enabled: false } } }, message: /no enabled pool serves the "keyframe" task queue/ },
+  { what: 'no pool at all', values: { pools: { cpu: { enabled: false }, keyframe: { enabled: false }, 'render-spot': { enabled: false }, 'render-ondemand': { enabled: false } } }, message: /no enabled pool/ },
+  { what: 'an S3 pack without its URI', values: { modelPack: { source: 's3' } }, message: /model pack source is "s3" but its s3\.uri is ""/ },
+  { what: 'a volume pack without a volume', values: { modelPack: { source: 'volume' } }, message: /model pack source is "volume" but modelPack\.volume is empty/ },
+  { what: 'a pool that sees the pack at another path', values: { pools: { keyframe: { modelPack: { path: '/elsewhere' } } } }, message: /pools\.keyframe\.modelPack\.path is "\/elsewhere" but modelPack\.path is "\/opt\/vldm\/models\/reference"/ },
+  { what: 'minimum replicas that cost more than the ceiling', values: { scaler: { maxPricePerHour: 5 }, pools: { keyframe: { minReplicas: 2 } } }, message: /minReplicas alone cost 6\.20 per hour, above scaler\.maxPricePerHour \(5\.00\)/ },
+  { what: 'Temporal TLS without its Secret', values: { temporal: { tls: { enabled: true } } }, message: /temporal\.tls\.enabled is true but temporal\.tls\.existingSecret is empty/ },
+  { what: 'the codec without its key Secret', values: { codec: { enabled: true } }, message: /codec\.enabled is true but codec\.existingSecret is empty/ },
+];
+
+describe('bad values are refused with a clear message', () => {
+  it.each(BAD_VALUES)('$what', ({ values, message }) => {
+    const f = valuesFile(values);
+    const tpl = helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', f]);
+    expect(tpl.code, tpl.stdout).not.toBe(0);
+    expect(tpl.stderr).toMatch(message);
+    const lint = helm(['lint', '--strict', CHART, '-f', f]);
+    expect(lint.code).not.toBe(0);
+    expect(lint.stdout + lint.stderr).toMatch(message);
+  });
+});
+
+describe('infra/docker/probe.sh (the exec probes), run against real sockets', () => {
+  const probe = (mode: string, address: string) => spawnSync('bash', [PROBE, mode], { encoding: 'utf8', env: { ...process.env, VLDM_TEMPORAL_ADDRESS: address }, timeout: 10_000 });
+  let server: net.Server;
+  let port: number;
+  const clients: net.Socket[] = [];
+  beforeAll(async () => {
+    server = net.createServer((s) => clients.push(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as net.AddressInfo).port;
+  });
+  afterAll(async () => {
+    for (const c of clients) c.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('ready: 0 when the frontend accepts connections, 1 when nothing listens, 2 on a bad address', async () => {
+    expect(probe('ready', `127.0.0.1:${port}`).status).toBe(0);
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as net.AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const r = probe('ready', `127.0.0.1:${closedPort}`);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`cannot connect to Temporal at 127.0.0.1:${closedPort}`);
+    expect(probe('ready', 'temporal-frontend').status).toBe(2);
+  });
+
+  it('live: 1 with no connection to the port, 0 while one is held', async () => {
+    const r = probe('live', `temporal.example:${port}`);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`no established connection to Temporal's port ${port}`);
+    const client = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => client.once('connect', resolve));
+    try {
+      // The host part does not matter: inside a pod the socket's peer is the Service's address.
+      expect(probe('live', `temporal.example:${port}`).status).toBe(0);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+/** A Dockerfile's instructions, continuation lines joined. */
+function dockerfile(name: string): Array<{ op: string; args: string }> {
+  const text = readFileSync(path.join(DOCKER, name), 'utf8').replace(/\\\n/g, ' ');
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const [op, ...rest] = l.split(/\s+/);
+      return { op: op!.toUpperCase(), args: rest.join(' ') };
+    });
+}
+
+function runVldm(args: string[]): { code: number | null; out: string } {
+  const r = spawnSync(process.execPath, [VLDM, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
+/** The long options `vldm <command...> --help` lists. */
+function cliOptions(command: string[]): string[] {
+  const r = runVldm([...command, '--help']);
+  if (r.code !== 0) throw new Error(`vldm ${command.join(' ')} --help exited ${r.code}: ${r.out}`);
+  return [...r.out.matchAll(/^\s+(?:-\w, )?(--[a-z][a-z-]*)/gm)].map((m) => m[1]!);
+}
+
+/** Split chart args into the command words and the --flags with their values. */
+function splitArgs(args: string[]): { command: string[]; flags: Array<[string, string]> } {
+  const first = args.findIndex((a) => a.startsWith('--'));
+  const command = first < 0 ? args : args.slice(0, first);
+  const flags: Array<[string, string]> = [];
+  for (let i = command.length; i < args.length; i += 2) flags.push([args[i]!, args[i + 1]!]);
+  return { command, flags };
+}
+
+describe('the images and the chart start real vldm commands', () => {
+  const images = ['worker-cpu.Dockerfile', 'worker-gpu.Dockerfile', 'scaler.Dockerfile'];
+
+  it.each(images)('%s: copies files that exist, runs as uid 10001, starts bin/vldm.js with a real command', (name) => {
+    const ins = dockerfile(name);
+    const workdirs = ins.filter((i) => i.op === 'WORKDIR').map((i) => i.args);
+    expect(workdirs.at(-1)).toBe('/opt/vldm');
+    for (const copy of ins.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))) {
+      const sources = copy.args.split(/\s+/).slice(0, -1);
+      for (const src of sources) expect(existsSync(path.join(ROOT, src)), `${name}: COPY ${src}`).toBe(true);
+    }
+    expect(ins.filter((i) => i.op === 'COPY').map((i) => i.args)).toContain('infra/docker/probe.sh infra/docker/probe.sh');
+    expect(ins.filter((i) => i.op === 'USER').at(-1)?.args).toBe('10001:10001');
+    const from = ins.filter((i) => i.op === 'FROM');
+    expect(from.length).toBeGreaterThanOrEqual(3); // multi-stage
+    const args = Object.fromEntries(ins.filter((i) => i.op === 'ARG' && i.args.includes('=')).map((i) => i.args.split('=') as [string, string]));
+    for (const base of Object.values(args)) expect(base, `${name}: base images pinned by tag`).toMatch(/^[a-z0-9./-]+:[0-9][\w.-]+$/);
+    const entrypoint = JSON.parse(ins.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
+    expect(entrypoint).toEqual(['node', '/opt/vldm/bin/vldm.js']);
+    expect(existsSync(path.join(ROOT, 'bin', 'vldm.js'))).toBe(true);
+    const cmd = JSON.parse(ins.find((i) => i.op === 'CMD')!.args) as string[];
+    const { command, flags } = splitArgs(cmd);
+    const options = cliOptions(command);
+    for (const [flag] of flags) expect(options, `vldm ${command.join(' ')} has ${flag}`).toContain(flag);
+  });
+
+  it('the GPU image installs the CUDA 12 provider of onnxruntime-node; the others do not', () => {
+    const gpu = readFileSync(path.join(DOCKER, 'worker-gpu.Dockerfile'), 'utf8');
+    expect(gpu).toMatch(/npm ci --omit=dev [^\n]*--onnxruntime-node-install=cuda12/);
+    expect(gpu).toMatch(/FROM \$\{CUDA_IMAGE\}/);
+    expect(readFileSync(path.join(DOCKER, 'worker-cpu.Dockerfile'), 'utf8')).toMatch(/apt-get install -y --no-install-recommends ffmpeg/);
+    for (const f of ['worker-cpu.Dockerfile', 'scaler.Dockerfile']) expect(readFileSync(path.join(DOCKER, f), 'utf8')).not.toContain('cuda12');
+  });
+
+  it('the entrypoint starts: vldm --help exits 0', () => {
+    const r = runVldm(['--help']);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/worker/);
+  });
+
+  it("every worker Deployment's args are a real `vldm worker` invocation with valid values", () => {
+    const objs = render({ pools: { extra: { queues: ['decode'], graceSeconds: 5, terminationGracePeriodSeconds: 10 } } });
+    const options = cliOptions(['worker']);
+    for (const d of workerDeployments(objs)) {
+      const { command, flags } = splitArgs(container(d, 'worker').args as string[]);
+      expect(command).toEqual(['worker']);
+      for (const [flag, value] of flags) {
+        expect(options, `vldm worker has ${flag}`).toContain(flag);
+        if (flag === '--queues') expect(parseQueues(value).length).toBe(value.split(',').length);
+        if (flag === '--grace-seconds') expect(Number(value)).toBeGreaterThanOrEqual(0);
+      }
+      for (const q of (flags.find(([f]) => f === '--queues')?.[1] ?? '').split(',')) expect(QUEUE_ROLES).toContain(q);
+    }
+  });
+
+  it("the scaler Deployment's args are a real `vldm scaler run` invocation", () => {
+    const scaler = find(render(), 'Deployment', `${RELEASE}-vldm-scaler`);
+    const { command, flags } = splitArgs(container(scaler, 'scaler').args as string[]);
+    expect(command).toEqual(['scaler', 'run']);
+    const options = cliOptions(command);
+    for (const [flag] of flags) expect(options, `vldm scaler run has ${flag}`).toContain(flag);
+  });
+
+  it('the probe script the chart names is valid bash', () => {
+    expect(spawnSync('bash', ['-n', PROBE]).status).toBe(0);
+  });
+});

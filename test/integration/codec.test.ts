@@ -1,0 +1,190 @@
+/**
+ * Payload encryption end to end: the AES-256-GCM codec's own contract (round trip, rotation, unknown
+ * key ids, tampering), then a real job with encryption on against the test Temporal server: its raw
+ * history, read straight from the server, holds no plaintext of the spec in any payload, and
+ * `vldm codec-server` (a separate process) decodes those payloads over HTTP for the Web UI, with CORS
+ * for the UI's origin only.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Payload } from '@temporalio/common';
+import { payloadToJSON, type JSONPayload } from '@temporalio/common/lib/proto-utils';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { QUEUE_ROLES, segmentWorkflowId } from '../../src/common/names';
+import { UserError } from '../../src/common/errors';
+import { compileJob } from '../../src/cli/edge';
+import { connectTemporal, startJob, waitForJob } from '../../src/client/jobs';
+import { startWorkers, type RunningWorkers } from '../../src/worker/workers';
+import { AesGcmPayloadCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, keyringFromEnv, parseKeyEntries, PayloadDecryptionError } from '../../src/security';
+import { CORS_ALLOWED_HEADERS } from '../../src/security/codec-server';
+import { CONTRACT_PACK, startDeployment, type TestDeployment } from '../support/pipeline';
+import { startCli } from '../support/cli';
+import { testStateDir } from '../support/servers';
+
+const b64 = () => randomBytes(32).toString('base64');
+const K1 = `k1:${b64()}`;
+const K2 = `k2:${b64()}`;
+const utf8 = new TextEncoder();
+const text = (u: Uint8Array | null | undefined) => Buffer.from(u ?? new Uint8Array()).toString('utf8');
+const jsonPayload = (value: unknown): Payload => ({ metadata: { encoding: utf8.encode('json/plain') }, data: utf8.encode(JSON.stringify(value)) });
+
+describe('the AES-256-GCM payload codec', () => {
+  const both = new AesGcmPayloadCodec(parseKeyEntries([K1, K2], 'test keys'));
+  const oldOnly = new AesGcmPayloadCodec(parseKeyEntries([K1], 'old keys'));
+
+  it('round-trips payloads, encrypting with the newest key and a fresh IV each time', async () => {
+    const p = jsonPayload({ name: 'secret-job-name' });
+    const [a, b] = await both.encode([p, p]);
+    expect(text(a.metadata!.encoding)).toBe(ENCRYPTED_ENCODING);
+    expect(text(a.metadata![KEY_ID_METADATA])).toBe('k2');
+    expect(text(a.data)).not.toContain('secret-job-name');
+    expect(Buffer.from(a.data!).equals(Buffer.from(b.data!))).toBe(false);
+    const [d] = await both.decode([a]);
+    expect(text(d.data)).toBe(JSON.stringify({ name: 'secret-job-name' }));
+    expect(text(d.metadata!.encoding)).toBe('json/plain');
+  });
+
+  it('decrypts payloads of an older key after rotation, and passes unencrypted payloads through', async () => {
+    const [old] = await oldOnly.encode([jsonPayload(1)]);
+    expect(text(old.metadata![KEY_ID_METADATA])).toBe('k1');
+    const plain = jsonPayload(2);
+    const [d1, d2] = await both.decode([old, plain]);
+    expect(text(d1.data)).toBe('1');
+    expect(d2).toBe(plain);
+  });
+
+  it('names the unknown key id, and rejects a tampered payload or a different key under the same id', async () => {
+    const [newer] = await both.encode([jsonPayload(3)]);
+    await expect(oldOnly.decode([newer])).rejects.toThrow(/key id "k2", which old keys does not hold \(known: k1\)/);
+    const tampered = { ...newer, data: Uint8Array.from(newer.data!) };
+    tampered.data[20] ^= 1;
+    await expect(both.decode([tampered])).rejects.toThrow(PayloadDecryptionError);
+    const impostor = new AesGcmPayloadCodec(parseKeyEntries([`k2:${b64()}`], 'other keys'));
+    await expect(impostor.decode([newer])).rejects.toThrow(/failed authentication with key "k2"/);
+  });
+
+  it('refuses badly written keys with what is allowed', () => {
+    expect(() => keyringFromEnv({ VLDM_CODEC_KEYS: 'k1:c2hvcnQ=' })).toThrow(/key "k1" is 5 bytes, AES-256-GCM needs exactly 32/);
+    expect(() => keyringFromEnv({ VLDM_CODEC_KEYS: `${K1},${K1}` })).toThrow(/listed twice/);
+    expect(() => keyringFromEnv({ VLDM_CODEC_KEYS: `bad id:${b64()}` })).toThrow(/key id must be/);
+    expect(() => keyringFromEnv({ VLDM_CODEC_KEYS: K1, VLDM_CODEC_KEY_FILE: '/x' })).toThrow(UserError);
+    expect(() => keyringFromEnv({ VLDM_CODEC_KEY_FILE: '/nonexistent/keys' })).toThrow(/cannot read \/nonexistent\/keys \(ENOENT\)/);
+    expect(keyringFromEnv({})).toBeUndefined();
+  });
+});
+
+/** Every payload in a raw history event, with the path to it (search attributes stay plaintext by design). */
+function payloadsIn(value: unknown, path = ''): Array<{ path: string; payload: Payload }> {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return [];
+  const o = value as Record<string, unknown>;
+  if (o.data instanceof Uint8Array && typeof o.metadata === 'object' && o.metadata !== null) return [{ path, payload: o as Payload }];
+  return Object.entries(o).flatMap(([k, v]) => (k === 'searchAttributes' ? [] : payloadsIn(v, `${path}.${k}`)));
+}
+
+describe('a job with payload encryption on', () => {
+  const keysEnv = { VLDM_CODEC_KEYS: `${K1},${K2}` };
+  const codec = new AesGcmPayloadCodec(parseKeyEntries([K1, K2], 'test keys'));
+  let d: TestDeployment;
+  let workers: RunningWorkers;
+  let client: Awaited<ReturnType<typeof connectTemporal>>;
+  let codecServer: { child: ChildProcess; log: () => string } | undefined;
+  const flags = { seconds: '2', scene: 'night', seed: '3', name: `codec-secret-${process.pid}` };
+  let jobId: string;
+  let startedInput: Payload[];
+  let uiOrigin: string;
+
+  beforeAll(async () => {
+    d = await startDeployment('vldm-codec', { workers: false });
+    const t = d.servers.temporal!;
+    uiOrigin = t.uiUrl;
+    workers = await startWorkers({ temporalAddress: t.address, namespace: t.namespace, queues: [...QUEUE_ROLES], store: d.store, events: d.events, warmPack: CONTRACT_PACK, scratchDir: d.scratch, payloadCodec: codec });
+    client = await connectTemporal(t.address, t.namespace, { payloadCodec: codec });
+  });
+  afterAll(async () => {
+    if (codecServer) {
+      codecServer.child.kill('SIGTERM');
+      await once(codecServer.child, 'exit');
+    }
+    await client?.connection.close();
+    await workers?.shutdown();
+    await d?.close();
+  });
+
+  it('runs, and the raw histories (job and segment) hold only ciphertext payloads', async () => {
+    const { spec } = await compileJob(flags, CONTRACT_PACK);
+    jobId = spec.jobId;
+    await startJob(client, spec);
+    const result = await waitForJob(client, spec.jobId);
+    expect(result.frames).toBe(48);
+
+    const secrets = [spec.name, spec.pack, result.sha256, result.outputKey];
+    for (const wf of [spec.jobId, segmentWorkflowId(spec.jobId, 0)]) {
+      const history = await client.workflow.getHandle(wf).fetchHistory();
+      const found = (history.events ?? []).flatMap((e) => payloadsIn(e));
+      expect(found.length, wf).toBeGreaterThan(10);
+      for (const { path, payload } of found) {
+        expect(text(payload.metadata!.encoding), `${wf}${path}`).toBe(ENCRYPTED_ENCODING);
+        for (const s of secrets) expect(text(payload.data).includes(s), `${wf}${path} holds "${s}"`).toBe(false);
+      }
+      if (wf === spec.jobId) startedInput = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads!;
+    }
+    // The same search on the decrypted input finds the spec: the check above could fail.
+    const [decoded] = await codec.decode(startedInput);
+    expect(JSON.parse(text(decoded.data))).toMatchObject({ name: spec.name, pack: spec.pack });
+
+    // A client without the keys cannot read the result.
+    const blind = await connectTemporal(d.servers.temporal!.address, d.servers.temporal!.namespace, { payloadCodec: { encode: async (p) => p, decode: async (p) => p } });
+    try {
+      await expect(blind.workflow.getHandle(spec.jobId).result()).rejects.toThrow(/binary\/encrypted/);
+    } finally {
+      await blind.connection.close();
+    }
+  });
+
+  it('vldm codec-server decodes those payloads for the Web UI, with CORS for its origin only', async () => {
+    expect(startedInput).toBeDefined();
+    codecServer = await startCli(
+      ['codec-server', '--port', '0', '--ui-origin', uiOrigin, '--state-dir', testStateDir()],
+      keysEnv,
+      /codec-server ready: (http:\/\/\S+)/,
+    );
+    const base = /codec-server ready: (http:\/\/\S+)/.exec(codecServer.log())![1];
+
+    const pre = await fetch(`${base}/decode`, {
+      method: 'OPTIONS',
+      headers: { Origin: uiOrigin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'x-namespace,content-type' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe(uiOrigin);
+    expect(pre.headers.get('access-control-allow-headers')).toBe(CORS_ALLOWED_HEADERS);
+    expect(pre.headers.get('access-control-allow-methods')).toMatch(/POST/);
+    const foreign = await fetch(`${base}/decode`, { method: 'OPTIONS', headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' } });
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+
+    // What the UI sends: the raw payloads as protobuf JSON, the namespace in X-Namespace.
+    const body = JSON.stringify({ payloads: startedInput.map((p) => payloadToJSON(p)) });
+    const res = await fetch(`${base}/api/v1/namespaces/default/decode`, {
+      method: 'POST',
+      headers: { Origin: uiOrigin, 'Content-Type': 'application/json', 'X-Namespace': 'default' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(uiOrigin);
+    const out = (await res.json()) as { payloads: JSONPayload[] };
+    expect(Buffer.from(out.payloads[0].metadata!.encoding!, 'base64').toString()).toBe('json/plain');
+    const spec = JSON.parse(Buffer.from(out.payloads[0].data!, 'base64').toString()) as { jobId: string; name: string };
+    expect(spec.jobId).toBe(jobId);
+    expect(spec.name).toBe(flags.name);
+
+    // /encode gives ciphertext under the newest key, which decodes back.
+    const enc = (await (await fetch(`${base}/encode`, { method: 'POST', body: JSON.stringify({ payloads: out.payloads }) })).json()) as { payloads: JSONPayload[] };
+    expect(Buffer.from(enc.payloads[0].metadata![KEY_ID_METADATA]!, 'base64').toString()).toBe('k2');
+    const back = (await (await fetch(`${base}/decode`, { method: 'POST', body: JSON.stringify(enc) })).json()) as { payloads: JSONPayload[] };
+    expect(back.payloads[0].data).toBe(out.payloads[0].data);
+
+    const bad = await fetch(`${base}/decode`, { method: 'POST', body: 'not json' });
+    expect(bad.status).toBe(400);
+  });
+});
