@@ -10,6 +10,7 @@ import { createDecodeActivities } from './decode';
 import { createUpscaleActivities } from './upscale';
 import { createEncodeActivities } from './encode';
 import { createStitchActivities } from './stitch';
+import { createSpeedActivities } from './speed';
 import type { QueueRole } from '../src/common/names';
 
 export type { ActivityDeps } from './deps';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createUpscaleActivities(deps),
     ...createEncodeActivities(deps),
     ...createStitchActivities(deps),
+    ...createSpeedActivities(deps),
   };
 }
 
@@ -30,9 +32,9 @@ export type Activities = ReturnType<typeof createActivities>;
 
 /** Which activities each task queue serves (and so which models its pool loads). */
 export const QUEUE_ACTIVITIES: Record<Exclude<QueueRole, 'orchestration'>, Array<keyof Activities>> = {
-  keyframe: ['generateKeyframes'],
-  interpolation: ['interpolate'],
-  decode: ['decode'],
-  upscale: ['upscale'],
+  keyframe: ['generateKeyframes', 'measureStage'],
+  interpolation: ['interpolate', 'measureStage'],
+  decode: ['decode', 'measureStage'],
+  upscale: ['upscale', 'measureStage'],
   media: ['prepareJob', 'encodeSegment', 'stitchJob'],
 };

@@ -156,8 +156,8 @@ go_tool() {
   say "$name: built in $(($(date +%s) - t0)) s"
 }
 
-# Helm from its Go module; `helm version` of such a build reports no version (no release ldflags),
-# so the pin is read from the binary's module information like the others.
+# Helm from its Go module. Such a build's `helm version` says only "v3.22" (release builds stamp the
+# full version with ldflags), so go_tool checks the pin in the binary's module information instead.
 build_helm() {
   go_tool helm "$HELM_MODULE" "$HELM_PACKAGE" "$HELM_VERSION"
 }

@@ -17,8 +17,9 @@ import { planJob, type JobPlan } from '../src/planning/plan';
 import { QUERIES, TASK_QUEUES, segmentWorkflowId } from '../src/common/names';
 import { FAILURE_TYPES } from '../src/common/errors';
 import { STAGES, emptyCount, type JobProgress, type Stage, type StageCount } from '../src/common/progress';
-import { keyframeActivities, mediaActivities } from './proxies';
-import { segmentRenderWorkflow, type SegmentRenderResult } from './segment';
+import { keyframeActivities, mediaActivities, speedProbe, stageOptions } from './proxies';
+import { MEASURED_STAGES, timeoutsFor, type MeasuredStage, type StageSpeed } from '../src/planning/timeouts';
+import { segmentRenderWorkflow, type SegmentRenderInput, type SegmentRenderResult } from './segment';
 
 export interface JobResult {
   jobId: string;
@@ -30,7 +31,10 @@ export interface JobResult {
   bytes: number;
   sha256: string;
   segments: number;
+  /** Stage activities (artifact-producing; the speed probes are not counted). */
   activities: { total: number; reused: number };
+  /** What each pool measured for this job, from which its timeouts were derived. */
+  stageSpeeds: StageSpeed[];
 }
 
 export const jobProgressQuery = defineQuery<JobProgress>(QUERIES.progress);
@@ -64,6 +68,7 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
     return out;
   };
 
+  let speeds = {} as Record<MeasuredStage, Promise<StageSpeed>>;
   try {
     progress.stages.prepare.total = 1;
     const prepared = count('prepare', await mediaActivities.prepareJob.executeWithOptions({ summary: 'load pack, validate spec' }, [spec]));
@@ -72,6 +77,13 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
     for (const stage of STAGES) progress.stages[stage].total = plan.counts[stage];
     progress.segments = plan.segments.map((s) => ({ index: s.index, workflowId: segmentWorkflowId(spec.jobId, s.index), state: 'waiting' }));
     progress.state = 'running';
+    // Each pool measures its stage at this job's shapes; timeouts follow from the measurements.
+    speeds = Object.fromEntries(
+      MEASURED_STAGES.map((stage) => [stage, speedProbe(stage).executeWithOptions({ summary: `measure ${stage} speed` }, [{ ...ctx, stage }])]),
+    ) as Record<MeasuredStage, Promise<StageSpeed>>;
+    for (const p of Object.values(speeds)) p.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+    const keyframeTimeouts = timeoutsFor(await speeds.keyframe);
+    let renderTimeouts: SegmentRenderInput['timeouts'] | undefined;
 
     const rendering: Promise<SegmentRenderResult>[] = [];
     let previous: FrameSource | undefined;
@@ -79,15 +91,20 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
       const kf = count(
         'keyframe',
         await keyframeActivities.generateKeyframes.executeWithOptions(
-          { summary: `segment ${seg.index}: keyframes ${seg.keyframes.start}–${seg.keyframes.start + seg.keyframes.frames - 1}` },
+          stageOptions(keyframeTimeouts, `segment ${seg.index}: keyframes ${seg.keyframes.start}–${seg.keyframes.start + seg.keyframes.frames - 1}`),
           [{ ...ctx, segment: seg.index, window: seg.keyframes, ...(previous ? { previous } : {}) }],
         ),
       );
       previous = { key: kf.key, axis: 'keyframe', start: seg.keyframes.start, end: seg.keyframes.start + seg.keyframes.frames };
+      renderTimeouts ??= {
+        interpolation: timeoutsFor(await speeds.interpolation),
+        decode: timeoutsFor(await speeds.decode),
+        upscale: timeoutsFor(await speeds.upscale),
+      };
       const child = await startChild(segmentRenderWorkflow, {
         workflowId: segmentWorkflowId(spec.jobId, seg.index),
         taskQueue: TASK_QUEUES.orchestration,
-        args: [{ ...ctx, segment: seg, keyframes: previous }],
+        args: [{ ...ctx, segment: seg, keyframes: previous, timeouts: renderTimeouts }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `${spec.jobId} segment ${seg.index}: frames ${seg.frames.start}–${seg.frames.end - 1}`,
         memo: { jobId: spec.jobId, segment: seg.index },
@@ -133,6 +150,7 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
       sha256: stitched.sha256,
       segments: plan.segments.length,
       activities: { total, reused },
+      stageSpeeds: await Promise.all(MEASURED_STAGES.map((stage) => speeds[stage])),
     };
   } catch (err) {
     progress.state = isCancellation(err) ? 'cancelled' : 'failed';

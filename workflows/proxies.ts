@@ -6,13 +6,14 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { TASK_QUEUES, type QueueRole } from '../src/common/names';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../src/common/errors';
+import type { MeasuredStage, StageTimeouts } from '../src/planning/timeouts';
 
 type Activities = ReturnType<typeof createActivities>;
 
 /**
- * Timeouts: heartbeats come at least every sampling step (a step of the reference pack takes well
- * under a second on CPU), so a dead worker is noticed within the heartbeat timeout; start-to-close
- * bounds a whole window or tile on a slow CPU. issue 4 derives them from measured stage speeds.
+ * Default timeouts. The GPU stages' calls override them with timeouts derived from the speed each
+ * pool measured for this job (src/planning/timeouts.ts, `stageOptions`); media work (ffmpeg) keeps
+ * these: encoding a segment clip takes seconds, 15 minutes is far above any real run.
  */
 function proxy(role: QueueRole, startToCloseMinutes: number) {
   return proxyActivities<Activities>({
@@ -34,3 +35,17 @@ export const interpolationActivities = proxy('interpolation', 30);
 export const decodeActivities = proxy('decode', 15);
 export const upscaleActivities = proxy('upscale', 30);
 export const mediaActivities = proxy('media', 15);
+
+/** Call-site options of a GPU stage's activity from its measured timeouts. */
+export function stageOptions(t: StageTimeouts, summary: string) {
+  return { summary, heartbeatTimeout: t.heartbeatTimeoutMs, startToCloseTimeout: t.startToCloseTimeoutMs };
+}
+
+/** `measureStage` on the pool of `stage` (it waits there until the pool has a worker). */
+export function speedProbe(stage: MeasuredStage) {
+  return proxyActivities<Activities>({
+    taskQueue: TASK_QUEUES[stage],
+    startToCloseTimeout: '10 minutes',
+    retry: { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES },
+  }).measureStage;
+}

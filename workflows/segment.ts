@@ -10,11 +10,14 @@ import type { SegmentPlan } from '../src/planning/plan';
 import { INTERPOLATION_RATE } from '../src/planning/pack-summary';
 import { QUERIES } from '../src/common/names';
 import { emptyCount, type SegmentRenderProgress, type StageCount } from '../src/common/progress';
-import { decodeActivities, interpolationActivities, mediaActivities, upscaleActivities } from './proxies';
+import { decodeActivities, interpolationActivities, mediaActivities, stageOptions, upscaleActivities } from './proxies';
+import type { StageTimeouts } from '../src/planning/timeouts';
 
 export interface SegmentRenderInput extends StageContext {
   segment: SegmentPlan;
   keyframes: FrameSource;
+  /** Per-stage timeouts from the speeds the pools measured for this job. */
+  timeouts: Record<'interpolation' | 'decode' | 'upscale', StageTimeouts>;
 }
 
 export interface SegmentRenderResult {
@@ -33,7 +36,7 @@ function covering(sources: FrameSource[], start: number, endInclusive: number): 
 }
 
 export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<SegmentRenderResult> {
-  const { segment: seg, keyframes, ...ctx } = input;
+  const { segment: seg, keyframes, timeouts, ...ctx } = input;
   const base: StageContext = { spec: ctx.spec, pack: ctx.pack, labels: ctx.labels };
   const pass0 = seg.interpolation.filter((w) => w.pass === 0);
   const pass1 = seg.interpolation.filter((w) => w.pass === 1);
@@ -63,7 +66,7 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
   const quarter: FrameSource[] = await Promise.all(
     pass0.map((w) =>
       interpolationActivities.interpolate
-        .executeWithOptions({ summary: `segment ${seg.index} T→4T window @${w.start}` }, [
+        .executeWithOptions(stageOptions(timeouts.interpolation, `segment ${seg.index} T→4T window @${w.start}`), [
           { ...base, segment: seg.index, window: w, sources: [keyframes] },
         ])
         .then(count(progress.stages.interpolation))
@@ -74,7 +77,7 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
   const frames: FrameSource[] = await Promise.all(
     pass1.map((w) =>
       interpolationActivities.interpolate
-        .executeWithOptions({ summary: `segment ${seg.index} 4T→16T window @${w.start}` }, [
+        .executeWithOptions(stageOptions(timeouts.interpolation, `segment ${seg.index} 4T→16T window @${w.start}`), [
           { ...base, segment: seg.index, window: w, sources: covering(quarter, w.start, w.start + w.intervals) },
         ])
         .then(count(progress.stages.interpolation))
@@ -85,7 +88,7 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
   const pixels: FrameSource[] = await Promise.all(
     seg.decode.map((w) =>
       decodeActivities.decode
-        .executeWithOptions({ summary: `segment ${seg.index} decode frames ${w.own.start}–${w.own.end - 1}` }, [
+        .executeWithOptions(stageOptions(timeouts.decode, `segment ${seg.index} decode frames ${w.own.start}–${w.own.end - 1}`), [
           { ...base, segment: seg.index, window: w, sources: covering(frames, w.decoded.start, w.decoded.end - 1) },
         ])
         .then(count(progress.stages.decode))
@@ -96,7 +99,7 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
   const tiles = await Promise.all(
     seg.upscale.map((tile) =>
       upscaleActivities.upscale
-        .executeWithOptions({ summary: `segment ${seg.index} upscale tile ${tile.index}` }, [
+        .executeWithOptions(stageOptions(timeouts.upscale, `segment ${seg.index} upscale tile ${tile.index}`), [
           { ...base, segment: seg.index, tile, sources: covering(pixels, tile.t.start, tile.t.end - 1) },
         ])
         .then(count(progress.stages.upscale))

@@ -172,6 +172,8 @@ function tailSeconds(cfg: PoolsConfig, q: QueueRole): number {
 
 interface WorkItem {
   due: number;
+  /** When its tasks started entering the queue (the job's start): its place in the FIFO. */
+  since: number;
   tasks: number;
   what: string;
 }
@@ -202,14 +204,15 @@ function queueNeed(
     jobsWithWork += 1;
     attributed += n;
     const due = j.deadline ?? j.startedAt + cfg.defaultDeadlineSeconds;
-    items.push({ due, tasks: n, what: `job ${j.jobId}` });
+    items.push({ due, since: j.startedAt, tasks: n, what: `job ${j.jobId}` });
   }
   // Tasks on the queue that no job's progress accounts for (a job that does not answer queries, or
   // work of another client): due a default deadline after the oldest of them was queued.
   const outstanding = obs.backlog + obs.running;
   const unattributed = Math.max(0, outstanding - attributed);
-  if (unattributed > 0) items.push({ due: now - obs.backlogAgeSeconds + cfg.defaultDeadlineSeconds, tasks: unattributed, what: `${unattributed} queued task(s)` });
-  items.sort((a, b) => a.due - b.due || a.what.localeCompare(b.what));
+  const queuedSince = now - obs.backlogAgeSeconds;
+  if (unattributed > 0) items.push({ due: queuedSince + cfg.defaultDeadlineSeconds, since: queuedSince, tasks: unattributed, what: `${unattributed} queued task(s)` });
+  items.sort((a, b) => a.due - b.due || a.since - b.since || a.what.localeCompare(b.what));
 
   const parallel = Math.max(outstanding, SEQUENTIAL_QUEUES.has(q) ? jobsWithWork + unattributed : attributed);
   // Sequential queues: queued and running tasks are at most one per job anyway.
@@ -221,10 +224,13 @@ function queueNeed(
   const taskSeconds = s / speed;
   let need = 0;
   let binding = '';
-  let cumulative = 0;
   let late = 0;
+  const total = items.reduce((a, x) => a + x.tasks * s, 0);
   for (const item of items) {
-    cumulative += item.tasks * s;
+    // The work done before this item's is done: everything due earlier (in any order some schedule
+    // must do it by then) and everything ahead of it in the queue (Temporal dispatches first in,
+    // first out, deadline or not).
+    const cumulative = items.reduce((a, x) => a + (x.due <= item.due || x.since <= item.since ? x.tasks * s : 0), 0);
     let T = item.due - now - tail - cfg.deadlineMarginSeconds;
     if (cumulative > ready * T && T <= c + taskSeconds) {
       // New pods cannot finish a task of this work in time: finish it as fast as still pays.
@@ -239,7 +245,7 @@ function queueNeed(
   }
   const parts = [`${obs.backlog} queued`, `${obs.running} running`];
   if (jobsWithWork) parts.push(`${attributed} left in ${jobsWithWork} job(s)`);
-  const work = Math.round(cumulative);
+  const work = Math.round(total);
   let reason = `${q}: ${parts.join(', ')} (${work} pod-s of work); needs ${fmt(need)} pod(s) for ${binding}`;
   if (late) reason += `; ${late} deadline(s) no longer reachable, finishing best-effort`;
   return { pods: need, parallel, ready, runnable, reason };

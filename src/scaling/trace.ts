@@ -232,6 +232,10 @@ export interface SegmentShape {
 
 /** A job's shape: the real plan (planJob) of its video length with the trace's pack windows. */
 export function jobShape(trace: Trace, seconds: number): SegmentShape[] {
+  let cache = shapeCache.get(trace);
+  if (!cache) shapeCache.set(trace, (cache = new Map()));
+  const hit = cache.get(seconds);
+  if (hit) return hit;
   const pack: PackSummary = {
     location: 'simulation',
     name: trace.pack.name,
@@ -244,13 +248,16 @@ export function jobShape(trace: Trace, seconds: number): SegmentShape[] {
     windows: trace.pack.windows,
   };
   const spec: JobSpec = { jobId: 'sim', name: 'sim', seconds, fps: trace.pack.video.fps, scene: 'day', traffic: 'clear', seed: 0, pack: 'simulation' };
-  return planJob(spec, pack).segments.map((s) => ({
+  const shape = planJob(spec, pack).segments.map((s) => ({
     pass0: s.interpolation.filter((w) => w.pass === 0).length,
     pass1: s.interpolation.filter((w) => w.pass === 1).length,
     decode: s.decode.length,
     upscale: s.upscale.length,
   }));
+  cache.set(seconds, shape);
+  return shape;
 }
+const shapeCache = new WeakMap<Trace, Map<number, SegmentShape[]>>();
 
 /** GPU work (speed-1 pod-seconds) and critical path (seconds) of a job of this shape. */
 export function jobCost(trace: Trace, shape: SegmentShape[]): { gpuSeconds: number; criticalPath: number } {

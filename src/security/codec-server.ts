@@ -12,7 +12,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { JSONToPayload, payloadToJSON, type JSONPayload } from '@temporalio/common/lib/proto-utils';
+import { payloadFromJson, payloadToJson } from './payload-json';
 
 export interface CodecServerOptions {
   codec: PayloadCodec;
@@ -83,7 +83,7 @@ function parsePayloads(body: Buffer): Payload[] {
     throw new HttpError(400, 'body must be {"payloads": [...]} (Payloads in protobuf JSON)');
   }
   try {
-    return ((list ?? []) as JSONPayload[]).map((p) => JSONToPayload(p));
+    return ((list ?? []) as unknown[]).map((p) => payloadFromJson(p));
   } catch (err) {
     throw new HttpError(400, `a payload is not protobuf JSON: ${(err as Error).message}`);
   }
@@ -134,7 +134,7 @@ export function startCodecServer(opts: CodecServerOptions): Promise<RunningCodec
     }
     const ns = req.headers['x-namespace'];
     log(`${op} ${payloads.length} payload(s)${ns ? ` for namespace ${String(ns)}` : ''}`);
-    send(res, 200, { payloads: out.map((p) => payloadToJSON(p)) });
+    send(res, 200, { payloads: out.map((p) => payloadToJson(p)) });
   };
 
   const server: Server = createServer((req, res) => {

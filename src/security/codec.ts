@@ -13,7 +13,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
-import { JSONToPayload, payloadToJSON } from '@temporalio/common/lib/proto-utils';
+import { payloadFromJson, payloadToJson } from './payload-json';
 import type { Keyring } from './keys';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -60,7 +60,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv(CIPHER, key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(AAD_PREFIX + id, 'utf8'));
-    const plaintext = Buffer.from(JSON.stringify(payloadToJSON(p)), 'utf8');
+    const plaintext = Buffer.from(JSON.stringify(payloadToJson(p)), 'utf8');
     const body = Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
     return {
       metadata: { [METADATA_ENCODING_KEY]: utf8.encode(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: utf8.encode(id) },
@@ -89,6 +89,6 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     } catch {
       throw new PayloadDecryptionError(`encrypted payload failed authentication with key "${id}": the key under that id is not the one that encrypted it, or the payload is damaged`);
     }
-    return JSONToPayload(JSON.parse(plaintext.toString('utf8')));
+    return payloadFromJson(JSON.parse(plaintext.toString('utf8')));
   }
 }

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Payload } from '@temporalio/common';
-import { payloadToJSON, type JSONPayload } from '@temporalio/common/lib/proto-utils';
+import { payloadToJson, type JsonPayload } from '../../src/security/payload-json';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { QUEUE_ROLES, segmentWorkflowId } from '../../src/common/names';
@@ -164,7 +164,7 @@ describe('a job with payload encryption on', () => {
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
 
     // What the UI sends: the raw payloads as protobuf JSON, the namespace in X-Namespace.
-    const body = JSON.stringify({ payloads: startedInput.map((p) => payloadToJSON(p)) });
+    const body = JSON.stringify({ payloads: startedInput.map((p) => payloadToJson(p)) });
     const res = await fetch(`${base}/api/v1/namespaces/default/decode`, {
       method: 'POST',
       headers: { Origin: uiOrigin, 'Content-Type': 'application/json', 'X-Namespace': 'default' },
@@ -172,16 +172,16 @@ describe('a job with payload encryption on', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe(uiOrigin);
-    const out = (await res.json()) as { payloads: JSONPayload[] };
+    const out = (await res.json()) as { payloads: JsonPayload[] };
     expect(Buffer.from(out.payloads[0].metadata!.encoding!, 'base64').toString()).toBe('json/plain');
     const spec = JSON.parse(Buffer.from(out.payloads[0].data!, 'base64').toString()) as { jobId: string; name: string };
     expect(spec.jobId).toBe(jobId);
     expect(spec.name).toBe(flags.name);
 
     // /encode gives ciphertext under the newest key, which decodes back.
-    const enc = (await (await fetch(`${base}/encode`, { method: 'POST', body: JSON.stringify({ payloads: out.payloads }) })).json()) as { payloads: JSONPayload[] };
+    const enc = (await (await fetch(`${base}/encode`, { method: 'POST', body: JSON.stringify({ payloads: out.payloads }) })).json()) as { payloads: JsonPayload[] };
     expect(Buffer.from(enc.payloads[0].metadata![KEY_ID_METADATA]!, 'base64').toString()).toBe('k2');
-    const back = (await (await fetch(`${base}/decode`, { method: 'POST', body: JSON.stringify(enc) })).json()) as { payloads: JSONPayload[] };
+    const back = (await (await fetch(`${base}/decode`, { method: 'POST', body: JSON.stringify(enc) })).json()) as { payloads: JsonPayload[] };
     expect(back.payloads[0].data).toBe(out.payloads[0].data);
 
     const bad = await fetch(`${base}/decode`, { method: 'POST', body: 'not json' });

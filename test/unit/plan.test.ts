@@ -112,7 +112,7 @@ const PACKS: Array<{ name: string; load: () => Promise<PackSummary> }> = [
 ];
 
 /** Frame counts: 0.25 s to 120 s at 24 fps, plus counts just around keyframe and 4T boundaries. */
-const SECONDS = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 30, 60, 120];
+const SECONDS = [0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 120];
 const FRAME_COUNTS = [...SECONDS.map((s) => s * FPS), 2, 15, 16, 17, 31, 32, 33, 47, 49, 97];
 
 function range(start: number, end: number): number[] {
