@@ -24,7 +24,7 @@ export function createInterpolationActivities(deps: ActivityDeps) {
       const key = stageKey(spec.jobId, 'interpolation', name, {
         pack: pack.digest, seed: spec.seed, labels: input.labels, sampling: s, window: w, sources: sources.map((x) => x.key),
       });
-      const ev: StageEvent = { jobId: spec.jobId, stage: 'interpolation', segment, window: w.start };
+      const ev: StageEvent = { jobId: spec.jobId, stage: 'interpolation', segment, window: w.start, message: `pass ${w.pass}` };
       return runStage(deps, key, ev, async () => {
         const loaded = await packFor(deps, input);
         const model = await loaded.runtime.session('interpolation');

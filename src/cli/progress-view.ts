@@ -63,7 +63,7 @@ export async function showProgress(
       ? await subscribeProgress(natsUrl, jobId, (e) => {
           const stage = EVENT_STAGE[e.stage];
           if (!stage) return;
-          if (e.state === 'completed' || e.state === 'reused') done.get(stage)?.add(`${e.segment}/${e.window}/${e.tile}`);
+          if (e.state === 'completed' || e.state === 'reused') done.get(stage)?.add(`${e.segment}/${e.window}/${e.tile}/${e.message ?? ''}`);
           if (e.state === 'progress' && e.step !== undefined) {
             detail.set(stage, `seg ${e.segment ?? '-'}${e.tile !== undefined ? ` tile ${e.tile}` : ''} step ${e.step}/${e.steps}`);
           }
@@ -81,7 +81,8 @@ export async function showProgress(
             totals.set(s, st.stages[s].total);
             fromQuery[s] = st.stages[s].done;
           }
-          render(source === 'query' ? fromQuery : undefined);
+          // The query is authoritative; once the job has ended, draw its final counts.
+          render(source === 'query' || st.status !== 'RUNNING' ? fromQuery : undefined);
         }
         if (st.status !== 'RUNNING') break;
       } catch {

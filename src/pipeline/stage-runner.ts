@@ -15,6 +15,8 @@ export interface StageEvent {
   segment?: number;
   window?: number;
   tile?: number;
+  /** Tells apart units with the same numbers (e.g. the two interpolation passes). */
+  message?: string;
 }
 
 export interface StageDeps {

@@ -176,24 +176,44 @@ interface WorkItem {
   since: number;
   tasks: number;
   what: string;
+  /** The job it belongs to (absent for queued tasks no job accounts for). */
+  jobId?: string;
+  /** A deadline the user asked for (not the default pace). */
+  hard: boolean;
 }
 
-/** Capacity (speed-1 pods) a queue needs, by earliest-deadline-first prefixes. */
-function queueNeed(
-  cfg: PoolsConfig,
-  q: QueueRole,
-  input: ScalerInput,
-  stalled: ReadonlySet<string>,
-): QueueNeed & { runnable: number } {
+interface QueueDemand extends QueueNeed {
+  /** Capacity for deadlines that can still be met: may use any pool. */
+  deadlinePods: number;
+  /** Tasks queued or running now. */
+  runnable: number;
+  /** Jobs whose deadline this queue cannot meet even with every pool at its maximum. */
+  lost: Set<string>;
+}
+
+/** Pools whose work is cheapest: spot ones (all of them when no spot pool serves the queue). */
+function isEconomy(p: PoolConfig, pools: PoolConfig[]): boolean {
+  return p.spot || !pools.some((x) => x.spot);
+}
+
+/**
+ * Capacity (speed-1 pods) a queue needs: for every work item, the work that must be done before it
+ * (everything due earlier that can still be on time, and everything ahead of it in the FIFO queue)
+ * within its time left. Items of `lostJobs`, and items no pool size can make on time, are finished
+ * best-effort on economy pools.
+ */
+function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled: ReadonlySet<string>, lostJobs: ReadonlySet<string>): QueueDemand {
   const now = input.now;
   const obs = input.queues[q] ?? EMPTY_QUEUE;
   const s = cfg.secondsPerActivity[q] ?? 0;
   const pools = cfg.pools.filter((p) => p.queues.includes(q)).sort(byCostPerWork);
-  const ready = pools.reduce((a, p) => a + ((input.pools[p.name] ?? EMPTY_POOL).ready * p.speedFactor) / p.queues.length, 0);
+  const share = (p: PoolConfig, pods: number) => (pods * p.speedFactor) / p.queues.length;
+  const ready = pools.reduce((a, p) => a + share(p, (input.pools[p.name] ?? EMPTY_POOL).ready), 0);
+  const maxCapacity = pools.reduce((a, p) => a + share(p, stalled.has(p.name) ? (input.pools[p.name] ?? EMPTY_POOL).ready : p.maxReplicas), 0);
   // New pods come from the cheapest pool that can still grow; its cold start is what they wait.
   const source = pools.find((p) => !stalled.has(p.name) && (input.pools[p.name]?.replicas ?? 0) < p.maxReplicas) ?? pools[0];
   const c = source?.coldStartSeconds ?? 0;
-  const speed = source?.speedFactor ?? 1;
+  const taskSeconds = s / (source?.speedFactor ?? 1);
 
   const items: WorkItem[] = [];
   let attributed = 0;
@@ -203,52 +223,59 @@ function queueNeed(
     if (n <= 0) continue;
     jobsWithWork += 1;
     attributed += n;
-    const due = j.deadline ?? j.startedAt + cfg.defaultDeadlineSeconds;
-    items.push({ due, since: j.startedAt, tasks: n, what: `job ${j.jobId}` });
+    const hard = j.deadline !== undefined && !lostJobs.has(j.jobId);
+    items.push({ due: j.deadline ?? j.startedAt + cfg.defaultDeadlineSeconds, since: j.startedAt, tasks: n, what: `job ${j.jobId}`, jobId: j.jobId, hard });
   }
   // Tasks on the queue that no job's progress accounts for (a job that does not answer queries, or
   // work of another client): due a default deadline after the oldest of them was queued.
   const outstanding = obs.backlog + obs.running;
   const unattributed = Math.max(0, outstanding - attributed);
   const queuedSince = now - obs.backlogAgeSeconds;
-  if (unattributed > 0) items.push({ due: queuedSince + cfg.defaultDeadlineSeconds, since: queuedSince, tasks: unattributed, what: `${unattributed} queued task(s)` });
+  if (unattributed > 0) {
+    items.push({ due: queuedSince + cfg.defaultDeadlineSeconds, since: queuedSince, tasks: unattributed, what: `${unattributed} queued task(s)`, hard: false });
+  }
   items.sort((a, b) => a.due - b.due || a.since - b.since || a.what.localeCompare(b.what));
 
   const parallel = Math.max(outstanding, SEQUENTIAL_QUEUES.has(q) ? jobsWithWork + unattributed : attributed);
-  // Sequential queues: queued and running tasks are at most one per job anyway.
-  const runnable = outstanding;
-  if (items.length === 0 || s === 0) {
-    return { pods: 0, parallel, ready, runnable, reason: `${q}: idle` };
-  }
+  const base = { parallel, ready, runnable: outstanding, lost: new Set<string>() };
+  if (items.length === 0 || s === 0) return { ...base, pods: 0, deadlinePods: 0, reason: `${q}: idle` };
+
   const tail = tailSeconds(cfg, q);
-  const taskSeconds = s / speed;
-  let need = 0;
+  /** Pods needed to do `work` within `T`: the ready ones from now, new ones after their cold start. */
+  const podsFor = (work: number, T: number) => (work <= ready * T ? work / T : ready + (work - ready * T) / Math.max(T - c, EPS));
+  const bestEffortT = c + Math.max(c, taskSeconds);
+  let all = 0;
+  let hardNeed = 0;
   let binding = '';
-  let late = 0;
-  const total = items.reduce((a, x) => a + x.tasks * s, 0);
+  const hopeless: WorkItem[] = [];
   for (const item of items) {
-    // The work done before this item's is done: everything due earlier (in any order some schedule
-    // must do it by then) and everything ahead of it in the queue (Temporal dispatches first in,
-    // first out, deadline or not).
-    const cumulative = items.reduce((a, x) => a + (x.due <= item.due || x.since <= item.since ? x.tasks * s : 0), 0);
-    let T = item.due - now - tail - cfg.deadlineMarginSeconds;
-    if (cumulative > ready * T && T <= c + taskSeconds) {
-      // New pods cannot finish a task of this work in time: finish it as fast as still pays.
-      late += 1;
-      T = c + Math.max(c, taskSeconds);
+    // Everything ahead in the queue (Temporal dispatches first in, first out, deadline or not),
+    // and everything due earlier that is still meant to be on time, is done before this item.
+    const work = items.reduce((a, x) => a + (x.since <= item.since || (x.due <= item.due && !hopeless.includes(x)) ? x.tasks * s : 0), 0);
+    const T = item.due - now - tail - cfg.deadlineMarginSeconds;
+    let n = podsFor(work, T);
+    // On time only if the ready pods manage it, or new pods have time to start and finish a task,
+    // and no more pods than the pools can have are needed.
+    const onTime = (work <= ready * T || T > c + taskSeconds) && n <= maxCapacity + EPS;
+    if (!onTime) {
+      hopeless.push(item);
+      if (item.hard && item.jobId) base.lost.add(item.jobId);
+      n = podsFor(work, Math.max(T, bestEffortT));
     }
-    const n = cumulative <= ready * T ? cumulative / T : ready + (cumulative - ready * T) / Math.max(T - c, EPS);
-    if (n > need + EPS) {
-      need = n;
-      binding = `${item.what} due in ${Math.round(item.due - now)} s`;
+    if (n > all + EPS) {
+      all = n;
+      binding = `${item.what} due in ${Math.round(item.due - now)} s${onTime ? '' : ' (best-effort)'}`;
     }
+    if (onTime && item.hard) hardNeed = Math.max(hardNeed, n);
   }
   const parts = [`${obs.backlog} queued`, `${obs.running} running`];
   if (jobsWithWork) parts.push(`${attributed} left in ${jobsWithWork} job(s)`);
-  const work = Math.round(total);
-  let reason = `${q}: ${parts.join(', ')} (${work} pod-s of work); needs ${fmt(need)} pod(s) for ${binding}`;
-  if (late) reason += `; ${late} deadline(s) no longer reachable, finishing best-effort`;
-  return { pods: need, parallel, ready, runnable, reason };
+  const total = Math.round(items.reduce((a, x) => a + x.tasks * s, 0));
+  let reason = `${q}: ${parts.join(', ')} (${total} pod-s of work); needs ${fmt(all)} pod(s) for ${binding}`;
+  if (hardNeed > EPS && hardNeed + EPS < all) reason += `, ${fmt(hardNeed)} of them for deadlines`;
+  const lostHard = hopeless.filter((x) => x.jobId && input.jobs.some((j) => j.jobId === x.jobId && j.deadline !== undefined)).length;
+  if (lostHard) reason += `; ${lostHard} deadline(s) out of reach, finishing those best-effort on economy pools`;
+  return { ...base, pods: all, deadlinePods: Math.min(hardNeed, all), reason };
 }
 
 function freshMemory(input: ScalerInput): ScalerMemory {
@@ -295,23 +322,36 @@ export function decide(input: ScalerInput): Decision {
   const queues: Partial<Record<QueueRole, QueueNeed>> = {};
   const hasWork = new Set<QueueRole>();
 
+  // Pass 1 finds the jobs some queue cannot finish on time even at its maximum size; pass 2 plans
+  // with those as best-effort everywhere, so no queue buys on-demand pods for a deadline already lost.
+  const lostJobs = new Set<string>();
+  for (const q of roles) for (const id of queueDemand(cfg, q, input, stalled, lostJobs).lost) lostJobs.add(id);
   for (const q of roles) {
-    const need = queueNeed(cfg, q, input, stalled);
+    const need = queueDemand(cfg, q, input, stalled, lostJobs);
     queues[q] = { pods: need.pods, parallel: need.parallel, ready: need.ready, reason: need.reason };
     if (need.pods > EPS || need.runnable > 0) hasWork.add(q);
     const pools = cfg.pools.filter((p) => p.queues.includes(q)).sort(byCostPerWork);
-    let units = need.pods; // capacity still to place, speed-1 pods
+    // Economy work (no deadline asked for, or one already out of reach) may spill onto dearer pools
+    // only when every economy pool is out of capacity and the queue has no ready pod at all.
+    const economyBlocked = pools.filter((p) => isEconomy(p, pools)).every((p) => stalled.has(p.name) && obsOf(p).ready === 0);
+    let hard = need.deadlinePods; // capacity for deadlines still to place, speed-1 pods
+    let soft = Math.max(0, need.pods - need.deadlinePods); // the rest, economy pools only
     let tasks = need.parallel; // parallel tasks still without a pod
     let runnable = need.runnable; // tasks queued or running now, still without a pod
     const take = (p: PoolConfig, maxPods: number, label: 'keeps' | 'adds') => {
-      const byUnits = units / p.speedFactor;
+      const economy = isEconomy(p, pools) || economyBlocked;
+      const units = hard + (economy ? soft : 0);
       // A pod already there costs the same pod-seconds whether it works now or the work waits for
       // fewer pods: it is kept while there is a task for it (queued or running), even beyond the need.
-      const byRunnable = label === 'keeps' ? runnable / p.activitiesPerPod : 0;
-      const pods = Math.min(maxPods, tasks / p.activitiesPerPod, Math.max(byUnits, byRunnable));
+      const byRunnable = label === 'keeps' && economy ? runnable / p.activitiesPerPod : 0;
+      const pods = Math.min(maxPods, tasks / p.activitiesPerPod, Math.max(units / p.speedFactor, byRunnable));
       if (pods <= EPS) return;
       alloc.set(p.name, (alloc.get(p.name) ?? 0) + pods);
-      units = Math.max(0, units - pods * p.speedFactor);
+      let cap = pods * p.speedFactor;
+      const fromHard = Math.min(hard, cap);
+      hard -= fromHard;
+      cap -= fromHard;
+      if (economy) soft = Math.max(0, soft - cap);
       tasks = Math.max(0, tasks - pods * p.activitiesPerPod);
       runnable = Math.max(0, runnable - pods * p.activitiesPerPod);
       notes.get(p.name)?.push(`${label} ${fmt(pods)} for ${q}`);
@@ -323,7 +363,7 @@ export function decide(input: ScalerInput): Decision {
     }
     // Then new pods from the cheapest pool with room; a stalled spot pool gets none.
     for (const p of pools) {
-      if (units <= EPS || tasks <= EPS) break;
+      if ((hard <= EPS && soft <= EPS) || tasks <= EPS) break;
       if (stalled.has(p.name)) {
         notes.get(p.name)?.push(`spot capacity unavailable (pods unschedulable over ${cfg.damping.spotPendingTimeoutSeconds} s), not growing`);
         continue;
@@ -331,8 +371,8 @@ export function decide(input: ScalerInput): Decision {
       const room = p.maxReplicas - Math.max(alloc.get(p.name) ?? 0, existing.get(p.name) ?? 0);
       if (room > EPS) take(p, room, 'adds');
     }
-    if (units > EPS && tasks > EPS) {
-      for (const p of pools) notes.get(p.name)?.push(`${q} short of ${fmt(units)} pod(s): pools at maxReplicas`);
+    if (hard > EPS && tasks > EPS) {
+      for (const p of pools) notes.get(p.name)?.push(`${q} short of ${fmt(hard)} pod(s) for deadlines: pools at maxReplicas`);
     }
   }
 

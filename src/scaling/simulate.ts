@@ -27,6 +27,8 @@ export interface PoolUsage {
   spot: boolean;
   /** Billed pod-hours (from getting a node to going away). */
   podHours: number;
+  /** Pod-hours spent running activities (the rest is cold start and idling). */
+  busyHours: number;
   cost: number;
   /** Pods that got a node (each paid a cold start). */
   coldStarts: number;
@@ -228,7 +230,7 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
   const pods = new Map<string, Pod[]>(cfg.pools.map((p) => [p.name, []]));
   const desired = new Map<string, number>(cfg.pools.map((p) => [p.name, 0]));
   const usage = new Map<string, PoolUsage>(
-    cfg.pools.map((p) => [p.name, { pool: p.name, gpu: p.gpusPerPod > 0, spot: p.spot, podHours: 0, cost: 0, coldStarts: 0, preemptions: 0, peakReplicas: 0 }]),
+    cfg.pools.map((p) => [p.name, { pool: p.name, gpu: p.gpusPerPod > 0, spot: p.spot, podHours: 0, busyHours: 0, cost: 0, coldStarts: 0, preemptions: 0, peakReplicas: 0 }]),
   );
   const active = new Set<Job>();
   const finished: Job[] = [];
@@ -307,6 +309,7 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
     const task = pod.task;
     if (!task) return;
     const q = STAGE_QUEUE[task.stage];
+    (usage.get(pod.pool.name) as PoolUsage).busyHours += (t - pod.taskStart) / 3600;
     const done = (t - pod.taskStart) * pod.pool.speedFactor;
     const kept = Math.floor(done / trace.checkpointSeconds) * trace.checkpointSeconds;
     lostWork += done - kept;
@@ -504,6 +507,7 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
         if (pod.removed || e.epoch !== pod.epoch || !pod.task) break;
         const task = pod.task;
         const q = STAGE_QUEUE[task.stage];
+        (usage.get(pod.pool.name) as PoolUsage).busyHours += (t - pod.taskStart) / 3600;
         pod.task = undefined;
         running.set(q, (running.get(q) ?? 0) - 1);
         complete(task);

@@ -6,7 +6,7 @@
  * chart and the Dockerfiles start checked against the real `vldm` CLI.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,7 +45,12 @@ const WORKER_ENV = ['VLDM_LOG_LEVEL'];
 interface K8sObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   // Manifests are checked field by field; their shapes are Kubernetes', not ours.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   spec?: any;
@@ -56,7 +61,16 @@ interface K8sObject {
 let helmBin: string;
 
 function helm(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(helmBin, args, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HELM_CACHE_HOME: path.join(tmp, 'cache'), HELM_CONFIG_HOME: path.join(tmp, 'config'), HELM_DATA_HOME: path.join(tmp, 'data') } });
+  const r = spawnSync(helmBin, args, {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: {
+      ...process.env,
+      HELM_CACHE_HOME: path.join(tmp, 'cache'),
+      HELM_CONFIG_HOME: path.join(tmp, 'config'),
+      HELM_DATA_HOME: path.join(tmp, 'data'),
+    },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -81,23 +95,32 @@ function render(values: object = {}): K8sObject[] {
 
 function find(objs: K8sObject[], kind: string, name: string): K8sObject {
   const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
-  if (!o) throw new Error(`no ${kind} ${name} in: ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
+  if (!o)
+    throw new Error(`no ${kind} ${name} in: ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
   return o;
 }
 
-const workerDeployments = (objs: K8sObject[]) => objs.filter((o) => o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/component'] === 'worker');
+const workerDeployments = (objs: K8sObject[]) =>
+  objs.filter(
+    (o) => o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/component'] === 'worker',
+  );
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const container = (d: K8sObject, name: string): any => d.spec.template.spec.containers.find((c: { name: string }) => c.name === name);
+const container = (d: K8sObject, name: string): any =>
+  d.spec.template.spec.containers.find((c: { name: string }) => c.name === name);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const envOf = (c: any): Record<string, any> => Object.fromEntries((c.env ?? []).map((e: { name: string }) => [e.name, e]));
+const envOf = (c: any): Record<string, any> =>
+  Object.fromEntries((c.env ?? []).map((e: { name: string }) => [e.name, e]));
 
 beforeAll(() => {
   const found = findTool('helm');
-  if (!found) throw new Error('helm not found in .tools/bin or on PATH: run infra/setup.sh (it builds helm from its Go module)');
+  if (!found)
+    throw new Error(
+      'helm not found in .tools/bin or on PATH: run infra/setup.sh (it builds helm from its Go module)',
+    );
   helmBin = found;
 });
 
-afterAll(() => undefined);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('helm lint --strict', () => {
   it('is clean with the default values', () => {
@@ -120,10 +143,24 @@ const allFeatures = {
     address: 'frontend.temporal.example:7233',
     namespace: 'video',
     uiUrl: 'https://temporal.example',
-    tls: { enabled: true, existingSecret: 'temporal-client', caKey: 'ca.crt', serverName: 'frontend.temporal.example' },
+    tls: {
+      enabled: true,
+      existingSecret: 'temporal-client',
+      caKey: 'ca.crt',
+      serverName: 'frontend.temporal.example',
+    },
   },
   nats: { url: 'nats://nats.vldm:4222' },
-  store: { s3: { bucket: 'renders', prefix: 'jobs/', endpoint: 'http://minio.minio:9000', existingSecret: 's3-creds', accessKeyIdKey: 'id', secretAccessKeyKey: 'secret' } },
+  store: {
+    s3: {
+      bucket: 'renders',
+      prefix: 'jobs/',
+      endpoint: 'http://minio.minio:9000',
+      existingSecret: 's3-creds',
+      accessKeyIdKey: 'id',
+      secretAccessKeyKey: 'secret',
+    },
+  },
   modelPack: { source: 's3', path: '/packs/reference', s3: { uri: 's3://packs/reference' } },
   codec: { enabled: true, existingSecret: 'codec', key: 'k1' },
 };
@@ -135,7 +172,9 @@ describe('the default install', () => {
   });
 
   it('has one worker Deployment per pool, serving its queues with the CLI flags the chart sets', () => {
-    const byPool = Object.fromEntries(workerDeployments(objs).map((d) => [d.metadata.labels!['vldm.dev/pool'], d]));
+    const byPool = Object.fromEntries(
+      workerDeployments(objs).map((d) => [d.metadata.labels!['vldm.dev/pool'], d]),
+    );
     expect(Object.keys(byPool).sort()).toEqual(['cpu', 'keyframe', 'render-ondemand', 'render-spot']);
     const expected: Record<string, string> = {
       cpu: 'orchestration,media',
@@ -165,7 +204,9 @@ describe('the default install', () => {
     expect(container(cpu, 'worker').image).toBe('vldm-worker-cpu:0.1.0');
     expect(spot.spec.template.metadata.labels['vldm.dev/capacity']).toBe('spot');
     expect(keyframe.spec.template.metadata.labels['vldm.dev/capacity']).toBe('on-demand');
-    expect(spot.spec.template.spec.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(spot.spec.template.spec.tolerations).toEqual([
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
     expect(envOf(container(spot, 'worker')).VLDM_EXECUTION_PROVIDERS.value).toBe('cuda,cpu');
     expect(envOf(container(cpu, 'worker')).VLDM_EXECUTION_PROVIDERS).toBeUndefined();
     expect(envOf(container(cpu, 'worker')).VLDM_THREADS.value).toBe('2');
@@ -178,14 +219,23 @@ describe('the default install', () => {
       const pod = d.spec.template.spec;
       const c = container(d, 'worker');
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
-      expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(c.args[c.args.indexOf('--grace-seconds') + 1]));
+      expect(c.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      });
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(
+        Number(c.args[c.args.indexOf('--grace-seconds') + 1]),
+      );
       expect(pod.automountServiceAccountToken).toBe(false);
       expect(pod.serviceAccountName).toBe(`${RELEASE}-vldm-worker`);
-      const mounts = Object.fromEntries(c.volumeMounts.map((m: { name: string; mountPath: string }) => [m.mountPath, m.name]));
+      const mounts = Object.fromEntries(
+        c.volumeMounts.map((m: { name: string; mountPath: string }) => [m.mountPath, m.name]),
+      );
       expect(mounts['/tmp']).toBe('tmp');
       expect(mounts['/var/lib/vldm']).toBe('state');
-      for (const name of ['tmp', 'state']) expect(pod.volumes.find((v: { name: string }) => v.name === name).emptyDir).toBeDefined();
+      for (const name of ['tmp', 'state'])
+        expect(pod.volumes.find((v: { name: string }) => v.name === name).emptyDir).toBeDefined();
     }
   });
 
@@ -216,7 +266,13 @@ describe('the default install', () => {
 
   it('puts only settings vldm reads into the ConfigMap, and every pod reads it', () => {
     const cm = find(objs, 'ConfigMap', `${RELEASE}-vldm-env`);
-    const known = [...Object.values(CONFIG_ENV), ...Object.values(STORE_ENV), ...Object.values(CODEC_ENV), ...WORKER_ENV, ...PENDING_ENV];
+    const known = [
+      ...Object.values(CONFIG_ENV),
+      ...Object.values(STORE_ENV),
+      ...Object.values(CODEC_ENV),
+      ...WORKER_ENV,
+      ...PENDING_ENV,
+    ];
     for (const key of Object.keys(cm.data)) expect(known, `ConfigMap key ${key}`).toContain(key);
     expect(cm.data).toMatchObject({
       VLDM_TEMPORAL_ADDRESS: 'temporal-frontend.temporal.svc:7233',
@@ -228,7 +284,9 @@ describe('the default install', () => {
       AWS_REGION: 'us-east-1',
     });
     for (const d of objs.filter((o) => o.kind === 'Deployment')) {
-      expect(d.spec.template.spec.containers[0].envFrom).toEqual([{ configMapRef: { name: `${RELEASE}-vldm-env` } }]);
+      expect(d.spec.template.spec.containers[0].envFrom).toEqual([
+        { configMapRef: { name: `${RELEASE}-vldm-env` } },
+      ]);
       expect(d.spec.template.metadata.annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
     }
   });
@@ -245,20 +303,38 @@ describe('the default install', () => {
 
   it('gives the scaler a least-privilege Role, bound to its own ServiceAccount', () => {
     const role = find(objs, 'Role', `${RELEASE}-vldm-scaler`);
-    const pools = workerDeployments(objs).map((d) => d.metadata.name).sort();
+    const pools = workerDeployments(objs)
+      .map((d) => d.metadata.name)
+      .sort();
     expect(role.rules).toEqual([
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: ['apps'], resources: ['deployments/scale'], resourceNames: pools, verbs: ['get', 'patch', 'update'] },
+      {
+        apiGroups: ['apps'],
+        resources: ['deployments/scale'],
+        resourceNames: pools,
+        verbs: ['get', 'patch', 'update'],
+      },
       { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
       { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [`${RELEASE}-vldm-scaler`], verbs: ['get', 'update'] },
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        resourceNames: [`${RELEASE}-vldm-scaler`],
+        verbs: ['get', 'update'],
+      },
     ]);
     expect(JSON.stringify(role.rules)).not.toMatch(/secrets|delete|"\*"|escalate|bind|impersonate/);
     expect(objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toEqual([]);
     const binding = find(objs, 'RoleBinding', `${RELEASE}-vldm-scaler`);
-    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${RELEASE}-vldm-scaler` });
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: `${RELEASE}-vldm-scaler`, namespace: NAMESPACE }]);
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: `${RELEASE}-vldm-scaler`,
+    });
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: `${RELEASE}-vldm-scaler`, namespace: NAMESPACE },
+    ]);
     const scaler = find(objs, 'Deployment', `${RELEASE}-vldm-scaler`);
     expect(scaler.spec.template.spec.serviceAccountName).toBe(`${RELEASE}-vldm-scaler`);
     expect(scaler.spec.replicas).toBe(2);
@@ -291,19 +367,41 @@ describe('the default install', () => {
       speedFactor: 1,
       activitiesPerPod: 1,
     });
-    expect(cfg.pools.map((p) => p.deployment).sort()).toEqual(workerDeployments(objs).map((d) => d.metadata.name).sort());
+    expect(cfg.pools.map((p) => p.deployment).sort()).toEqual(
+      workerDeployments(objs)
+        .map((d) => d.metadata.name)
+        .sort(),
+    );
     const scaler = container(find(objs, 'Deployment', `${RELEASE}-vldm-scaler`), 'scaler');
-    expect(scaler.args).toEqual(['scaler', 'run', '--pools', '/etc/vldm/scaler/pools.json', '--lease', `${RELEASE}-vldm-scaler`, '--interval', '15']);
-    expect(scaler.volumeMounts).toContainEqual({ name: 'config', mountPath: '/etc/vldm/scaler', readOnly: true });
+    expect(scaler.args).toEqual([
+      'scaler',
+      'run',
+      '--pools',
+      '/etc/vldm/scaler/pools.json',
+      '--lease',
+      `${RELEASE}-vldm-scaler`,
+      '--interval',
+      '15',
+    ]);
+    expect(scaler.volumeMounts).toContainEqual({
+      name: 'config',
+      mountPath: '/etc/vldm/scaler',
+      readOnly: true,
+    });
   });
 
   it('passes a set scale-down delay to the scaler', () => {
-    const cm = find(render({ scaler: { scaleDownDelaySeconds: 600 } }), 'ConfigMap', `${RELEASE}-vldm-scaler`);
+    const cm = find(
+      render({ scaler: { scaleDownDelaySeconds: 600 } }),
+      'ConfigMap',
+      `${RELEASE}-vldm-scaler`,
+    );
     expect(parsePoolsConfig(JSON.parse(cm.data['pools.json'])).damping.scaleDownDelaySeconds).toBe(600);
   });
 
   it('rolls the pods when the configuration changes, and only then', () => {
-    const checksum = (o: K8sObject[], name: string) => find(o, 'Deployment', name).spec.template.metadata.annotations['checksum/config'] as string;
+    const checksum = (o: K8sObject[], name: string) =>
+      find(o, 'Deployment', name).spec.template.metadata.annotations['checksum/config'] as string;
     const cpu = `${RELEASE}-vldm-cpu`;
     const before = checksum(objs, cpu);
     expect(checksum(render({ pools: { keyframe: { maxReplicas: 3 } } }), cpu)).toBe(before);
@@ -324,12 +422,19 @@ describe('optional features', () => {
     const init = d.spec.template.spec.initContainers[0];
     expect(init.name).toBe('fetch-pack');
     expect(init.command).toEqual(['aws', 's3', 'sync', '--only-show-errors', '--no-progress']);
-    expect(init.args).toEqual(['s3://packs/reference', '/packs/reference', '--endpoint-url', 'http://minio.minio:9000']);
+    expect(init.args).toEqual([
+      's3://packs/reference',
+      '/packs/reference',
+      '--endpoint-url',
+      'http://minio.minio:9000',
+    ]);
     expect(envOf(init).AWS_ACCESS_KEY_ID.valueFrom.secretKeyRef).toEqual({ name: 's3-creds', key: 'id' });
     expect(init.securityContext.readOnlyRootFilesystem).toBe(true);
     const mount = container(d, 'worker').volumeMounts.find((m: { name: string }) => m.name === 'model-pack');
     expect(mount).toEqual({ name: 'model-pack', mountPath: '/packs/reference', readOnly: true });
-    expect(d.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'model-pack').emptyDir.sizeLimit).toBe('4Gi');
+    expect(
+      d.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'model-pack').emptyDir.sizeLimit,
+    ).toBe('4Gi');
     expect(find(objs, 'ConfigMap', `${RELEASE}-vldm-env`).data.VLDM_PACK).toBe('/packs/reference');
   });
 
@@ -351,12 +456,19 @@ describe('optional features', () => {
     for (const name of [`${RELEASE}-vldm-cpu`, `${RELEASE}-vldm-scaler`]) {
       const d = find(objs, 'Deployment', name);
       const c = d.spec.template.spec.containers[0];
-      const mounts = Object.fromEntries(c.volumeMounts.map((m: { name: string; mountPath: string }) => [m.name, m.mountPath]));
+      const mounts = Object.fromEntries(
+        c.volumeMounts.map((m: { name: string; mountPath: string }) => [m.name, m.mountPath]),
+      );
       expect(mounts['temporal-tls']).toBe('/etc/vldm/temporal-tls');
       expect(mounts['codec-key']).toBe('/etc/vldm/codec');
-      const volumes = Object.fromEntries(d.spec.template.spec.volumes.map((v: { name: string }) => [v.name, v]));
+      const volumes = Object.fromEntries(
+        d.spec.template.spec.volumes.map((v: { name: string }) => [v.name, v]),
+      );
       expect(volumes['temporal-tls'].secret.secretName).toBe('temporal-client');
-      expect(volumes['codec-key'].secret).toMatchObject({ secretName: 'codec', items: [{ key: 'k1', path: 'k1' }] });
+      expect(volumes['codec-key'].secret).toMatchObject({
+        secretName: 'codec',
+        items: [{ key: 'k1', path: 'k1' }],
+      });
     }
     const worker = envOf(container(find(objs, 'Deployment', `${RELEASE}-vldm-cpu`), 'worker'));
     expect(worker.AWS_SECRET_ACCESS_KEY.valueFrom.secretKeyRef).toEqual({ name: 's3-creds', key: 'secret' });
@@ -365,11 +477,27 @@ describe('optional features', () => {
   it('mounts a volume pack, per pool when a pool names its own source', () => {
     const o = render({
       modelPack: { source: 'volume', volume: { persistentVolumeClaim: { claimName: 'packs' } } },
-      pools: { keyframe: { modelPack: { source: 'volume', volume: { hostPath: { path: '/mnt/packs/reference', type: 'Directory' } } } } },
+      pools: {
+        keyframe: {
+          modelPack: {
+            source: 'volume',
+            volume: { hostPath: { path: '/mnt/packs/reference', type: 'Directory' } },
+          },
+        },
+      },
     });
-    const volume = (name: string) => find(o, 'Deployment', name).spec.template.spec.volumes.find((v: { name: string }) => v.name === 'model-pack');
-    expect(volume(`${RELEASE}-vldm-render-spot`)).toEqual({ name: 'model-pack', persistentVolumeClaim: { claimName: 'packs' } });
-    expect(volume(`${RELEASE}-vldm-keyframe`)).toEqual({ name: 'model-pack', hostPath: { path: '/mnt/packs/reference', type: 'Directory' } });
+    const volume = (name: string) =>
+      find(o, 'Deployment', name).spec.template.spec.volumes.find(
+        (v: { name: string }) => v.name === 'model-pack',
+      );
+    expect(volume(`${RELEASE}-vldm-render-spot`)).toEqual({
+      name: 'model-pack',
+      persistentVolumeClaim: { claimName: 'packs' },
+    });
+    expect(volume(`${RELEASE}-vldm-keyframe`)).toEqual({
+      name: 'model-pack',
+      hostPath: { path: '/mnt/packs/reference', type: 'Directory' },
+    });
   });
 
   it('without the scaler: no scaler objects, and every pool at minReplicas', () => {
@@ -386,11 +514,25 @@ describe('optional features', () => {
     const kf = find(o, 'Deployment', `${RELEASE}-vldm-keyframe`);
     expect(kf.spec.template.metadata.labels['vldm.dev/capacity']).toBe('on-demand');
     expect(kf.spec.replicas).toBe(0);
-    expect(container(find(o, 'Deployment', `${RELEASE}-vldm-cpu`), 'worker').resources.limits['nvidia.com/gpu']).toBeUndefined();
+    expect(
+      container(find(o, 'Deployment', `${RELEASE}-vldm-cpu`), 'worker').resources.limits['nvidia.com/gpu'],
+    ).toBeUndefined();
   });
 
   it('adds a pool from the defaults and drops a disabled one', () => {
-    const o = render({ pools: { 'upscale-a100': { queues: ['upscale'], image: 'gpu', gpu: 2, spot: true, nodeSelector: { 'gpu.example/class': 'a100' } }, keyframe: { enabled: false }, 'render-spot': { queues: ['interpolation', 'decode', 'upscale', 'keyframe'] } } });
+    const o = render({
+      pools: {
+        'upscale-a100': {
+          queues: ['upscale'],
+          image: 'gpu',
+          gpu: 2,
+          spot: true,
+          nodeSelector: { 'gpu.example/class': 'a100' },
+        },
+        keyframe: { enabled: false },
+        'render-spot': { queues: ['interpolation', 'decode', 'upscale', 'keyframe'] },
+      },
+    });
     const d = find(o, 'Deployment', `${RELEASE}-vldm-upscale-a100`);
     expect(d.spec.template.spec.nodeSelector).toEqual({ 'gpu.example/class': 'a100' });
     expect(d.spec.template.spec.terminationGracePeriodSeconds).toBe(90);
@@ -409,7 +551,10 @@ describe('on a real API server (kube-apiserver + etcd, test/support/kube.ts)', (
     impersonateGroups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
   });
   const replicas = async (pool: string) => {
-    const r = await kubeRequest(cluster, { method: 'GET', path: `/apis/apps/v1/namespaces/${ns}/deployments/${RELEASE}-vldm-${pool}` });
+    const r = await kubeRequest(cluster, {
+      method: 'GET',
+      path: `/apis/apps/v1/namespaces/${ns}/deployments/${RELEASE}-vldm-${pool}`,
+    });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     return (r.body as { spec: { replicas: number } }).spec.replicas;
   };
@@ -423,8 +568,12 @@ describe('on a real API server (kube-apiserver + etcd, test/support/kube.ts)', (
   it('helm install creates every object, and NOTES.txt says how to submit a job and open the Temporal UI', async () => {
     expect(install.code, install.stderr).toBe(0);
     const notes = install.stdout.slice(install.stdout.indexOf('NOTES:'));
-    expect(notes).toContain(`kubectl -n ${ns} exec deploy/${RELEASE}-vldm-cpu -- node /opt/vldm/bin/vldm.js submit --seconds 10`);
-    expect(notes).toContain('vldm submit --temporal-address 127.0.0.1:7233 --namespace default --pack /opt/vldm/models/reference');
+    expect(notes).toContain(
+      `kubectl -n ${ns} exec deploy/${RELEASE}-vldm-cpu -- node /opt/vldm/bin/vldm.js submit --seconds 10`,
+    );
+    expect(notes).toContain(
+      'vldm submit --temporal-address 127.0.0.1:7233 --namespace default --pack /opt/vldm/models/reference',
+    );
     expect(notes).toContain('https://temporal.example/namespaces/default/workflows');
     expect(await replicas('cpu')).toBe(1);
     expect(await replicas('render-spot')).toBe(0);
@@ -433,7 +582,13 @@ describe('on a real API server (kube-apiserver + etcd, test/support/kube.ts)', (
   it("the scaler's identity can scale the worker pools and hold its Lease, and nothing else", async () => {
     const as = scalerUser();
     const scale = (name: string, n: number) =>
-      kubeRequest(cluster, { method: 'PATCH', path: `/apis/apps/v1/namespaces/${ns}/deployments/${name}/scale`, contentType: 'application/merge-patch+json', body: { spec: { replicas: n } }, ...as });
+      kubeRequest(cluster, {
+        method: 'PATCH',
+        path: `/apis/apps/v1/namespaces/${ns}/deployments/${name}/scale`,
+        contentType: 'application/merge-patch+json',
+        body: { spec: { replicas: n } },
+        ...as,
+      });
     expect((await scale(`${RELEASE}-vldm-render-spot`, 3)).status).toBe(200);
     expect(await replicas('render-spot')).toBe(3);
     // Not its own Deployment, and no other verb than the ones it needs.
@@ -443,20 +598,69 @@ describe('on a real API server (kube-apiserver + etcd, test/support/kube.ts)', (
     expect((await get(`/api/v1/namespaces/${ns}/pods`)).status).toBe(200);
     expect((await get(`/api/v1/namespaces/${ns}/secrets`)).status).toBe(403);
     expect((await get(`/api/v1/namespaces/default/pods`)).status).toBe(403);
-    expect((await kubeRequest(cluster, { method: 'DELETE', path: `/api/v1/namespaces/${ns}/pods/any`, ...as })).status).toBe(403);
-    expect((await kubeRequest(cluster, { method: 'DELETE', path: `/apis/apps/v1/namespaces/${ns}/deployments/${RELEASE}-vldm-cpu`, ...as })).status).toBe(403);
-    const lease = (name: string) => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name }, spec: { holderIdentity: 'test' } });
+    expect(
+      (await kubeRequest(cluster, { method: 'DELETE', path: `/api/v1/namespaces/${ns}/pods/any`, ...as }))
+        .status,
+    ).toBe(403);
+    expect(
+      (
+        await kubeRequest(cluster, {
+          method: 'DELETE',
+          path: `/apis/apps/v1/namespaces/${ns}/deployments/${RELEASE}-vldm-cpu`,
+          ...as,
+        })
+      ).status,
+    ).toBe(403);
+    const lease = (name: string) => ({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name },
+      spec: { holderIdentity: 'test' },
+    });
     const leases = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
-    expect((await kubeRequest(cluster, { method: 'POST', path: leases, body: lease(`${RELEASE}-vldm-scaler`), ...as })).status).toBe(201);
+    expect(
+      (
+        await kubeRequest(cluster, {
+          method: 'POST',
+          path: leases,
+          body: lease(`${RELEASE}-vldm-scaler`),
+          ...as,
+        })
+      ).status,
+    ).toBe(201);
     expect((await get(`${leases}/${RELEASE}-vldm-scaler`)).status).toBe(200);
-    expect((await kubeRequest(cluster, { method: 'POST', path: leases, body: lease('other'), ...as })).status).toBe(201);
+    expect(
+      (await kubeRequest(cluster, { method: 'POST', path: leases, body: lease('other'), ...as })).status,
+    ).toBe(201);
     expect((await get(`${leases}/other`)).status).toBe(403);
-    const event = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'scaled.1' }, involvedObject: { kind: 'Deployment', namespace: ns, name: `${RELEASE}-vldm-render-spot` }, reason: 'Scaled', message: 'test', type: 'Normal' };
-    expect((await kubeRequest(cluster, { method: 'POST', path: `/api/v1/namespaces/${ns}/events`, body: event, ...as })).status).toBe(201);
+    const event = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: 'scaled.1' },
+      involvedObject: { kind: 'Deployment', namespace: ns, name: `${RELEASE}-vldm-render-spot` },
+      reason: 'Scaled',
+      message: 'test',
+      type: 'Normal',
+    };
+    expect(
+      (
+        await kubeRequest(cluster, {
+          method: 'POST',
+          path: `/api/v1/namespaces/${ns}/events`,
+          body: event,
+          ...as,
+        })
+      ).status,
+    ).toBe(201);
   });
 
   it("helm upgrade keeps the scaler's replica counts; without the scaler it restores minReplicas", async () => {
-    await kubeRequest(cluster, { method: 'PATCH', path: `/apis/apps/v1/namespaces/${ns}/deployments/${RELEASE}-vldm-keyframe/scale`, contentType: 'application/merge-patch+json', body: { spec: { replicas: 2 } } });
+    await kubeRequest(cluster, {
+      method: 'PATCH',
+      path: `/apis/apps/v1/namespaces/${ns}/deployments/${RELEASE}-vldm-keyframe/scale`,
+      contentType: 'application/merge-patch+json',
+      body: { spec: { replicas: 2 } },
+    });
     const up = kube(['upgrade', RELEASE, CHART, '--set', 'nats.url=nats://nats:4222']);
     expect(up.code, up.stderr).toBe(0);
     expect(await replicas('keyframe')).toBe(2);
@@ -464,37 +668,167 @@ describe('on a real API server (kube-apiserver + etcd, test/support/kube.ts)', (
     const off = kube(['upgrade', RELEASE, CHART, '--set', 'scaler.enabled=false']);
     expect(off.code, off.stderr).toBe(0);
     expect(await replicas('keyframe')).toBe(0);
-    expect((await kubeRequest(cluster, { method: 'GET', path: `/apis/apps/v1/namespaces/${ns}/deployments/${RELEASE}-vldm-scaler` })).status).toBe(404);
+    expect(
+      (
+        await kubeRequest(cluster, {
+          method: 'GET',
+          path: `/apis/apps/v1/namespaces/${ns}/deployments/${RELEASE}-vldm-scaler`,
+        })
+      ).status,
+    ).toBe(404);
   });
 });
 
 /** Each bad values set, and the message that must refuse it. */
 const BAD_VALUES: Array<{ what: string; by: 'schema' | 'template'; values: object; message: RegExp }> = [
   // values.schema.json
-  { what: 'negative replicas', by: 'schema', values: { pools: { cpu: { minReplicas: -1 } } }, message: /pools\/cpu\/minReplicas.*minimum/ },
-  { what: 'an unknown queue name', by: 'schema', values: { pools: { cpu: { queues: ['orchestration', 'medai'] } } }, message: /pools\/cpu\/queues\/1.*(orchestration.*media|enum|value must be one of)/ },
-  { what: 'a negative price', by: 'schema', values: { pools: { keyframe: { pricePerHour: -0.5 } } }, message: /pools\/keyframe\/pricePerHour.*minimum/ },
-  { what: 'a missing Temporal address', by: 'schema', values: { temporal: { address: '' } }, message: /temporal\/address.*(pattern|does not match)/ },
-  { what: 'a Temporal address without a port', by: 'schema', values: { temporal: { address: 'temporal-frontend' } }, message: /temporal\/address/ },
-  { what: 'a GPU count that is not an integer', by: 'schema', values: { pools: { keyframe: { gpu: 1.5 } } }, message: /pools\/keyframe\/gpu.*(integer|want integer)/ },
-  { what: 'a misspelled pool key', by: 'schema', values: { pools: { keyframe: { maxReplica: 3 } } }, message: /pools\/keyframe.*(additional properties|maxReplica)/i },
-  { what: 'an invalid bucket name', by: 'schema', values: { store: { s3: { bucket: 'My_Bucket' } } }, message: /store\/s3\/bucket/ },
-  { what: 'a pool name that is not a DNS label', by: 'schema', values: { pools: { GPU_Pool: { queues: ['upscale'] } } }, message: /invalid propertyName 'GPU_Pool'[\s\S]*does not match pattern/ },
-  { what: 'an unknown model pack source', by: 'schema', values: { modelPack: { source: 'http' } }, message: /modelPack\/source/ },
-  { what: 'a NATS URL of another scheme', by: 'schema', values: { nats: { url: 'http://nats:4222' } }, message: /nats\/url/ },
+  {
+    what: 'negative replicas',
+    by: 'schema',
+    values: { pools: { cpu: { minReplicas: -1 } } },
+    message: /pools\/cpu\/minReplicas.*minimum/,
+  },
+  {
+    what: 'an unknown queue name',
+    by: 'schema',
+    values: { pools: { cpu: { queues: ['orchestration', 'medai'] } } },
+    message: /pools\/cpu\/queues\/1.*(orchestration.*media|enum|value must be one of)/,
+  },
+  {
+    what: 'a negative price',
+    by: 'schema',
+    values: { pools: { keyframe: { pricePerHour: -0.5 } } },
+    message: /pools\/keyframe\/pricePerHour.*minimum/,
+  },
+  {
+    what: 'a missing Temporal address',
+    by: 'schema',
+    values: { temporal: { address: '' } },
+    message: /temporal\/address.*(pattern|does not match)/,
+  },
+  {
+    what: 'a Temporal address without a port',
+    by: 'schema',
+    values: { temporal: { address: 'temporal-frontend' } },
+    message: /temporal\/address/,
+  },
+  {
+    what: 'a GPU count that is not an integer',
+    by: 'schema',
+    values: { pools: { keyframe: { gpu: 1.5 } } },
+    message: /pools\/keyframe\/gpu.*(integer|want integer)/,
+  },
+  {
+    what: 'a misspelled pool key',
+    by: 'schema',
+    values: { pools: { keyframe: { maxReplica: 3 } } },
+    message: /pools\/keyframe.*(additional properties|maxReplica)/i,
+  },
+  {
+    what: 'an invalid bucket name',
+    by: 'schema',
+    values: { store: { s3: { bucket: 'My_Bucket' } } },
+    message: /store\/s3\/bucket/,
+  },
+  {
+    what: 'a pool name that is not a DNS label',
+    by: 'schema',
+    values: { pools: { GPU_Pool: { queues: ['upscale'] } } },
+    message: /invalid propertyName 'GPU_Pool'[\s\S]*does not match pattern/,
+  },
+  {
+    what: 'an unknown model pack source',
+    by: 'schema',
+    values: { modelPack: { source: 'http' } },
+    message: /modelPack\/source/,
+  },
+  {
+    what: 'a NATS URL of another scheme',
+    by: 'schema',
+    values: { nats: { url: 'http://nats:4222' } },
+    message: /nats\/url/,
+  },
   // templates/validate.yaml
-  { what: 'minReplicas above maxReplicas', by: 'template', values: { pools: { keyframe: { minReplicas: 3, maxReplicas: 2 } } }, message: /pools\.keyframe: minReplicas \(3\) must not exceed maxReplicas \(2\)/ },
-  { what: 'a termination grace period not above the worker grace', by: 'template', values: { pools: { cpu: { graceSeconds: 120, terminationGracePeriodSeconds: 120 } } }, message: /pools\.cpu: terminationGracePeriodSeconds \(120\) must be greater than graceSeconds \(120\)/ },
-  { what: 'GPUs on the CPU image', by: 'template', values: { pools: { keyframe: { image: 'cpu' } } }, message: /pools\.keyframe: gpu is 1 but image is "cpu"/ },
-  { what: 'nvidia.com/gpu set in resources', by: 'template', values: { pools: { keyframe: { resources: { limits: { 'nvidia.com/gpu': 2 } } } } }, message: /pools\.keyframe\.resources\.limits sets nvidia\.com\/gpu; set pools\.keyframe\.gpu instead/ },
-  { what: 'a queue no pool serves', by: 'template', values: { pools: { keyframe: { enabled: false } } }, message: /no enabled pool serves the "keyframe" task queue/ },
-  { what: 'no pool at all', by: 'template', values: { pools: { cpu: { enabled: false }, keyframe: { enabled: false }, 'render-spot': { enabled: false }, 'render-ondemand': { enabled: false } } }, message: /no enabled pool/ },
-  { what: 'an S3 pack without its URI', by: 'template', values: { modelPack: { source: 's3' } }, message: /model pack source is "s3" but its s3\.uri is ""/ },
-  { what: 'a volume pack without a volume', by: 'template', values: { modelPack: { source: 'volume' } }, message: /model pack source is "volume" but modelPack\.volume is empty/ },
-  { what: 'a pool that sees the pack at another path', by: 'template', values: { pools: { keyframe: { modelPack: { path: '/elsewhere' } } } }, message: /pools\.keyframe\.modelPack\.path is "\/elsewhere" but modelPack\.path is "\/opt\/vldm\/models\/reference"/ },
-  { what: 'minimum replicas that cost more than the ceiling', by: 'template', values: { scaler: { maxPricePerHour: 5 }, pools: { keyframe: { minReplicas: 2 } } }, message: /minReplicas alone cost 6\.20 per hour, above scaler\.maxPricePerHour \(5\.00\)/ },
-  { what: 'Temporal TLS without its Secret', by: 'template', values: { temporal: { tls: { enabled: true } } }, message: /temporal\.tls\.enabled is true but temporal\.tls\.existingSecret is empty/ },
-  { what: 'the codec without its key Secret', by: 'template', values: { codec: { enabled: true } }, message: /codec\.enabled is true but codec\.existingSecret is empty/ },
+  {
+    what: 'minReplicas above maxReplicas',
+    by: 'template',
+    values: { pools: { keyframe: { minReplicas: 3, maxReplicas: 2 } } },
+    message: /pools\.keyframe: minReplicas \(3\) must not exceed maxReplicas \(2\)/,
+  },
+  {
+    what: 'a termination grace period not above the worker grace',
+    by: 'template',
+    values: { pools: { cpu: { graceSeconds: 120, terminationGracePeriodSeconds: 120 } } },
+    message: /pools\.cpu: terminationGracePeriodSeconds \(120\) must be greater than graceSeconds \(120\)/,
+  },
+  {
+    what: 'GPUs on the CPU image',
+    by: 'template',
+    values: { pools: { keyframe: { image: 'cpu' } } },
+    message: /pools\.keyframe: gpu is 1 but image is "cpu"/,
+  },
+  {
+    what: 'nvidia.com/gpu set in resources',
+    by: 'template',
+    values: { pools: { keyframe: { resources: { limits: { 'nvidia.com/gpu': 2 } } } } },
+    message: /pools\.keyframe\.resources\.limits sets nvidia\.com\/gpu; set pools\.keyframe\.gpu instead/,
+  },
+  {
+    what: 'a queue no pool serves',
+    by: 'template',
+    values: { pools: { keyframe: { enabled: false } } },
+    message: /no enabled pool serves the "keyframe" task queue/,
+  },
+  {
+    what: 'no pool at all',
+    by: 'template',
+    values: {
+      pools: {
+        cpu: { enabled: false },
+        keyframe: { enabled: false },
+        'render-spot': { enabled: false },
+        'render-ondemand': { enabled: false },
+      },
+    },
+    message: /no enabled pool/,
+  },
+  {
+    what: 'an S3 pack without its URI',
+    by: 'template',
+    values: { modelPack: { source: 's3' } },
+    message: /model pack source is "s3" but its s3\.uri is ""/,
+  },
+  {
+    what: 'a volume pack without a volume',
+    by: 'template',
+    values: { modelPack: { source: 'volume' } },
+    message: /model pack source is "volume" but modelPack\.volume is empty/,
+  },
+  {
+    what: 'a pool that sees the pack at another path',
+    by: 'template',
+    values: { pools: { keyframe: { modelPack: { path: '/elsewhere' } } } },
+    message:
+      /pools\.keyframe\.modelPack\.path is "\/elsewhere" but modelPack\.path is "\/opt\/vldm\/models\/reference"/,
+  },
+  {
+    what: 'minimum replicas that cost more than the ceiling',
+    by: 'template',
+    values: { scaler: { maxPricePerHour: 5 }, pools: { keyframe: { minReplicas: 2 } } },
+    message: /minReplicas alone cost 6\.20 per hour, above scaler\.maxPricePerHour \(5\.00\)/,
+  },
+  {
+    what: 'Temporal TLS without its Secret',
+    by: 'template',
+    values: { temporal: { tls: { enabled: true } } },
+    message: /temporal\.tls\.enabled is true but temporal\.tls\.existingSecret is empty/,
+  },
+  {
+    what: 'the codec without its key Secret',
+    by: 'template',
+    values: { codec: { enabled: true } },
+    message: /codec\.enabled is true but codec\.existingSecret is empty/,
+  },
 ];
 
 describe('bad values are refused with a clear message', () => {
@@ -513,7 +847,12 @@ describe('bad values are refused with a clear message', () => {
 });
 
 describe('infra/docker/probe.sh (the exec probes), run against real sockets', () => {
-  const probe = (mode: string, address: string) => spawnSync('bash', [PROBE, mode], { encoding: 'utf8', env: { ...process.env, VLDM_TEMPORAL_ADDRESS: address }, timeout: 10_000 });
+  const probe = (mode: string, address: string) =>
+    spawnSync('bash', [PROBE, mode], {
+      encoding: 'utf8',
+      env: { ...process.env, VLDM_TEMPORAL_ADDRESS: address },
+      timeout: 10_000,
+    });
   let server: net.Server;
   let port: number;
   const clients: net.Socket[] = [];
@@ -577,7 +916,9 @@ function cliOptions(command: string[]): string[] {
   const r = runVldm([...command, '--help']);
   if (r.code !== 0) throw new Error(`vldm ${command.join(' ')} --help exited ${r.code}: ${r.out}`);
   // commander answers an unknown subcommand's --help with its parent's help: that is not the command.
-  expect(r.out, `vldm ${command.join(' ')} is a command`).toMatch(new RegExp(`^Usage: vldm ${command.join(' ')}\\b`, 'm'));
+  expect(r.out, `vldm ${command.join(' ')} is a command`).toMatch(
+    new RegExp(`^Usage: vldm ${command.join(' ')}\\b`, 'm'),
+  );
   return [...r.out.matchAll(/^\s+(?:-\w, )?(--[a-z][a-z-]*)/gm)].map((m) => m[1]!);
 }
 
@@ -593,35 +934,49 @@ function splitArgs(args: string[]): { command: string[]; flags: Array<[string, s
 describe('the images and the chart start real vldm commands', () => {
   const images = ['worker-cpu.Dockerfile', 'worker-gpu.Dockerfile', 'scaler.Dockerfile'];
 
-  it.each(images)('%s: copies files that exist, runs as uid 10001, starts bin/vldm.js with a real command', (name) => {
-    const ins = dockerfile(name);
-    const workdirs = ins.filter((i) => i.op === 'WORKDIR').map((i) => i.args);
-    expect(workdirs.at(-1)).toBe('/opt/vldm');
-    for (const copy of ins.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))) {
-      const sources = copy.args.split(/\s+/).slice(0, -1);
-      for (const src of sources) expect(existsSync(path.join(ROOT, src)), `${name}: COPY ${src}`).toBe(true);
-    }
-    expect(ins.filter((i) => i.op === 'COPY').map((i) => i.args)).toContain('infra/docker/probe.sh infra/docker/probe.sh');
-    expect(ins.filter((i) => i.op === 'USER').at(-1)?.args).toBe('10001:10001');
-    const from = ins.filter((i) => i.op === 'FROM');
-    expect(from.length).toBeGreaterThanOrEqual(3); // multi-stage
-    const args = Object.fromEntries(ins.filter((i) => i.op === 'ARG' && i.args.includes('=')).map((i) => i.args.split('=') as [string, string]));
-    for (const base of Object.values(args)) expect(base, `${name}: base images pinned by tag`).toMatch(/^[a-z0-9./-]+:[0-9][\w.-]+$/);
-    const entrypoint = JSON.parse(ins.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
-    expect(entrypoint).toEqual(['node', '/opt/vldm/bin/vldm.js']);
-    expect(existsSync(path.join(ROOT, 'bin', 'vldm.js'))).toBe(true);
-    const cmd = JSON.parse(ins.find((i) => i.op === 'CMD')!.args) as string[];
-    const { command, flags } = splitArgs(cmd);
-    const options = cliOptions(command);
-    for (const [flag] of flags) expect(options, `vldm ${command.join(' ')} has ${flag}`).toContain(flag);
-  });
+  it.each(images)(
+    '%s: copies files that exist, runs as uid 10001, starts bin/vldm.js with a real command',
+    (name) => {
+      const ins = dockerfile(name);
+      const workdirs = ins.filter((i) => i.op === 'WORKDIR').map((i) => i.args);
+      expect(workdirs.at(-1)).toBe('/opt/vldm');
+      for (const copy of ins.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))) {
+        const sources = copy.args.split(/\s+/).slice(0, -1);
+        for (const src of sources)
+          expect(existsSync(path.join(ROOT, src)), `${name}: COPY ${src}`).toBe(true);
+      }
+      expect(ins.filter((i) => i.op === 'COPY').map((i) => i.args)).toContain(
+        'infra/docker/probe.sh infra/docker/probe.sh',
+      );
+      expect(ins.filter((i) => i.op === 'USER').at(-1)?.args).toBe('10001:10001');
+      const from = ins.filter((i) => i.op === 'FROM');
+      expect(from.length).toBeGreaterThanOrEqual(3); // multi-stage
+      const args = Object.fromEntries(
+        ins
+          .filter((i) => i.op === 'ARG' && i.args.includes('='))
+          .map((i) => i.args.split('=') as [string, string]),
+      );
+      for (const base of Object.values(args))
+        expect(base, `${name}: base images pinned by tag`).toMatch(/^[a-z0-9./-]+:[0-9][\w.-]+$/);
+      const entrypoint = JSON.parse(ins.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
+      expect(entrypoint).toEqual(['node', '/opt/vldm/bin/vldm.js']);
+      expect(existsSync(path.join(ROOT, 'bin', 'vldm.js'))).toBe(true);
+      const cmd = JSON.parse(ins.find((i) => i.op === 'CMD')!.args) as string[];
+      const { command, flags } = splitArgs(cmd);
+      const options = cliOptions(command);
+      for (const [flag] of flags) expect(options, `vldm ${command.join(' ')} has ${flag}`).toContain(flag);
+    },
+  );
 
   it('the GPU image installs the CUDA 12 provider of onnxruntime-node; the others do not', () => {
     const gpu = readFileSync(path.join(DOCKER, 'worker-gpu.Dockerfile'), 'utf8');
     expect(gpu).toMatch(/npm ci --omit=dev [^\n]*--onnxruntime-node-install=cuda12/);
     expect(gpu).toMatch(/FROM \$\{CUDA_IMAGE\}/);
-    expect(readFileSync(path.join(DOCKER, 'worker-cpu.Dockerfile'), 'utf8')).toMatch(/apt-get install -y --no-install-recommends ffmpeg/);
-    for (const f of ['worker-cpu.Dockerfile', 'scaler.Dockerfile']) expect(readFileSync(path.join(DOCKER, f), 'utf8')).not.toContain('cuda12');
+    expect(readFileSync(path.join(DOCKER, 'worker-cpu.Dockerfile'), 'utf8')).toMatch(
+      /apt-get install -y --no-install-recommends ffmpeg/,
+    );
+    for (const f of ['worker-cpu.Dockerfile', 'scaler.Dockerfile'])
+      expect(readFileSync(path.join(DOCKER, f), 'utf8')).not.toContain('cuda12');
   });
 
   it('the entrypoint starts: vldm --help exits 0', () => {
@@ -631,7 +986,9 @@ describe('the images and the chart start real vldm commands', () => {
   });
 
   it("every worker Deployment's args are a real `vldm worker` invocation with valid values", () => {
-    const objs = render({ pools: { extra: { queues: ['decode'], graceSeconds: 5, terminationGracePeriodSeconds: 10 } } });
+    const objs = render({
+      pools: { extra: { queues: ['decode'], graceSeconds: 5, terminationGracePeriodSeconds: 10 } },
+    });
     const options = cliOptions(['worker']);
     for (const d of workerDeployments(objs)) {
       const { command, flags } = splitArgs(container(d, 'worker').args as string[]);
@@ -641,7 +998,8 @@ describe('the images and the chart start real vldm commands', () => {
         if (flag === '--queues') expect(parseQueues(value).length).toBe(value.split(',').length);
         if (flag === '--grace-seconds') expect(Number(value)).toBeGreaterThanOrEqual(0);
       }
-      for (const q of (flags.find(([f]) => f === '--queues')?.[1] ?? '').split(',')) expect(QUEUE_ROLES).toContain(q);
+      for (const q of (flags.find(([f]) => f === '--queues')?.[1] ?? '').split(','))
+        expect(QUEUE_ROLES).toContain(q);
     }
   });
 

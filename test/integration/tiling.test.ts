@@ -64,7 +64,16 @@ function activityEnvironment() {
     taskQueue: 'upscale',
     inWorkflow: true,
   };
-  const ctx = new Context(info, new Promise<never>(() => {}), new AbortController().signal, (d) => heartbeats.push(d), undefined, quietLogger, noopMetricMeter, {});
+  const ctx = new Context(
+    info,
+    new Promise<never>(() => {}),
+    new AbortController().signal,
+    (d) => heartbeats.push(d),
+    undefined,
+    quietLogger,
+    noopMetricMeter,
+    {},
+  );
   return { heartbeats, run: <T>(fn: () => Promise<T>): Promise<T> => asyncLocalStorage.run(ctx, fn) };
 }
 
@@ -88,8 +97,22 @@ beforeAll(async () => {
   pack = loaded.summary;
   expect([pack.base.height, pack.base.width]).toEqual([Hb, Wb]);
   expect(pack.sampling.upsampler.noiseAugmentation ?? 0).toBe(0);
-  deps = { store: createStore({ kind: 'local', root: path.join(root, 'store') }), events: await connectEventBus(undefined), models, scratchDir: root };
-  spec = { jobId: 'tiling-test', name: 'tiling-test', seconds: FRAMES / pack.video.fps, fps: pack.video.fps, scene: 'day', traffic: 'clear', seed: 3, pack: CONTRACT_PACK };
+  deps = {
+    store: createStore({ kind: 'local', root: path.join(root, 'store') }),
+    events: await connectEventBus(undefined),
+    models,
+    scratchDir: root,
+  };
+  spec = {
+    jobId: 'tiling-test',
+    name: 'tiling-test',
+    seconds: FRAMES / pack.video.fps,
+    fps: pack.video.fps,
+    scene: 'day',
+    traffic: 'clear',
+    seed: 3,
+    pack: CONTRACT_PACK,
+  };
   labels = pack.labels.map((l) => (l === 'day' || l === 'clear' ? 1 : 0));
   // The upsampler divides its conditioning by α_γ at γ = 0 (ᾱ₀ = 1 − β₀, not exactly 1).
   const { schedule } = scheduleOf(loaded, 'upsampler');
@@ -98,7 +121,10 @@ beforeAll(async () => {
   // Low-res frames as the decode stage leaves them: random pixels in [−1, 1], one artifact per decode
   // window of the job's own plan, on the output frame axis.
   const n = FRAMES * 3 * Hb * Wb;
-  low = gaussian({ seed: spec.seed, stage: 'tiling-test-lowres', segment: 0, window: 0, tile: 0, step: 0 }, n).map((v) => Math.max(-1, Math.min(1, v)));
+  low = gaussian(
+    { seed: spec.seed, stage: 'tiling-test-lowres', segment: 0, window: 0, tile: 0, step: 0 },
+    n,
+  ).map((v) => Math.max(-1, Math.min(1, v)));
   const plan = planJob(spec, pack);
   expect(plan.segments).toHaveLength(1);
   sources = [];
@@ -144,10 +170,18 @@ async function load(key: string): Promise<Tensor> {
 }
 
 /** Blends the tiles with the encode stage's blendTiles, reading tile i's output from `keys` (a wrong key is a wrong tile). */
-async function blend(tiles: UpscaleTilePlan[], keys: Map<number, string>, frames: Span): Promise<Float32Array> {
+async function blend(
+  tiles: UpscaleTilePlan[],
+  keys: Map<number, string>,
+  frames: Span,
+): Promise<Float32Array> {
   const out = new Float32Array((frames.end - frames.start) * frameSize);
   let f = 0;
-  for await (const px of blendTiles(tiles, (t) => load(keys.get(t.index) as string), frames, { height: H, width: W, factor: F })) {
+  for await (const px of blendTiles(tiles, (t) => load(keys.get(t.index) as string), frames, {
+    height: H,
+    width: W,
+    factor: F,
+  })) {
     expect(px.length).toBe(frameSize);
     out.set(px, f++ * frameSize);
   }
@@ -159,8 +193,16 @@ async function blend(tiles: UpscaleTilePlan[], keys: Map<number, string>, frames
  * Keys where `victim`'s output is replaced by the same tile computed one step off on `axis` (the
  * off-by-one a slicing bug would make), blended at the victim's planned place.
  */
-async function withTileOffByOne(keys: Map<number, string>, victim: UpscaleTilePlan, axis: 't' | 'x'): Promise<Map<number, string>> {
-  const off: UpscaleTilePlan = { ...victim, index: 10_000 + victim.index, [axis]: { ...victim[axis], start: victim[axis].start - 1, end: victim[axis].end - 1 } };
+async function withTileOffByOne(
+  keys: Map<number, string>,
+  victim: UpscaleTilePlan,
+  axis: 't' | 'x',
+): Promise<Map<number, string>> {
+  const off: UpscaleTilePlan = {
+    ...victim,
+    index: 10_000 + victim.index,
+    [axis]: { ...victim[axis], start: victim[axis].start - 1, end: victim[axis].end - 1 },
+  };
   const offKey = (await upscaleAll([off])).get(off.index) as string;
   return new Map([...keys, [victim.index, offKey]]);
 }
@@ -174,12 +216,23 @@ function worstDiff(a: Float32Array, b: Float32Array): { diff: number; at: number
     const d = Math.abs(a[i] - b[i]);
     if (!(d <= diff)) [diff, i0] = [d, i];
   }
-  return { diff, at: [Math.floor(i0 / frameSize), Math.floor((i0 % frameSize) / (H * W)), Math.floor((i0 % (H * W)) / W), i0 % W] };
+  return {
+    diff,
+    at: [
+      Math.floor(i0 / frameSize),
+      Math.floor((i0 % frameSize) / (H * W)),
+      Math.floor((i0 % (H * W)) / W),
+      i0 % W,
+    ],
+  };
 }
 
 function expectClose(actual: Float32Array, expected: Float32Array, tol: number, what: string): void {
   const { diff, at } = worstDiff(actual, expected);
-  expect(diff, `${what}: worst |difference| at (frame, channel, y, x) = (${at.join(', ')})`).toBeLessThanOrEqual(tol);
+  expect(
+    diff,
+    `${what}: worst |difference| at (frame, channel, y, x) = (${at.join(', ')})`,
+  ).toBeLessThanOrEqual(tol);
 }
 
 /** Nearest-neighbour 4× upsampling of the low-res frames, each value mapped by `f`. */
@@ -188,7 +241,8 @@ function nearest(f: (v: number) => number): Float32Array {
   for (let t = 0; t < FRAMES; t++)
     for (let c = 0; c < 3; c++)
       for (let y = 0; y < H; y++)
-        for (let x = 0; x < W; x++) out[((t * 3 + c) * H + y) * W + x] = f(low[((t * 3 + c) * Hb + (y >> 2)) * Wb + (x >> 2)]);
+        for (let x = 0; x < W; x++)
+          out[((t * 3 + c) * H + y) * W + x] = f(low[((t * 3 + c) * Hb + (y >> 2)) * Wb + (x >> 2)]);
   return out;
 }
 
@@ -207,12 +261,26 @@ describe('an identity-like upsampler run tiled equals the same run untiled', () 
 
   it('untiled, it is the nearest-neighbour upsampling of the low-res frames', () => {
     // Exactly the contract pack's formula, x̂₀ = clip(nearest-4×(lowres / α₀)) …
-    expectClose(untiled, nearest((v) => Math.max(-1, Math.min(1, v / alpha0))), TOL, 'untiled vs clip(nearest(lowres / α₀))');
+    expectClose(
+      untiled,
+      nearest((v) => Math.max(-1, Math.min(1, v / alpha0))),
+      TOL,
+      'untiled vs clip(nearest(lowres / α₀))',
+    );
     // … which is the plain nearest upsampling up to 1/α₀ − 1 ≈ 4·10⁻⁴ (β₀ = 0.00085).
-    expectClose(untiled, nearest((v) => v), 1 / alpha0 - 1 + TOL, 'untiled vs nearest(lowres)');
+    expectClose(
+      untiled,
+      nearest((v) => v),
+      1 / alpha0 - 1 + TOL,
+      'untiled vs nearest(lowres)',
+    );
   });
 
-  const tilings: Array<{ name: string; windows: Partial<PackSummary['windows']['upscale']>; mixed: Array<'t' | 'y' | 'x'> }> = [
+  const tilings: Array<{
+    name: string;
+    windows: Partial<PackSummary['windows']['upscale']>;
+    mixed: Array<'t' | 'y' | 'x'>;
+  }> = [
     { name: "the pack's tiles (16 frames/4, 32×40/8)", windows: {}, mixed: ['t', 'x'] },
     {
       name: 'small tiles that divide neither axis (7 frames/2, 12×20/3)',
@@ -234,18 +302,30 @@ describe('an identity-like upsampler run tiled equals the same run untiled', () 
     const frames = { start: 0, end: FRAMES };
 
     beforeAll(async () => {
-      const plan = planJob(spec, { ...pack, windows: { ...pack.windows, upscale: { ...pack.windows.upscale, ...windows } } });
+      const plan = planJob(spec, {
+        ...pack,
+        windows: { ...pack.windows, upscale: { ...pack.windows.upscale, ...windows } },
+      });
       tiles = plan.segments[0].upscale;
       expect(plan.segments[0].frames).toEqual(frames);
       // Tiles overlap on these axes, so the blend really mixes tiles there.
-      for (const axis of mixed) expect(tiles.some((t) => t[axis].overlapAfter > 0), `tiles overlap on ${axis}`).toBe(true);
+      for (const axis of mixed)
+        expect(
+          tiles.some((t) => t[axis].overlapAfter > 0),
+          `tiles overlap on ${axis}`,
+        ).toBe(true);
       keys = await upscaleAll(tiles);
     }, 120_000);
 
     it('blended, equals the untiled run within float tolerance', async () => {
       const blended = await blend(tiles, keys, frames);
       expectClose(blended, untiled, TOL, 'tiled vs untiled');
-      expectClose(blended, nearest((v) => Math.max(-1, Math.min(1, v / alpha0))), TOL, 'tiled vs clip(nearest(lowres / α₀))');
+      expectClose(
+        blended,
+        nearest((v) => Math.max(-1, Math.min(1, v / alpha0))),
+        TOL,
+        'tiled vs clip(nearest(lowres / α₀))',
+      );
     });
 
     it('a tile computed one low-res pixel to the left is caught', async () => {
@@ -257,12 +337,20 @@ describe('an identity-like upsampler run tiled equals the same run untiled', () 
     it('a tile computed one frame early is caught', async () => {
       const victim = tiles.find((t) => t.t.start > 0) as UpscaleTilePlan;
       const wrong = await blend(tiles, await withTileOffByOne(keys, victim, 't'), frames);
-      expect(() => expectClose(wrong, untiled, TOL, 'shifted in time')).toThrow(/shifted in time: worst \|difference\|/);
+      expect(() => expectClose(wrong, untiled, TOL, 'shifted in time')).toThrow(
+        /shifted in time: worst \|difference\|/,
+      );
     });
 
     it('a tile left out is caught by the blend itself', async () => {
       const missing = tiles[tiles.length - 1];
-      await expect(blend(tiles.filter((t) => t !== missing), keys, frames)).rejects.toThrow(/has zero blend weight|is covered by no tile/);
+      await expect(
+        blend(
+          tiles.filter((t) => t !== missing),
+          keys,
+          frames,
+        ),
+      ).rejects.toThrow(/has zero blend weight|is covered by no tile/);
     });
   });
 });

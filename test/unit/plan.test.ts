@@ -38,7 +38,11 @@ function specOf(frames: number, labels: { scene?: string; traffic?: string } = {
   };
 }
 
-function withWindows(pack: PackSummary, name: string, w: Partial<{ [K in keyof Windows]: Partial<Windows[K]> }>): PackSummary {
+function withWindows(
+  pack: PackSummary,
+  name: string,
+  w: Partial<{ [K in keyof Windows]: Partial<Windows[K]> }>,
+): PackSummary {
   return {
     ...pack,
     name,
@@ -124,7 +128,10 @@ function disjointUnion(spans: Span[], what: string): number[] {
   const out: number[] = [];
   for (let i = 0; i < spans.length; i++) {
     expect(spans[i].end, `${what} ${i} is empty`).toBeGreaterThan(spans[i].start);
-    if (i > 0) expect(spans[i].start, `${what} ${i} overlaps or precedes ${what} ${i - 1}`).toBeGreaterThanOrEqual(spans[i - 1].end);
+    if (i > 0)
+      expect(spans[i].start, `${what} ${i} overlaps or precedes ${what} ${i - 1}`).toBeGreaterThanOrEqual(
+        spans[i - 1].end,
+      );
     out.push(...range(spans[i].start, spans[i].end));
   }
   return out;
@@ -143,9 +150,16 @@ function checkAxis(tiles: Tile[], extent: Span, size: number, minOverlap: number
     if (i === 0) continue;
     const shared = tiles[i - 1].end - t.start;
     expect(t.start, `${what} tile ${i} starts after the previous one`).toBeGreaterThan(tiles[i - 1].start);
-    expect(shared, `${what} tiles ${i - 1}/${i} overlap at least the pack's overlap`).toBeGreaterThanOrEqual(minOverlap);
-    expect(t.overlapBefore, `${what} tile ${i} overlapBefore = what it shares with tile ${i - 1}`).toBe(shared);
-    expect(tiles[i - 1].overlapAfter, `${what} tile ${i - 1} overlapAfter = what it shares with tile ${i}`).toBe(shared);
+    expect(shared, `${what} tiles ${i - 1}/${i} overlap at least the pack's overlap`).toBeGreaterThanOrEqual(
+      minOverlap,
+    );
+    expect(t.overlapBefore, `${what} tile ${i} overlapBefore = what it shares with tile ${i - 1}`).toBe(
+      shared,
+    );
+    expect(
+      tiles[i - 1].overlapAfter,
+      `${what} tile ${i - 1} overlapAfter = what it shares with tile ${i}`,
+    ).toBe(shared);
   }
 }
 
@@ -161,10 +175,22 @@ function checkUpscale(seg: SegmentPlan, pack: PackSummary): void {
   const u = pack.windows.upscale;
   const { height: H, width: W } = pack.base;
   const what = `segment ${seg.index} upscale`;
-  expect(seg.upscale.map((t) => t.index), `${what} indices`).toEqual(range(0, seg.upscale.length));
-  const ts = distinct(seg.upscale.map((t) => t.t), tileKey);
-  const ys = distinct(seg.upscale.map((t) => t.y), tileKey);
-  const xs = distinct(seg.upscale.map((t) => t.x), tileKey);
+  expect(
+    seg.upscale.map((t) => t.index),
+    `${what} indices`,
+  ).toEqual(range(0, seg.upscale.length));
+  const ts = distinct(
+    seg.upscale.map((t) => t.t),
+    tileKey,
+  );
+  const ys = distinct(
+    seg.upscale.map((t) => t.y),
+    tileKey,
+  );
+  const xs = distinct(
+    seg.upscale.map((t) => t.x),
+    tileKey,
+  );
   checkAxis(ts, seg.frames, u.frames, Math.min(u.overlapFrames, u.frames - 1), `${what} t`);
   checkAxis(ys, { start: 0, end: H }, u.tileHeight, u.overlap, `${what} y`);
   checkAxis(xs, { start: 0, end: W }, u.tileWidth, u.overlap, `${what} x`);
@@ -183,11 +209,14 @@ function checkUpscale(seg: SegmentPlan, pack: PackSummary): void {
   expect(outside, `${what}: tiles reaching outside the segment's frames`).toEqual([]);
   for (const tile of seg.upscale) {
     const [tt, th, tw] = [tile.t.end - tile.t.start, tile.y.end - tile.y.start, tile.x.end - tile.x.start];
-    const w = boxWeights([tt, th, tw], [
-      [tile.t.overlapBefore, tile.t.overlapAfter],
-      [tile.y.overlapBefore, tile.y.overlapAfter],
-      [tile.x.overlapBefore, tile.x.overlapAfter],
-    ]);
+    const w = boxWeights(
+      [tt, th, tw],
+      [
+        [tile.t.overlapBefore, tile.t.overlapAfter],
+        [tile.y.overlapBefore, tile.y.overlapAfter],
+        [tile.x.overlapBefore, tile.x.overlapAfter],
+      ],
+    );
     for (let f = 0; f < tt; f++) {
       for (let y = 0; y < th; y++) {
         const dst = ((tile.t.start - seg.frames.start + f) * H + tile.y.start + y) * W + tile.x.start;
@@ -196,7 +225,9 @@ function checkUpscale(seg: SegmentPlan, pack: PackSummary): void {
       }
     }
   }
-  const twoAtMost = [ts, ys, xs].every((axis) => axis.every((t) => t.overlapBefore + t.overlapAfter <= t.end - t.start));
+  const twoAtMost = [ts, ys, xs].every((axis) =>
+    axis.every((t) => t.overlapBefore + t.overlapAfter <= t.end - t.start),
+  );
   let zero = -1;
   let worst = 0;
   for (let i = 0; i < total.length; i++) {
@@ -223,13 +254,26 @@ function checkPlan(plan: JobPlan, pack: PackSummary, N: number): void {
   expect(plan.keyframeFps).toBe(FPS / FRAMES_PER_KEYFRAME);
   // Keyframe k is output frame 16k: the last frame's interval needs keyframe K−1, and no more.
   expect(FRAMES_PER_KEYFRAME * (K - 1), 'keyframes reach past the last frame').toBeGreaterThanOrEqual(N);
-  expect(FRAMES_PER_KEYFRAME * (K - 2), 'no keyframe beyond the one the last frame needs').toBeLessThanOrEqual(N - 1);
+  expect(
+    FRAMES_PER_KEYFRAME * (K - 2),
+    'no keyframe beyond the one the last frame needs',
+  ).toBeLessThanOrEqual(N - 1);
 
   // Segments own consecutive, non-empty frame ranges that partition [0, N).
   const segs = plan.segments;
   expect(segs.map((s) => s.index)).toEqual(range(0, segs.length));
-  expect(disjointUnion(segs.map((s) => s.frames), 'segment frames')).toEqual(range(0, N));
-  expect(disjointUnion(segs.map((s) => s.intervals), 'segment intervals')).toEqual(range(0, K - 1));
+  expect(
+    disjointUnion(
+      segs.map((s) => s.frames),
+      'segment frames',
+    ),
+  ).toEqual(range(0, N));
+  expect(
+    disjointUnion(
+      segs.map((s) => s.intervals),
+      'segment intervals',
+    ),
+  ).toEqual(range(0, K - 1));
 
   // The keyframe chain: segment 0 starts with the image frame then continues from 1 context frame; each
   // later window's context frames are the last `context` frames of the previous window.
@@ -243,13 +287,17 @@ function checkPlan(plan: JobPlan, pack: PackSummary, N: number): void {
       const prev = segs[i - 1].keyframes;
       expect(kw.firstFrameFromImage, `segment ${i} is not the image frame`).toBe(false);
       expect(kw.context, `segment ${i} continues from 2 frames`).toBe(2);
-      expect(kw.start, `segment ${i} context = last frames of segment ${i - 1}`).toBe(prev.start + prev.frames - kw.context);
+      expect(kw.start, `segment ${i} context = last frames of segment ${i - 1}`).toBe(
+        prev.start + prev.frames - kw.context,
+      );
       expect(kw.frames, `segment ${i} makes at least one new keyframe`).toBeGreaterThan(kw.context);
     }
     const newKeyframes = range(i === 0 ? 0 : kw.start + kw.context, kw.start + kw.frames);
     fresh.push(...newKeyframes);
     // A segment renders exactly the intervals whose right keyframe it makes.
-    expect(range(s.intervals.start, s.intervals.end), `segment ${i} intervals`).toEqual(newKeyframes.filter((k) => k > 0).map((k) => k - 1));
+    expect(range(s.intervals.start, s.intervals.end), `segment ${i} intervals`).toEqual(
+      newKeyframes.filter((k) => k > 0).map((k) => k - 1),
+    );
     expect(s.frames, `segment ${i} frames are its intervals'`).toEqual({
       start: FRAMES_PER_KEYFRAME * s.intervals.start,
       end: Math.min(N, FRAMES_PER_KEYFRAME * s.intervals.end),
@@ -269,7 +317,10 @@ function checkPlan(plan: JobPlan, pack: PackSummary, N: number): void {
     }
     // Pass 1 (4T → 16T) fills exactly the 4T intervals [4j, 4j+4) that hold an owned frame, each once.
     const need1 = [...new Set(own.map((f) => Math.floor(f / R)))];
-    const got1 = disjointUnion(pass1.map((w) => ({ start: w.start, end: w.start + w.intervals })), `${what} pass-1 window`);
+    const got1 = disjointUnion(
+      pass1.map((w) => ({ start: w.start, end: w.start + w.intervals })),
+      `${what} pass-1 window`,
+    );
     expect(got1, `${what}: pass-1 intervals`).toEqual(need1);
     // Those read the 4T frames at both ends of each interval; pass 0 (T → 4T) must output them all, with
     // the fewest keyframe intervals (4T frames 4i … 4i+4 come out of keyframe interval i).
@@ -277,28 +328,50 @@ function checkPlan(plan: JobPlan, pack: PackSummary, N: number): void {
     const qMin = Math.min(...quarterNeeded);
     const qMax = Math.max(...quarterNeeded);
     expect(qMin % R, `${what} starts on a keyframe`).toBe(0);
-    const got0 = disjointUnion(pass0.map((w) => ({ start: w.start, end: w.start + w.intervals })), `${what} pass-0 window`);
+    const got0 = disjointUnion(
+      pass0.map((w) => ({ start: w.start, end: w.start + w.intervals })),
+      `${what} pass-0 window`,
+    );
     expect(got0, `${what}: pass-0 intervals`).toEqual(range(qMin / R, Math.ceil(qMax / R)));
     const quarterOut = new Set(pass0.flatMap((w) => range(R * w.start, R * (w.start + w.intervals) + 1)));
-    expect(quarterNeeded.filter((q) => !quarterOut.has(q)), `${what}: 4T frames read but not made`).toEqual([]);
+    expect(
+      quarterNeeded.filter((q) => !quarterOut.has(q)),
+      `${what}: 4T frames read but not made`,
+    ).toEqual([]);
     // Pass-0 windows read keyframes from this segment's keyframe window only, all of which exist.
     for (const w of pass0) {
-      expect(w.start, `${what} pass-0 window reads inside its keyframe window`).toBeGreaterThanOrEqual(s.keyframes.start);
-      expect(w.start + w.intervals, `${what} pass-0 window reads inside its keyframe window`).toBeLessThan(s.keyframes.start + s.keyframes.frames);
+      expect(w.start, `${what} pass-0 window reads inside its keyframe window`).toBeGreaterThanOrEqual(
+        s.keyframes.start,
+      );
+      expect(w.start + w.intervals, `${what} pass-0 window reads inside its keyframe window`).toBeLessThan(
+        s.keyframes.start + s.keyframes.frames,
+      );
       expect(w.start + w.intervals).toBeLessThanOrEqual(K - 1);
     }
 
     // Decode windows own a partition of the segment's frames; each decodes its own frames plus up to
     // `overlap` frames of context on each side, as far as this segment's latents reach.
     const latents = new Set(pass1.flatMap((w) => range(R * w.start, R * (w.start + w.intervals) + 1)));
-    expect(disjointUnion(s.decode.map((w) => w.own), `${what} decode window`)).toEqual(own);
+    expect(
+      disjointUnion(
+        s.decode.map((w) => w.own),
+        `${what} decode window`,
+      ),
+    ).toEqual(own);
     for (const w of s.decode) {
       expect(w.own.end - w.own.start, `${what} decode window size`).toBeLessThanOrEqual(d.frames);
       expect(w.decoded.start).toBeLessThanOrEqual(w.own.start);
       expect(w.decoded.end).toBeGreaterThanOrEqual(w.own.end);
-      expect(range(w.decoded.start, w.decoded.end).filter((f) => !latents.has(f)), `${what}: decoded frames without latents`).toEqual([]);
-      expect(w.decoded.start, `${what}: decode context before`).toBe(latents.has(w.own.start - d.overlap) ? w.own.start - d.overlap : Math.min(...latents));
-      expect(w.decoded.end, `${what}: decode context after`).toBe(latents.has(w.own.end + d.overlap - 1) ? w.own.end + d.overlap : Math.max(...latents) + 1);
+      expect(
+        range(w.decoded.start, w.decoded.end).filter((f) => !latents.has(f)),
+        `${what}: decoded frames without latents`,
+      ).toEqual([]);
+      expect(w.decoded.start, `${what}: decode context before`).toBe(
+        latents.has(w.own.start - d.overlap) ? w.own.start - d.overlap : Math.min(...latents),
+      );
+      expect(w.decoded.end, `${what}: decode context after`).toBe(
+        latents.has(w.own.end + d.overlap - 1) ? w.own.end + d.overlap : Math.max(...latents) + 1,
+      );
     }
 
     checkUpscale(s, pack);
@@ -306,7 +379,11 @@ function checkPlan(plan: JobPlan, pack: PackSummary, N: number): void {
 
   // Generated frames never overlap across segments either (known frames may be shared).
   for (const pass of [0, 1] as const) {
-    const spans = segs.flatMap((s) => s.interpolation.filter((w) => w.pass === pass).map((w) => ({ start: w.start, end: w.start + w.intervals })));
+    const spans = segs.flatMap((s) =>
+      s.interpolation
+        .filter((w) => w.pass === pass)
+        .map((w) => ({ start: w.start, end: w.start + w.intervals })),
+    );
     disjointUnion(spans, `pass-${pass} window (all segments)`);
   }
 
@@ -404,7 +481,16 @@ describe('a small plan, written out by hand', () => {
           ],
         },
       ],
-      counts: { prepare: 1, keyframe: 2, interpolation: 7, decode: 3, upscale: 8, encode: 2, stitch: 1, total: 24 },
+      counts: {
+        prepare: 1,
+        keyframe: 2,
+        interpolation: 7,
+        decode: 3,
+        upscale: 8,
+        encode: 2,
+        stitch: 1,
+        total: 24,
+      },
     });
     checkPlan(plan, pack, 36);
   });
@@ -412,19 +498,71 @@ describe('a small plan, written out by hand', () => {
 
 describe('pack windows that make no sense', () => {
   const cases: Array<[string, Partial<{ [K in keyof Windows]: Partial<Windows[K]> }>, RegExp]> = [
-    ['a chain window without room for 2 context + 1 new frame', { keyframe: { frames: 2 } }, /windows\.keyframe\.frames must be an integer ≥ 3 .*got 2/],
-    ['a fractional chain window', { keyframe: { frames: 4.5 } }, /windows\.keyframe\.frames must be an integer ≥ 3 .*got 4\.5/],
-    ['no interpolation intervals', { interpolation: { intervals: 0 } }, /windows\.interpolation\.intervals must be an integer ≥ 1, got 0/],
-    ['a fractional interpolation window', { interpolation: { intervals: 1.5 } }, /windows\.interpolation\.intervals must be an integer ≥ 1, got 1\.5/],
-    ['a NaN interpolation window', { interpolation: { intervals: NaN } }, /windows\.interpolation\.intervals must be an integer ≥ 1, got NaN/],
-    ['an empty decode window', { decode: { frames: 0 } }, /windows\.decode\.frames must be an integer ≥ 1, got 0/],
-    ['a negative decode overlap', { decode: { overlap: -1 } }, /windows\.decode\.overlap must be an integer ≥ 0, got -1/],
-    ['an empty upscale tile in time', { upscale: { frames: 0 } }, /windows\.upscale\.frames must be an integer ≥ 1, got 0/],
-    ['a temporal overlap as long as the tile', { upscale: { overlapFrames: 16 } }, /windows\.upscale\.overlapFrames must be an integer in \[0, 16\) \(below windows\.upscale\.frames\), got 16/],
-    ['a zero tile height', { upscale: { tileHeight: 0 } }, /windows\.upscale\.tileHeight must be an integer ≥ 1, got 0/],
-    ['a fractional tile width', { upscale: { tileWidth: 39.5 } }, /windows\.upscale\.tileWidth must be an integer ≥ 1, got 39\.5/],
-    ['a spatial overlap as wide as the smaller tile side', { upscale: { tileHeight: 32, tileWidth: 40, overlap: 32 } }, /windows\.upscale\.overlap must be an integer in \[0, 32\) \(below the smaller tile side\), got 32/],
-    ['a negative spatial overlap', { upscale: { overlap: -2 } }, /windows\.upscale\.overlap must be an integer in \[0, 32\) \(below the smaller tile side\), got -2/],
+    [
+      'a chain window without room for 2 context + 1 new frame',
+      { keyframe: { frames: 2 } },
+      /windows\.keyframe\.frames must be an integer ≥ 3 .*got 2/,
+    ],
+    [
+      'a fractional chain window',
+      { keyframe: { frames: 4.5 } },
+      /windows\.keyframe\.frames must be an integer ≥ 3 .*got 4\.5/,
+    ],
+    [
+      'no interpolation intervals',
+      { interpolation: { intervals: 0 } },
+      /windows\.interpolation\.intervals must be an integer ≥ 1, got 0/,
+    ],
+    [
+      'a fractional interpolation window',
+      { interpolation: { intervals: 1.5 } },
+      /windows\.interpolation\.intervals must be an integer ≥ 1, got 1\.5/,
+    ],
+    [
+      'a NaN interpolation window',
+      { interpolation: { intervals: NaN } },
+      /windows\.interpolation\.intervals must be an integer ≥ 1, got NaN/,
+    ],
+    [
+      'an empty decode window',
+      { decode: { frames: 0 } },
+      /windows\.decode\.frames must be an integer ≥ 1, got 0/,
+    ],
+    [
+      'a negative decode overlap',
+      { decode: { overlap: -1 } },
+      /windows\.decode\.overlap must be an integer ≥ 0, got -1/,
+    ],
+    [
+      'an empty upscale tile in time',
+      { upscale: { frames: 0 } },
+      /windows\.upscale\.frames must be an integer ≥ 1, got 0/,
+    ],
+    [
+      'a temporal overlap as long as the tile',
+      { upscale: { overlapFrames: 16 } },
+      /windows\.upscale\.overlapFrames must be an integer in \[0, 16\) \(below windows\.upscale\.frames\), got 16/,
+    ],
+    [
+      'a zero tile height',
+      { upscale: { tileHeight: 0 } },
+      /windows\.upscale\.tileHeight must be an integer ≥ 1, got 0/,
+    ],
+    [
+      'a fractional tile width',
+      { upscale: { tileWidth: 39.5 } },
+      /windows\.upscale\.tileWidth must be an integer ≥ 1, got 39\.5/,
+    ],
+    [
+      'a spatial overlap as wide as the smaller tile side',
+      { upscale: { tileHeight: 32, tileWidth: 40, overlap: 32 } },
+      /windows\.upscale\.overlap must be an integer in \[0, 32\) \(below the smaller tile side\), got 32/,
+    ],
+    [
+      'a negative spatial overlap',
+      { upscale: { overlap: -2 } },
+      /windows\.upscale\.overlap must be an integer in \[0, 32\) \(below the smaller tile side\), got -2/,
+    ],
   ];
   it.each(cases)('%s', async (_what, windows, message) => {
     const pack = withWindows(await summaryOf(CONTRACT_PACK), 'broken', windows);
@@ -435,7 +573,12 @@ describe('pack windows that make no sense', () => {
   });
 
   it('names every problem at once', async () => {
-    const pack = withWindows(await summaryOf(CONTRACT_PACK), 'broken', { keyframe: { frames: 1 }, decode: { frames: 0 } });
-    expect(() => planJob(specOf(48), pack)).toThrow(/keyframe\.frames .*got 1; windows\.decode\.frames .*got 0/);
+    const pack = withWindows(await summaryOf(CONTRACT_PACK), 'broken', {
+      keyframe: { frames: 1 },
+      decode: { frames: 0 },
+    });
+    expect(() => planJob(specOf(48), pack)).toThrow(
+      /keyframe\.frames .*got 1; windows\.decode\.frames .*got 0/,
+    );
   });
 });

@@ -45,10 +45,11 @@ class ResBlock(nn.Module):
 class TemporalConvBlock(nn.Module):
     """3D-conv residual block on (B,C,T,H,W), output zero-initialised, mixed with a learned α."""
 
-    def __init__(self, ch):
+    def __init__(self, ch, kernel=(3, 3, 3)):
         super().__init__()
-        self.conv1 = nn.Conv3d(ch, ch, 3, padding=1)
-        self.conv2 = nn.Conv3d(ch, ch, 3, padding=1)
+        pad = tuple(k // 2 for k in kernel)
+        self.conv1 = nn.Conv3d(ch, ch, kernel, padding=pad)
+        self.conv2 = nn.Conv3d(ch, ch, kernel, padding=pad)
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
         self.mix = MixGate(0.5)
@@ -83,7 +84,8 @@ class Autoencoder(nn.Module):
 
     def add_temporal(self):
         c1, c2, c3 = self.up2.out_channels, self.up1.out_channels, self.dec_in.out_channels
-        self.temporal = nn.ModuleList([TemporalConvBlock(c3), TemporalConvBlock(c2)])
+        # 3×3×3 at 16×32; purely temporal (3,1,1) at 32×64, where a full 3D kernel costs 9× the CPU.
+        self.temporal = nn.ModuleList([TemporalConvBlock(c3), TemporalConvBlock(c2, (3, 1, 1))])
 
     def encode_frames(self, x):
         h = self.enc[0](x)
@@ -148,14 +150,15 @@ class TemporalBlock(nn.Module):
     """One temporal layer: z' = z + conv3d-res(z̃) + attn_T(z̃), z̃ = z + frame position + context + cond;
     output α·z + (1−α)·z'. Output convs start at zero so an untrained block is the identity."""
 
-    def __init__(self, ch, cond_dim, ctx_channels, attention=True):
+    def __init__(self, ch, cond_dim, ctx_channels, attention=True, kernel=(3, 3, 3)):
         super().__init__()
         self.ch = ch
         self.pos = nn.Linear(ch, ch)
         self.cond = nn.Linear(cond_dim, ch)
         self.ctx = nn.Conv2d(ctx_channels, ch, 3, padding=1)
-        self.conv1 = nn.Conv3d(ch, ch, 3, padding=1)
-        self.conv2 = nn.Conv3d(ch, ch, 3, padding=1)
+        pad = tuple(k // 2 for k in kernel)
+        self.conv1 = nn.Conv3d(ch, ch, kernel, padding=pad)
+        self.conv2 = nn.Conv3d(ch, ch, kernel, padding=pad)
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
         self.attention = attention
@@ -188,10 +191,14 @@ class TemporalBlock(nn.Module):
 class TemporalStack(nn.Module):
     """The temporal layers of one model (prediction, interpolation or upsampler video layers)."""
 
-    def __init__(self, block_channels, cond_dim, ctx_channels, attention_from=1, rate=False):
+    def __init__(self, block_channels, cond_dim, ctx_channels, attention_from=1, rate=False, light_full_res=False):
         super().__init__()
+        # With `light_full_res` the blocks at full resolution (first and last) use a purely temporal
+        # (3,1,1) convolution and no attention: at 64×64 pixels a 3×3×3 conv costs 9× more CPU.
+        full = (0, len(block_channels) - 1) if light_full_res else ()
         self.blocks = nn.ModuleList([
-            TemporalBlock(c, cond_dim, ctx_channels, attention=i >= attention_from)
+            TemporalBlock(c, cond_dim, ctx_channels, attention=i >= attention_from and i not in full,
+                          kernel=(3, 1, 1) if i in full else (3, 3, 3))
             for i, c in enumerate(block_channels)
         ])
         self.rate = nn.Linear(1, cond_dim) if rate else None
@@ -238,8 +245,9 @@ class UNet(nn.Module):
     def spatial_multiple(self):
         return 2 ** (len(self.ch) - 1)
 
-    def add_stack(self, name, ctx_channels, rate=False, attention_from=1):
-        self.stacks[name] = TemporalStack(self.block_channels, self.emb_dim, ctx_channels, attention_from, rate)
+    def add_stack(self, name, ctx_channels, rate=False, attention_from=1, light_full_res=False):
+        self.stacks[name] = TemporalStack(self.block_channels, self.emb_dim, ctx_channels, attention_from, rate,
+                                          light_full_res)
         return self.stacks[name]
 
     def spatial_parameters(self):

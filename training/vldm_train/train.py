@@ -67,7 +67,7 @@ def build_ldm(size, stacks=()):
 def build_up(size, video=False):
     u = UNet(3, 3, SIZES[size]["up"], cond_channels=3, noise_level=True)
     if video:
-        u.add_stack("video", ctx_channels=4, attention_from=1)
+        u.add_stack("video", ctx_channels=4, attention_from=1, light_full_res=True)
     return u
 
 
@@ -442,7 +442,7 @@ def stage_up_video(args):
 STAGES = {
     "ae": (stage_ae, 8),
     "latents": (stage_latents, 0),
-    "tdec": (stage_tdec, 4),
+    "tdec": (stage_tdec, 2),
     "ldm": (stage_ldm, 16),
     "pred": (stage_pred, 4),
     "interp": (stage_interp, 4),

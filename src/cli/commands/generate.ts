@@ -66,6 +66,7 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
     let result;
     try {
       result = await waitForJob(client, spec.jobId);
+      await view.finished; // draws the final counts
     } finally {
       await view.stop();
     }
