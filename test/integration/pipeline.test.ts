@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileJob } from '../../src/cli/edge';
-import { startJob, waitForJob, jobStatus } from '../../src/client/jobs';
+import { startJob, waitForJob, jobStatus, cancelJob } from '../../src/client/jobs';
 import { probeVideo } from '../../src/media/ffmpeg';
 import { subscribeProgress, type ProgressEvent } from '../../src/events';
 import { CONTRACT_PACK, startDeployment, type TestDeployment } from '../support/pipeline';
@@ -88,5 +88,28 @@ describe('a multi-segment job end to end', () => {
     const result = await waitForJob(d.client, spec.jobId);
     expect(result.activities.reused).toBeLessThan(result.activities.total);
     expect(result.sha256).toBe(first.sha);
+  });
+});
+
+describe('cancellation', () => {
+  it('cancels the job, its segment children and their running activities', async () => {
+    const { spec, plan } = await compileJob({ seconds: '5', seed: '99', name: `cancel-${process.pid}` }, CONTRACT_PACK);
+    const started: ProgressEvent[] = [];
+    const sub = await subscribeProgress(d.servers.nats!.url, spec.jobId, (e) => started.push(e));
+    await startJob(d.client, spec);
+    // Wait until a segment child is rendering, then cancel.
+    for (let i = 0; i < 600 && !started.some((e) => e.stage === 'interpolation'); i++) await new Promise((r) => setTimeout(r, 100));
+    await cancelJob(d.client, spec.jobId);
+    await expect(waitForJob(d.client, spec.jobId)).rejects.toThrow(/cancel/i);
+    await sub!.close();
+    const st = await jobStatus(d.client, spec.jobId);
+    expect(st.status).toBe('CANCELLED');
+    // Every child that was started is closed, none completed all its work after the cancel.
+    for (const s of plan.segments) {
+      const child = d.client.workflow.getHandle(`${spec.jobId}/segment-${String(s.index).padStart(3, '0')}`);
+      const desc = await child.describe().catch(() => undefined);
+      if (desc) expect(['CANCELLED', 'TERMINATED', 'COMPLETED']).toContain(desc.status.name);
+    }
+    expect(started.filter((e) => e.stage === 'stitch')).toEqual([]);
   });
 });
