@@ -3,7 +3,14 @@
  * connection. The job id is the workflow id; segments are child workflows `<jobId>/segment-NNN`.
  */
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type PayloadCodec } from '@temporalio/common';
+import {
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  SearchAttributeType,
+  defineSearchAttributeKey,
+  type PayloadCodec,
+  type SearchAttributePair,
+} from '@temporalio/common';
 import { dataConverterWith, payloadCodecFromEnv } from '../security';
 import { TASK_QUEUES, WORKFLOW_TYPES, QUERIES } from '../common/names';
 import { UserError } from '../common/errors';
@@ -42,8 +49,35 @@ export interface StartedJob {
  * Start the job workflow. The job id is derived from the spec, so the same spec is the same job: a
  * finished one may run again (reusing every verified artifact), a running one is attached to.
  */
+/** The job's search attributes (src/common/names.ts JOB_SEARCH_ATTRIBUTES). */
+function jobSearchAttributes(spec: JobSpec): SearchAttributePair[] {
+  const pairs: SearchAttributePair[] = [
+    { key: defineSearchAttributeKey('VldmJob', SearchAttributeType.KEYWORD), value: spec.jobId },
+    { key: defineSearchAttributeKey('VldmScene', SearchAttributeType.KEYWORD), value: spec.scene },
+  ];
+  if (spec.deadline) pairs.push({ key: defineSearchAttributeKey('VldmDeadline', SearchAttributeType.DATETIME), value: new Date(spec.deadline) });
+  return pairs;
+}
+
+let warnedNoSearchAttributes = false;
+
 export async function startJob(client: Client, spec: JobSpec): Promise<StartedJob> {
+  try {
+    return await startJobWith(client, spec, jobSearchAttributes(spec));
+  } catch (err) {
+    // A namespace without vldm's search attributes still runs jobs; they are just less findable.
+    if (!/search attribute|SearchAttribute/i.test((err as Error).message)) throw err;
+    if (!warnedNoSearchAttributes) {
+      warnedNoSearchAttributes = true;
+      process.stderr.write(`vldm: the namespace has no VldmJob/VldmScene/VldmDeadline search attributes; starting without them (see docs/deploy.md)\n`);
+    }
+    return startJobWith(client, spec, []);
+  }
+}
+
+async function startJobWith(client: Client, spec: JobSpec, searchAttributes: SearchAttributePair[]): Promise<StartedJob> {
   const handle = await client.workflow.start(WORKFLOW_TYPES.job, {
+    ...(searchAttributes.length ? { typedSearchAttributes: searchAttributes } : {}),
     args: [spec],
     taskQueue: TASK_QUEUES.orchestration,
     workflowId: spec.jobId,

@@ -52,3 +52,10 @@ export const DEFAULTS = {
   s3Endpoint: 'http://127.0.0.1:9000',
   s3Bucket: 'vldm',
 } as const;
+
+/**
+ * Custom search attributes of job workflows, so jobs are findable in the Temporal UI
+ * (`VldmJob = "day-7-…"`, `VldmDeadline < "2026-…"`). `vldm dev up` registers them; on a cluster run
+ * `temporal operator search-attribute create --name VldmJob --type Keyword` (and the others).
+ */
+export const JOB_SEARCH_ATTRIBUTES = { VldmJob: 'Keyword', VldmScene: 'Keyword', VldmDeadline: 'Datetime' } as const;

@@ -252,11 +252,14 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
     // Everything ahead in the queue (Temporal dispatches first in, first out, deadline or not),
     // and everything due earlier that is still meant to be on time, is done before this item.
     const work = items.reduce((a, x) => a + (x.since <= item.since || (x.due <= item.due && !hopeless.includes(x)) ? x.tasks * s : 0), 0);
-    const T = item.due - now - tail - cfg.deadlineMarginSeconds;
-    let n = podsFor(work, T);
     // On time only if the ready pods manage it, or new pods have time to start and finish a task,
-    // and no more pods than the pools can have are needed.
-    const onTime = (work <= ready * T || T > c + taskSeconds) && n <= maxCapacity + EPS;
+    // and no more pods than the pools can have are needed. The margin is kept in hand when it can
+    // be; a deadline is given up only when it cannot be met even without it.
+    const reachable = (T: number) => (work <= ready * T || T > c + taskSeconds) && podsFor(work, T) <= maxCapacity + EPS;
+    const bare = item.due - now - tail;
+    const T = reachable(bare - cfg.deadlineMarginSeconds) ? bare - cfg.deadlineMarginSeconds : bare;
+    let n = podsFor(work, T);
+    const onTime = reachable(T);
     if (!onTime) {
       hopeless.push(item);
       if (item.hard && item.jobId) base.lost.add(item.jobId);
@@ -267,6 +270,14 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
       binding = `${item.what} due in ${Math.round(item.due - now)} s${onTime ? '' : ' (best-effort)'}`;
     }
     if (onTime && item.hard) hardNeed = Math.max(hardNeed, n);
+  }
+  // Whatever the deadlines, what is queued now is drained within a few cold starts: each new pod
+  // still works `drainColdStarts` times as long as it took to start, and work left waiting in a
+  // first-in-first-out queue would hold up every job queued behind it.
+  const drain = podsFor(outstanding * s, c * (1 + cfg.drainColdStarts));
+  if (drain > all + EPS) {
+    all = drain;
+    binding = `draining ${outstanding} queued or running task(s) within ${cfg.drainColdStarts} cold starts`;
   }
   const parts = [`${obs.backlog} queued`, `${obs.running} running`];
   if (jobsWithWork) parts.push(`${attributed} left in ${jobsWithWork} job(s)`);

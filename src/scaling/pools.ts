@@ -66,6 +66,13 @@ export interface PoolsConfig {
   defaultDeadlineSeconds: number;
   /** Time kept in hand before each deadline, for the estimate's error. Seconds. @default 120 */
   deadlineMarginSeconds: number;
+  /**
+   * Queued work is drained within this many cold starts of the pool new pods come from, deadline or
+   * not: a new pod is asked for only when it will work at least this many times as long as it took
+   * to start (cold starts are at most 1/(1+n) of its bill), and work is not left waiting in a FIFO
+   * queue where it holds up later jobs. @default 3
+   */
+  drainColdStarts: number;
   damping: DampingConfig;
   pools: PoolConfig[];
 }
@@ -73,6 +80,7 @@ export interface PoolsConfig {
 export const POOLS_DEFAULTS = {
   defaultDeadlineSeconds: 3600,
   deadlineMarginSeconds: 120,
+  drainColdStarts: 3,
   spotPendingTimeoutSeconds: 180,
   spotRetrySeconds: 900,
   minReplicas: 0,
@@ -96,7 +104,7 @@ const POOL_KEYS = [
   'speedFactor',
   'activitiesPerPod',
 ];
-const TOP_KEYS = ['maxPricePerHour', 'secondsPerActivity', 'defaultDeadlineSeconds', 'deadlineMarginSeconds', 'damping', 'pools'];
+const TOP_KEYS = ['maxPricePerHour', 'secondsPerActivity', 'defaultDeadlineSeconds', 'deadlineMarginSeconds', 'drainColdStarts', 'damping', 'pools'];
 const DAMPING_KEYS = ['scaleDownDelaySeconds', 'spotPendingTimeoutSeconds', 'spotRetrySeconds'];
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -192,6 +200,7 @@ export function parsePoolsConfig(raw: unknown, source = 'pools file'): PoolsConf
     positive: true,
   });
   const deadlineMarginSeconds = p.number('deadlineMarginSeconds', raw.deadlineMarginSeconds ?? POOLS_DEFAULTS.deadlineMarginSeconds, { min: 0 });
+  const drainColdStarts = p.number('drainColdStarts', raw.drainColdStarts ?? POOLS_DEFAULTS.drainColdStarts, { positive: true });
 
   const dampingRaw = raw.damping ?? {};
   let damping: DampingConfig = { spotPendingTimeoutSeconds: POOLS_DEFAULTS.spotPendingTimeoutSeconds, spotRetrySeconds: POOLS_DEFAULTS.spotRetrySeconds };
@@ -246,7 +255,7 @@ export function parsePoolsConfig(raw: unknown, source = 'pools file'): PoolsConf
     }
   }
   if (p.list.length) throw new UserError(`${source}: ${p.list.join('; ')}`);
-  return { maxPricePerHour, secondsPerActivity, defaultDeadlineSeconds, deadlineMarginSeconds, damping, pools };
+  return { maxPricePerHour, secondsPerActivity, defaultDeadlineSeconds, deadlineMarginSeconds, drainColdStarts, damping, pools };
 }
 
 /** Read and validate a pools file. */

@@ -58,6 +58,10 @@ describe('a multi-segment job end to end', () => {
     const finished = new Set(events.filter((e) => e.state === 'completed').map((e) => e.stage));
     expect([...finished].sort()).toEqual(['decode', 'encode', 'interpolation', 'keyframe', 'plan', 'stitch', 'upscale']);
     expect(events.some((e) => e.state === 'progress' && e.stage === 'upscale' && e.step !== undefined)).toBe(true);
+    // Findable in the Temporal UI by its search attributes.
+    const found: string[] = [];
+    for await (const w of d.client.workflow.list({ query: `VldmJob = '${spec.jobId}' AND VldmScene = 'night'` })) found.push(w.workflowId);
+    expect(found).toContain(spec.jobId);
     first = { sha: result.sha256, total: result.activities.total };
   });
 

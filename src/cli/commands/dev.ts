@@ -2,6 +2,7 @@
 import type { VldmConfig } from '../../config/config';
 import { devDown, devStatus, devUp, validateKinds, SERVER_KINDS } from '../../dev/servers';
 import { makeOut } from '../io';
+import { JOB_SEARCH_ATTRIBUTES } from '../../common/names';
 
 function kindsOf(v: string | undefined) {
   return v ? validateKinds(v.split(',').map((s) => s.trim())) : [...SERVER_KINDS];
@@ -9,7 +10,7 @@ function kindsOf(v: string | undefined) {
 
 export async function devUpCommand(opts: { only?: string; json?: boolean }, cfg: VldmConfig): Promise<number> {
   const out = makeOut(Boolean(opts.json));
-  const addresses = await devUp({ stateDir: cfg.stateDir, kinds: kindsOf(opts.only) });
+  const addresses = await devUp({ stateDir: cfg.stateDir, kinds: kindsOf(opts.only), searchAttributes: { ...JOB_SEARCH_ATTRIBUTES } });
   if (opts.json) out.result(addresses);
   else {
     if (addresses.temporal) out.info(`temporal  ${addresses.temporal.address} (namespace ${addresses.temporal.namespace}); UI ${addresses.temporal.uiUrl}`);
