@@ -10,7 +10,7 @@ import { encodeTensor } from '../src/tensors';
 import { INTERPOLATION_RATE } from '../src/planning/pack-summary';
 import { denoise } from '../src/pipeline/denoise';
 import { gatherFrames } from '../src/pipeline/frames';
-import { makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
+import { activityStopping, makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
 import { segName, stageKey } from '../src/pipeline/keys';
 import { packFor, scheduleOf, type ActivityDeps } from './deps';
 import type { InterpolationInput, StageOutput } from './types';
@@ -52,6 +52,7 @@ export function createInterpolationActivities(deps: ActivityDeps) {
           scalars: { rate: w.pass },
           onStep: (i) => report(i),
           checkpoints: makeCheckpoints(deps, key, 'sample', details),
+          stopping: activityStopping,
         });
         return encodeTensor({ shape: [T, c, h, wd], data: mergeKnown(x0, context, frameMask, frame) });
       });

@@ -8,7 +8,7 @@
 import { makeSchedule, contextMask, gaussian, mergeKnown } from '../src/sampling';
 import { encodeTensor, decodeTensor } from '../src/tensors';
 import { denoise } from '../src/pipeline/denoise';
-import { makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
+import { activityStopping, makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
 import { segName, stageKey } from '../src/pipeline/keys';
 import { packFor, scheduleOf, type ActivityDeps } from './deps';
 import type { KeyframeInput, StageOutput } from './types';
@@ -46,6 +46,7 @@ export function createKeyframeActivities(deps: ActivityDeps) {
             conditioning: { context, frameMask, labels: input.labels, contextGuidance: s.contextGuidance ?? 1, labelGuidance: s.labelGuidance ?? 1 },
             onStep: (i) => report(offset + i),
             checkpoints: makeCheckpoints(deps, key, `window${window}`, details),
+            stopping: activityStopping,
           });
           return mergeKnown(x0, context, frameMask, frame);
         };

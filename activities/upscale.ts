@@ -10,7 +10,7 @@ import { encodeTensor, sliceBox } from '../src/tensors';
 import { UPSCALE_FACTOR } from '../src/planning/pack-summary';
 import { denoise } from '../src/pipeline/denoise';
 import { gatherFrames } from '../src/pipeline/frames';
-import { makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
+import { activityStopping, makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
 import { segName, stageKey } from '../src/pipeline/keys';
 import { packFor, scheduleOf, type ActivityDeps } from './deps';
 import type { StageOutput, UpscaleInput } from './types';
@@ -64,6 +64,7 @@ export function createUpscaleActivities(deps: ActivityDeps) {
           tensors: { lowres: { shape: [Tt, 3, th, tw], data: lowres } },
           onStep: (i) => report(i),
           checkpoints: makeCheckpoints(deps, key, 'sample', details),
+          stopping: activityStopping,
         });
         for (let i = 0; i < x0.length; i++) x0[i] = x0[i] < -1 ? -1 : x0[i] > 1 ? 1 : x0[i];
         return encodeTensor({ shape: hiSize, data: x0 });

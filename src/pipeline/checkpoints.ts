@@ -73,13 +73,15 @@ export class SamplingCheckpoints {
     return undefined;
   }
 
-  /** Called after each completed step with the new sample. */
-  async afterStep(step: number, steps: number, x: Float32Array, shape: number[]): Promise<void> {
+  /**
+   * Called after each completed step with the new sample. `force` saves now whatever the interval:
+   * the activity is being cancelled (worker shutdown, spot preemption) and will resume elsewhere.
+   */
+  async afterStep(step: number, steps: number, x: Float32Array, shape: number[], force = false): Promise<void> {
     if (step >= steps) return; // the output itself is the final checkpoint
-    const due =
-      this.every === 'auto'
-        ? (Date.now() - this.sinceLastSave) * CHECKPOINT_BUDGET >= expectedSaveMs
-        : step % this.every === 0;
+    const periodic =
+      this.every === 'auto' ? (Date.now() - this.sinceLastSave) * CHECKPOINT_BUDGET >= expectedSaveMs : step % this.every === 0;
+    const due = force || periodic;
     if (!due) return;
     const t0 = Date.now();
     const key = this.keyOf(step);

@@ -48,6 +48,8 @@ export interface DenoiseArgs {
   onStep?: (step: number, steps: number) => void;
   /** Save x every few steps and resume from the newest saved step (see checkpoints.ts). */
   checkpoints?: SamplingCheckpoints;
+  /** True once the activity is being cancelled: the next step boundary saves a checkpoint first. */
+  stopping?: () => boolean;
 }
 
 function repeat(data: Float32Array, times: number): Float32Array {
@@ -116,7 +118,7 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
     });
     x = step.prev;
     x0 = step.x0;
-    await args.checkpoints?.afterStep(i + 1, pairs.length, x, shape);
+    await args.checkpoints?.afterStep(i + 1, pairs.length, x, shape, args.stopping?.() ?? false);
     args.onStep?.(i + 1, pairs.length);
   }
   // The last pair ends at tPrev = −1 (clean), where x_prev = x̂₀.

@@ -85,3 +85,8 @@ export async function runStage(
   emit(deps.events, ev, 'completed');
   return { key, reused: false };
 }
+
+/** True once the running activity is being cancelled (job cancelled, worker shutting down). */
+export function activityStopping(): boolean {
+  return Context.current().cancellationSignal.aborted;
+}

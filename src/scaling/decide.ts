@@ -75,6 +75,8 @@ export interface PoolMemory {
 
 export interface ScalerMemory {
   pools: Record<string, PoolMemory>;
+  /** Per queue: when tasks no running job accounts for were last seen, epoch seconds. */
+  unattributedAt?: Partial<Record<QueueRole, number>>;
 }
 
 export interface ScalerInput {
@@ -189,6 +191,8 @@ interface QueueDemand extends QueueNeed {
   runnable: number;
   /** Jobs whose deadline this queue cannot meet even with every pool at its maximum. */
   lost: Set<string>;
+  /** Queued or running tasks no running job accounts for. */
+  unattributed: number;
 }
 
 /** Pools whose work is cheapest: spot ones (all of them when no spot pool serves the queue). */
@@ -237,7 +241,7 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
   items.sort((a, b) => a.due - b.due || a.since - b.since || a.what.localeCompare(b.what));
 
   const parallel = Math.max(outstanding, SEQUENTIAL_QUEUES.has(q) ? jobsWithWork + unattributed : attributed);
-  const base = { parallel, ready, runnable: outstanding, lost: new Set<string>() };
+  const base = { parallel, ready, runnable: outstanding, lost: new Set<string>(), unattributed };
   if (items.length === 0 || s === 0) return { ...base, pods: 0, deadlinePods: 0, reason: `${q}: idle` };
 
   const tail = tailSeconds(cfg, q);
@@ -299,7 +303,7 @@ function freshMemory(input: ScalerInput): ScalerMemory {
       : // A fresh leader knows nothing of the recent past: it holds today's replicas for one window.
         { recommendations: [{ at: input.now, replicas: (input.pools[p.name] ?? EMPTY_POOL).replicas }] };
   }
-  return { pools };
+  return { pools, unattributedAt: { ...input.memory?.unattributedAt } };
 }
 
 export function decide(input: ScalerInput): Decision {
@@ -341,17 +345,18 @@ export function decide(input: ScalerInput): Decision {
     const need = queueDemand(cfg, q, input, stalled, lostJobs);
     queues[q] = { pods: need.pods, parallel: need.parallel, ready: need.ready, reason: need.reason };
     if (need.pods > EPS || need.runnable > 0) hasWork.add(q);
+    if (need.unattributed > 0) (memory.unattributedAt ??= {})[q] = now;
     const pools = cfg.pools.filter((p) => p.queues.includes(q)).sort(byCostPerWork);
-    // Economy work (no deadline asked for, or one already out of reach) may spill onto dearer pools
-    // only when every economy pool is out of capacity and the queue has no ready pod at all.
-    const economyBlocked = pools.filter((p) => isEconomy(p, pools)).every((p) => stalled.has(p.name) && obsOf(p).ready === 0);
+    // Dearer (on-demand) pools are the fallback for spot capacity that is not there, and only for
+    // deadlines that can still be met; work without a deadline waits for economy capacity.
+    const spotDown = pools.some((p) => isEconomy(p, pools) && stalled.has(p.name));
     let hard = need.deadlinePods; // capacity for deadlines still to place, speed-1 pods
     let soft = Math.max(0, need.pods - need.deadlinePods); // the rest, economy pools only
     let tasks = need.parallel; // parallel tasks still without a pod
     let runnable = need.runnable; // tasks queued or running now, still without a pod
     const take = (p: PoolConfig, maxPods: number, label: 'keeps' | 'adds') => {
-      const economy = isEconomy(p, pools) || economyBlocked;
-      const units = hard + (economy ? soft : 0);
+      const economy = isEconomy(p, pools);
+      const units = economy ? hard + soft : spotDown ? hard : 0;
       // A pod already there costs the same pod-seconds whether it works now or the work waits for
       // fewer pods: it is kept while there is a task for it (queued or running), even beyond the need.
       const byRunnable = label === 'keeps' && economy ? runnable / p.activitiesPerPod : 0;
@@ -397,10 +402,16 @@ export function decide(input: ScalerInput): Decision {
     // Scale-down window: hold the highest recent recommendation, but only for pods on a node.
     const windowMax = Math.max(...mem.recommendations.map((r) => r.replicas));
     const onNodes = o.ready + Math.max(0, o.pending - o.unschedulable);
-    const held = Math.max(recommended, Math.min(windowMax, onNodes, o.replicas));
+    // The window guards against work that comes back. When no running job has anything left for
+    // the pool's queues and no task of unknown origin was seen within the window, none will come
+    // back before a new job arrives (whose work reaches a GPU stage only after the stages before
+    // it): the pods go at once.
+    const window = scaleDownDelay(cfg, p);
+    const knownIdle = p.queues.every((q) => !hasWork.has(q) && now - (memory.unattributedAt?.[q] ?? -Infinity) > window);
+    const held = knownIdle ? recommended : Math.max(recommended, Math.min(windowMax, onNodes, o.replicas));
     replicas.set(p.name, held);
     const why = notes.get(p.name) ?? [];
-    if (held > recommended) why.push(`held at ${held} by the ${scaleDownDelay(cfg, p)} s scale-down window (recommended ${recommended})`);
+    if (held > recommended) why.push(`held at ${held} by the ${window} s scale-down window (recommended ${recommended})`);
     if (recommended === p.minReplicas && p.minReplicas > 0 && (alloc.get(p.name) ?? 0) < p.minReplicas) why.push(`minReplicas ${p.minReplicas}`);
     decisions.push({ pool: p.name, deployment: p.deployment, current: o.replicas, replicas: held, reason: '' });
     notes.set(p.name, why);

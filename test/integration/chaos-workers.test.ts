@@ -67,14 +67,16 @@ describe('kill -9 of worker processes mid-job', () => {
     expect(undisturbed, 'the undisturbed run must pass first').toBeDefined();
     const rand = seededRandom(SEED);
     const { spec, plan } = await compileJob({ ...job, name: `chaos-kill-${process.pid}` }, CONTRACT_PACK);
-    // Kill moments: distinct points of the job's progress (completed activities), drawn from the seed,
-    // so every kill lands while the job runs however fast or slow this machine is today.
-    const points = new Set<number>();
-    while (points.size < KILLS) points.add(2 + Math.floor(rand() * (plan.counts.total - 6)));
-    const moments = [...points].sort((a, b) => a - b);
+    // Kill moments: points of the job's progress (completed activities), one drawn from the seed in
+    // each of KILLS equal stretches of the job, so every kill lands while the job runs however fast or
+    // slow this machine is today.
+    const first = 2;
+    const stretch = (plan.counts.total - 4 - first) / KILLS;
+    const moments = Array.from({ length: KILLS }, (_, i) => first + Math.floor((i + rand()) * stretch));
 
     const events = await EventRecord.start(servers.nats!.url, spec.jobId);
     const kills: Array<{ at: number; progress: number; worker: number }> = [];
+    const replacements: Array<Promise<unknown>> = [];
     const t0 = Date.now();
     let finished = false;
     try {
@@ -85,14 +87,18 @@ describe('kill -9 of worker processes mid-job', () => {
           await Promise.race([events.until(() => events.completed() >= point), done.catch(() => undefined)]);
           if (finished) return;
           await sleep(rand() * 2_000);
+          // Never the last live worker: a cluster keeps at least one pod while replacements start.
+          while (fleet.live().length < 2) await sleep(200);
           const live = fleet.live();
           const victim = live[Math.floor(rand() * live.length)];
           kills.push({ at: Date.now(), progress: events.completed(), worker: victim.id });
           await fleet.kill(victim);
-          await fleet.start();
+          // The replacement starts in the background, as a new pod would; the next kill does not wait.
+          replacements.push(fleet.start());
         }
       })();
       const [result] = await Promise.all([done, chaos]);
+      await Promise.all(replacements);
       const seconds = (Date.now() - t0) / 1000;
 
       expect(kills.length, `the job ended after ${kills.length} kills`).toBe(KILLS);
@@ -124,6 +130,7 @@ describe('kill -9 of worker processes mid-job', () => {
       const slotsPerWorker = 7;
       expect(extraSteps).toBeLessThanOrEqual(KILLS * slotsPerWorker * (CHECKPOINT_EVERY + 1));
     } finally {
+      await Promise.allSettled(replacements);
       await events.stop();
       if (!finished) await client.workflow.getHandle(spec.jobId).terminate('chaos test failed').catch(() => undefined);
     }

@@ -98,4 +98,32 @@ describe('sampling checkpoints', () => {
       process.env[CHECKPOINT_EVERY_ENV] = '1';
     }
   });
+
+  it('an activity cancelled mid-step (preemption, worker shutdown) checkpoints before it stops', async () => {
+    process.env[CHECKPOINT_EVERY_ENV] = '1000'; // no periodic checkpoints: only the forced one
+    try {
+      const activities = createUpscaleActivities({ store, events: bus, models, scratchDir: os.tmpdir() });
+      const input = await inputFor('ckpt-preempt');
+      const env1 = new MockActivityEnvironment();
+      env1.on('heartbeat', (d: { step?: number; checkpoint?: string }) => {
+        // The notice arrives while step 2 is being computed.
+        if (d.step === 1 && !d.checkpoint) setImmediate(() => env1.cancel('CANCELLED'));
+      });
+      await expect(env1.run(activities.upscale, input)).rejects.toThrow();
+      // The cancelled attempt finishes its step in the background and saves before it stops.
+      let ckpts: string[] = [];
+      for (let i = 0; i < 200 && ckpts.length === 0; i++) {
+        ckpts = (await store.list(`jobs/${input.spec.jobId}/upscale/`)).map((a) => a.key).filter((k) => k.includes('.ckpt/'));
+        if (ckpts.length === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(ckpts).toHaveLength(1);
+      expect(ckpts[0]).toMatch(/\.ckpt\/sample\/step-00002\.vldt$/);
+      events.length = 0;
+      await new MockActivityEnvironment().run(activities.upscale, input);
+      const steps = (await models.get(CONTRACT_PACK)).summary.sampling.upsampler.steps;
+      expect(events.filter((e) => e.state === 'progress').map((e) => e.step)).toEqual(Array.from({ length: steps - 2 }, (_, i) => i + 3));
+    } finally {
+      process.env[CHECKPOINT_EVERY_ENV] = '1';
+    }
+  });
 });

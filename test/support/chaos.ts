@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { compileJob, type JobFlags } from '../../src/cli/edge';
 import { startJob, waitForJob } from '../../src/client/jobs';
@@ -38,14 +38,22 @@ export interface ManagedWorker {
   exited: Promise<number | null>;
 }
 
-/** `vldm worker` processes of one test: started, killed and replaced, all stopped at the end. */
+/**
+ * `vldm worker` processes of one test: started, killed and replaced, all stopped at the end. With
+ * `supervise`, a worker that exits on its own (not killed or stopped here) is restarted, as a
+ * Kubernetes Deployment would, and recorded in `unexpectedExits`.
+ */
 export class WorkerFleet {
   readonly workers: ManagedWorker[] = [];
+  readonly unexpectedExits: Array<{ id: number; code: number | null; at: number; log: string }> = [];
   private next = 1;
+  private stopping = false;
+  private readonly ended = new Set<number>();
 
   constructor(
     private readonly args: string[],
     private readonly env: NodeJS.ProcessEnv,
+    private readonly opts: { supervise?: boolean } = {},
   ) {}
 
   /** Starts one more worker process and waits until it polls. */
@@ -55,7 +63,26 @@ export class WorkerFleet {
     const exited = child.exitCode !== null ? Promise.resolve(child.exitCode) : (once(child, 'exit') as Promise<[number | null]>).then(([code]) => code);
     const w = { id, child, log, exited };
     this.workers.push(w);
+    if (this.opts.supervise) {
+      void exited.then((code) => {
+        if (this.stopping || this.ended.has(id)) return;
+        this.unexpectedExits.push({ id, code, at: Date.now(), log: log().slice(-2_000) });
+        void this.restart();
+      });
+    }
     return w;
+  }
+
+  /** Starts a replacement, retrying every 2 s (e.g. while the Temporal server is still down). */
+  private async restart(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.start();
+        return;
+      } catch {
+        await sleep(2_000);
+      }
+    }
   }
 
   live(): ManagedWorker[] {
@@ -64,12 +91,14 @@ export class WorkerFleet {
 
   /** `kill -9`: no shutdown, no flush, running activities vanish mid-step. */
   async kill(w: ManagedWorker): Promise<void> {
+    this.ended.add(w.id);
     w.child.kill('SIGKILL');
     await w.exited;
   }
 
   /** Stops every live worker (SIGTERM, then SIGKILL after `graceMs`). */
   async stopAll(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
     await Promise.all(
       this.live().map(async (w) => {
         w.child.kill('SIGTERM');
@@ -175,6 +204,22 @@ export function stats(xs: number[]): { n: number; min: number; median: number; m
   const s = [...xs].sort((a, b) => a - b);
   const r = (x: number | undefined) => Math.round((x ?? 0) * 10) / 10;
   return { n: s.length, min: r(s[0]), median: r(s[Math.floor(s.length / 2)]), max: r(s[s.length - 1]) };
+}
+
+/**
+ * Waits for a job's result across a Temporal outage: a lost connection is retried every second (the
+ * client reconnects by itself); a job that failed is an error at once.
+ */
+export async function waitForJobThroughOutages(client: Client, jobId: string, timeoutMs = 600_000): Promise<JobResult> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await waitForJob(client, jobId);
+    } catch (err) {
+      if (err instanceof WorkflowFailedError || Date.now() > deadline) throw err;
+      await sleep(1_000);
+    }
+  }
 }
 
 export interface JobRun {
