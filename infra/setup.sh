@@ -3,11 +3,12 @@
 # TypeScript build, Debian's ffmpeg and nats-server, and the Go-built Temporal CLI, MinIO and Helm in
 # the git-ignored .tools/bin. Safe to rerun; with everything present it takes a few seconds.
 #
-#   infra/setup.sh              set up for running and testing
+#   infra/setup.sh              set up for running vldm (generate, workers, the CLI)
+#   infra/setup.sh --test       everything `npm test` needs: implies --training and --kube
 #   infra/setup.sh --training   also Debian's PyTorch, ONNX and NumPy for training/ (python3 = /usr/bin/python3)
 #   infra/setup.sh --kube       also Debian's etcd and kube-apiserver built from infra/kube-apiserver, for the
 #                               tests that talk to Kubernetes (first build: 10-30 minutes, ~3 GB of RAM)
-#   infra/setup.sh --ci         non-interactive (also when CI=true): never prompts, fails instead; implies --kube
+#   infra/setup.sh --ci         non-interactive (also when CI=true): never prompts, fails instead; implies --test
 #
 # docs/setup.md describes what goes where.
 set -euo pipefail
@@ -41,7 +42,7 @@ die() {
   printf '[setup] error: %s\n' "$*" >&2
   exit 1
 }
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 TRAINING=0
 KUBE=0
@@ -51,16 +52,22 @@ for arg in "$@"; do
     --ci) CI_MODE=true ;;
     --training) TRAINING=1 ;;
     --kube) KUBE=1 ;;
+    --test)
+      # Everything `npm test` needs: the training smoke test (PyTorch) and the Kubernetes API server.
+      TRAINING=1
+      KUBE=1
+      ;;
     -h | --help)
       usage
       exit 0
       ;;
-    *) die "unknown option '$arg' (allowed: --ci, --kube, --training, --help)" ;;
+    *) die "unknown option '$arg' (allowed: --ci, --test, --kube, --training, --help)" ;;
   esac
 done
 if [ "$CI_MODE" = "true" ] || [ "$CI_MODE" = "1" ]; then
   CI_MODE=true
   KUBE=1
+  TRAINING=1
   export CI=true DEBIAN_FRONTEND=noninteractive npm_config_yes=true
   exec </dev/null
 fi
