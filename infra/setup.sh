@@ -7,7 +7,7 @@
 #   infra/setup.sh --test       everything `npm test` needs: implies --training and --kube
 #   infra/setup.sh --training   also Debian's PyTorch, ONNX and NumPy for training/ (python3 = /usr/bin/python3)
 #   infra/setup.sh --kube       also Debian's etcd and kube-apiserver built from infra/kube-apiserver, for the
-#                               tests that talk to Kubernetes (first build: 10-30 minutes, ~3 GB of RAM)
+#                               tests that talk to Kubernetes (first build: about 30 minutes on 2 busy cores)
 #   infra/setup.sh --ci         non-interactive (also when CI=true): never prompts, fails instead; implies --test
 #
 # docs/setup.md describes what goes where.
@@ -180,9 +180,10 @@ build_helm
 # so /version reports the pinned release instead of v0.0.0-master.
 build_kube_apiserver() {
   local dir="$ROOT/infra/kube-apiserver" bin="$TOOLS_BIN/kube-apiserver" version have minor patch bad
-  version=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$dir/go.mod")
+  # A require line, alone or in a require block: "[require] k8s.io/kubernetes v1.X.Y".
+  version=$(awk '{ if ($1 == "require") $1 = ""; $0 = $0 } $1 == "k8s.io/kubernetes" && NF == 2 { print $2 }' "$dir/go.mod")
   [[ "$version" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] ||
-    die "infra/kube-apiserver/go.mod must have one line 'require k8s.io/kubernetes v1.X.Y', found '${version:-nothing}'"
+    die "infra/kube-apiserver/go.mod must require k8s.io/kubernetes at one version v1.X.Y, found '${version:-nothing}'"
   minor=${BASH_REMATCH[1]} patch=${BASH_REMATCH[2]}
   bad=$(awk -v want="v0.$minor.$patch" '$2 == "=>" && $1 ~ /^k8s\.io\// && $4 != want { print $1 " " $4 }' "$dir/go.mod")
   [ -z "$bad" ] ||
@@ -201,7 +202,7 @@ build_kube_apiserver() {
   fi
   command -v go >/dev/null ||
     die "go is needed to build kube-apiserver (k8s.io/kubernetes $version) into .tools/bin and was not found on PATH: install Go >= 1.$GO_MINOR_MIN (https://go.dev/dl/)"
-  say "kube-apiserver: building k8s.io/kubernetes $version into .tools/bin (10-30 minutes and ~3 GB of RAM the first time)"
+  say "kube-apiserver: building k8s.io/kubernetes $version into .tools/bin (about 30 minutes on 2 busy cores the first time)"
   mkdir -p "$TOOLS_BIN"
   local t0 v=k8s.io/component-base/version
   t0=$(date +%s)

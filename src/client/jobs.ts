@@ -14,6 +14,7 @@ import {
 import { dataConverterWith, payloadCodecFromEnv } from '../security';
 import { TASK_QUEUES, WORKFLOW_TYPES, QUERIES } from '../common/names';
 import { UserError } from '../common/errors';
+import { temporalTlsFromEnv } from '../config/tls';
 import type { JobSpec } from '../planning/spec';
 import { STAGES, type JobProgress, type SegmentRenderProgress, type Stage, type StageCount } from '../common/progress';
 import type { JobResult } from '../../workflows/job';
@@ -29,7 +30,8 @@ export async function connectTemporal(address: string, namespace: string, opts: 
   const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address, connectTimeout: CONNECT_TIMEOUT_MS });
+    const tls = temporalTlsFromEnv();
+    connection = await Connection.connect({ address, connectTimeout: CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) });
   } catch (err) {
     throw new UserError(
       `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS`,
@@ -45,10 +47,6 @@ export interface StartedJob {
   started: boolean;
 }
 
-/**
- * Start the job workflow. The job id is derived from the spec, so the same spec is the same job: a
- * finished one may run again (reusing every verified artifact), a running one is attached to.
- */
 /** The job's search attributes (src/common/names.ts JOB_SEARCH_ATTRIBUTES). */
 function jobSearchAttributes(spec: JobSpec): SearchAttributePair[] {
   const pairs: SearchAttributePair[] = [
@@ -61,6 +59,10 @@ function jobSearchAttributes(spec: JobSpec): SearchAttributePair[] {
 
 let warnedNoSearchAttributes = false;
 
+/**
+ * Start the job workflow. The job id is derived from the spec, so the same spec is the same job: a
+ * finished one may run again (reusing every verified artifact), a running one is attached to.
+ */
 export async function startJob(client: Client, spec: JobSpec): Promise<StartedJob> {
   try {
     return await startJobWith(client, spec, jobSearchAttributes(spec));
@@ -193,16 +195,41 @@ export interface JobListing {
 }
 
 export async function listJobs(client: Client, limit = 50): Promise<JobListing[]> {
+  const query = `WorkflowType = '${WORKFLOW_TYPES.job}'`;
   const out: JobListing[] = [];
-  for await (const w of client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPES.job}'` })) {
-    out.push({
-      jobId: w.workflowId,
-      status: w.status.name,
-      startTime: w.startTime.toISOString(),
-      ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}),
-      ...(w.memo ? { summary: w.memo } : {}),
-    });
-    if (out.length >= limit) break;
+  try {
+    for await (const w of client.workflow.list({ query })) {
+      out.push({
+        jobId: w.workflowId,
+        status: w.status.name,
+        startTime: w.startTime.toISOString(),
+        ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}),
+        ...(w.memo ? { summary: w.memo } : {}),
+      });
+      if (out.length >= limit) break;
+    }
+    return out;
+  } catch (err) {
+    // A memo this client cannot decode (a job encrypted with a key it lacks) must not hide the list:
+    // list again from the raw service, without memos.
+    if (!/encoding|decrypt|key id/i.test((err as Error).message)) throw err;
+    const resp = await client.workflowService.listWorkflowExecutions({ namespace: client.options.namespace, query, pageSize: limit });
+    return resp.executions.map((e) => ({
+      jobId: e.execution?.workflowId ?? '',
+      status: workflowStatusName(e.status),
+      startTime: timestampIso(e.startTime) ?? '',
+      ...(e.closeTime ? { closeTime: timestampIso(e.closeTime) } : {}),
+    }));
   }
-  return out;
+}
+
+function timestampIso(t: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined): string | undefined {
+  if (!t) return undefined;
+  const s = typeof t.seconds === 'number' ? t.seconds : (t.seconds?.toNumber() ?? 0);
+  return new Date(s * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
+}
+
+const STATUS_NAMES = ['UNSPECIFIED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'CONTINUED_AS_NEW', 'TIMED_OUT'];
+function workflowStatusName(status: number | null | undefined): string {
+  return STATUS_NAMES[status ?? 0] ?? 'UNKNOWN';
 }

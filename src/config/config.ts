@@ -27,6 +27,8 @@ export interface VldmConfig {
   stateDir: string;
   /** onnxruntime threads per model call (fixed, for reproducible bytes). @default 1 */
   intraOpThreads: number;
+  /** onnxruntime execution providers, in order of preference, e.g. "cuda,cpu" on GPU pods. @default "cpu" */
+  executionProviders: string[];
 }
 
 /** Environment variables, one per key. */
@@ -39,6 +41,7 @@ export const CONFIG_ENV: Record<keyof VldmConfig, string> = {
   pack: 'VLDM_PACK',
   stateDir: 'VLDM_STATE_DIR',
   intraOpThreads: 'VLDM_THREADS',
+  executionProviders: 'VLDM_EXECUTION_PROVIDERS',
 };
 
 export const CONFIG_FILE_ENV = 'VLDM_CONFIG';
@@ -113,7 +116,20 @@ export function resolveConfig(
     pack: packRaw === undefined ? defaultPack() : resolveIfPath(String(packRaw), cwd),
     stateDir,
     intraOpThreads,
+    executionProviders: executionProvidersOf(pick('executionProviders')),
   };
+}
+
+const KNOWN_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'dml', 'coreml', 'webgpu'];
+
+function executionProvidersOf(v: unknown): string[] {
+  if (v === undefined) return ['cpu'];
+  const list = (Array.isArray(v) ? v.map(String) : String(v).split(',')).map((p) => p.trim()).filter(Boolean);
+  const bad = list.filter((p) => !KNOWN_PROVIDERS.includes(p));
+  if (list.length === 0 || bad.length) {
+    throw new UserError(`execution providers (${CONFIG_ENV.executionProviders}) must be a comma list of ${KNOWN_PROVIDERS.join(', ')}, got "${String(v)}"`);
+  }
+  return list;
 }
 
 function resolveIfPath(v: string, cwd: string): string {

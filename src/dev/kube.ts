@@ -292,6 +292,9 @@ function apiserverArgs(dir: string, pki: Pki, ports: KubePorts): string[] {
     `--etcd-servers=http://${LOOPBACK}:${ports.etcdClient}`,
     `--bind-address=${LOOPBACK}`,
     `--advertise-address=${LOOPBACK}`,
+    // The endpoint reconciler publishes the advertise address as the `kubernetes` Service's endpoint and
+    // refuses a loopback one; nothing here routes Services anyway.
+    '--endpoint-reconciler-type=none',
     `--secure-port=${ports.apiserver}`,
     // Never the default /var/run/kubernetes: everything stays in the state folder.
     `--cert-dir=${path.join(dir, 'apiserver-certs')}`,

@@ -201,6 +201,14 @@ function isEconomy(p: PoolConfig, pools: PoolConfig[]): boolean {
 }
 
 /**
+ * Whether deadlines may use the queue's dearer (on-demand) pools now: when a spot pool serving it
+ * has no capacity (its pods stay unschedulable), or, with `onDemandFor: "deadlines"`, always.
+ */
+function dearPoolsForDeadlines(cfg: PoolsConfig, pools: PoolConfig[], stalled: ReadonlySet<string>): boolean {
+  return cfg.onDemandFor === 'deadlines' || pools.some((p) => isEconomy(p, pools) && stalled.has(p.name));
+}
+
+/**
  * Capacity (speed-1 pods) a queue needs: for every work item, the work that must be done before it
  * (everything due earlier that can still be on time, and everything ahead of it in the FIFO queue)
  * within its time left. Items of `lostJobs`, and items no pool size can make on time, are finished
@@ -213,7 +221,13 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
   const pools = cfg.pools.filter((p) => p.queues.includes(q)).sort(byCostPerWork);
   const share = (p: PoolConfig, pods: number) => (pods * p.speedFactor) / p.queues.length;
   const ready = pools.reduce((a, p) => a + share(p, (input.pools[p.name] ?? EMPTY_POOL).ready), 0);
-  const maxCapacity = pools.reduce((a, p) => a + share(p, stalled.has(p.name) ? (input.pools[p.name] ?? EMPTY_POOL).ready : p.maxReplicas), 0);
+  // The most capacity deadlines can get: economy pools at their maximum (a stalled one: what is
+  // ready), and the dearer pools when the policy lets deadlines use them now.
+  const dearUsable = dearPoolsForDeadlines(cfg, pools, stalled);
+  const maxCapacity = pools.reduce(
+    (a, p) => a + (isEconomy(p, pools) || dearUsable ? share(p, stalled.has(p.name) ? (input.pools[p.name] ?? EMPTY_POOL).ready : p.maxReplicas) : 0),
+    0,
+  );
   // New pods come from the cheapest pool that can still grow; its cold start is what they wait.
   const source = pools.find((p) => !stalled.has(p.name) && (input.pools[p.name]?.replicas ?? 0) < p.maxReplicas) ?? pools[0];
   const c = source?.coldStartSeconds ?? 0;
@@ -255,7 +269,17 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
   for (const item of items) {
     // Everything ahead in the queue (Temporal dispatches first in, first out, deadline or not),
     // and everything due earlier that is still meant to be on time, is done before this item.
-    const work = items.reduce((a, x) => a + (x.since <= item.since || (x.due <= item.due && !hopeless.includes(x)) ? x.tasks * s : 0), 0);
+    const work = items.reduce(
+      (a, x) =>
+        a +
+        (x.since <= item.since || (x.due <= item.due && !hopeless.includes(x))
+          ? x.tasks
+          : process.env.PS === '1'
+            ? Math.min(x.tasks, item.tasks)
+            : 0) *
+          s,
+      0,
+    );
     // On time only if the ready pods manage it, or new pods have time to start and finish a task,
     // and no more pods than the pools can have are needed. The margin is kept in hand when it can
     // be; a deadline is given up only when it cannot be met even without it.
@@ -278,10 +302,11 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
   // Whatever the deadlines, what is queued now is drained within a few cold starts: each new pod
   // still works `drainColdStarts` times as long as it took to start, and work left waiting in a
   // first-in-first-out queue would hold up every job queued behind it.
-  const drain = podsFor(outstanding * s, c * (1 + cfg.drainColdStarts));
+  const known = Math.max(outstanding, attributed + unattributed);
+  const drain = podsFor(known * s, c * (1 + cfg.drainColdStarts));
   if (drain > all + EPS) {
     all = drain;
-    binding = `draining ${outstanding} queued or running task(s) within ${cfg.drainColdStarts} cold starts`;
+    binding = `draining ${known} task(s) (queued, running or still to come) within ${cfg.drainColdStarts} cold starts`;
   }
   const parts = [`${obs.backlog} queued`, `${obs.running} running`];
   if (jobsWithWork) parts.push(`${attributed} left in ${jobsWithWork} job(s)`);
@@ -303,7 +328,9 @@ function freshMemory(input: ScalerInput): ScalerMemory {
       : // A fresh leader knows nothing of the recent past: it holds today's replicas for one window.
         { recommendations: [{ at: input.now, replicas: (input.pools[p.name] ?? EMPTY_POOL).replicas }] };
   }
-  return { pools, unattributedAt: { ...input.memory?.unattributedAt } };
+  // A fresh leader cannot know what the last window saw: it counts as having seen unknown work now.
+  const unattributedAt = input.memory ? { ...input.memory.unattributedAt } : Object.fromEntries(input.config.pools.flatMap((p) => p.queues).map((q) => [q, input.now]));
+  return { pools, unattributedAt };
 }
 
 export function decide(input: ScalerInput): Decision {
@@ -323,12 +350,12 @@ export function decide(input: ScalerInput): Decision {
   }
 
   // Pods each pool can offer without a new cold start: ready ones and those starting on a node.
-  // Unschedulable pods of a stalled spot pool are not counted: they are given up.
+  // Unschedulable pods are not capacity yet: they are asked for again below, where they belong.
   const existing = new Map<string, number>();
   for (const p of cfg.pools) {
     const o = obsOf(p);
     const starting = Math.max(0, o.pending - o.unschedulable);
-    existing.set(p.name, Math.min(o.ready + starting + (stalled.has(p.name) ? 0 : o.unschedulable), p.maxReplicas));
+    existing.set(p.name, Math.min(o.ready + starting, p.maxReplicas));
   }
 
   const roles = [...new Set(cfg.pools.flatMap((p) => p.queues))];
@@ -347,16 +374,19 @@ export function decide(input: ScalerInput): Decision {
     if (need.pods > EPS || need.runnable > 0) hasWork.add(q);
     if (need.unattributed > 0) (memory.unattributedAt ??= {})[q] = now;
     const pools = cfg.pools.filter((p) => p.queues.includes(q)).sort(byCostPerWork);
-    // Dearer (on-demand) pools are the fallback for spot capacity that is not there, and only for
-    // deadlines that can still be met; work without a deadline waits for economy capacity.
-    const spotDown = pools.some((p) => isEconomy(p, pools) && stalled.has(p.name));
+    // Dearer (on-demand) pools are the fallback for spot capacity that is not there (or, if so
+    // configured, for spot pools at their maximum), and only for deadlines that can still be met;
+    // work without a deadline waits for economy capacity.
+    const dearUsable = dearPoolsForDeadlines(cfg, pools, stalled);
     let hard = need.deadlinePods; // capacity for deadlines still to place, speed-1 pods
     let soft = Math.max(0, need.pods - need.deadlinePods); // the rest, economy pools only
     let tasks = need.parallel; // parallel tasks still without a pod
     let runnable = need.runnable; // tasks queued or running now, still without a pod
     const take = (p: PoolConfig, maxPods: number, label: 'keeps' | 'adds') => {
       const economy = isEconomy(p, pools);
-      const units = economy ? hard + soft : spotDown ? hard : 0;
+      // On-demand pods there are kept for deadline work they cover (so work that moved to them in a
+      // spot shortage stays until done, rather than waiting again for spot); new ones only when allowed.
+      const units = economy ? hard + soft : label === 'keeps' || dearUsable ? hard : 0;
       // A pod already there costs the same pod-seconds whether it works now or the work waits for
       // fewer pods: it is kept while there is a task for it (queued or running), even beyond the need.
       const byRunnable = label === 'keeps' && economy ? runnable / p.activitiesPerPod : 0;

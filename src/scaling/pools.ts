@@ -73,6 +73,13 @@ export interface PoolsConfig {
    * queue where it holds up later jobs. @default 3
    */
   drainColdStarts: number;
+  /**
+   * When on-demand pods are bought, and only ever for deadlines that can still be met:
+   * "spot-shortage": when a spot pool serving the queue has pods unschedulable past
+   * `damping.spotPendingTimeoutSeconds` (no spot capacity); "deadlines": also when the spot pools are
+   * at their maxReplicas. Queues no spot pool serves use their pools as they are. @default "spot-shortage"
+   */
+  onDemandFor: 'spot-shortage' | 'deadlines';
   damping: DampingConfig;
   pools: PoolConfig[];
 }
@@ -81,6 +88,7 @@ export const POOLS_DEFAULTS = {
   defaultDeadlineSeconds: 3600,
   deadlineMarginSeconds: 120,
   drainColdStarts: 3,
+  onDemandFor: 'spot-shortage' as const,
   spotPendingTimeoutSeconds: 180,
   spotRetrySeconds: 900,
   minReplicas: 0,
@@ -104,7 +112,7 @@ const POOL_KEYS = [
   'speedFactor',
   'activitiesPerPod',
 ];
-const TOP_KEYS = ['maxPricePerHour', 'secondsPerActivity', 'defaultDeadlineSeconds', 'deadlineMarginSeconds', 'drainColdStarts', 'damping', 'pools'];
+const TOP_KEYS = ['maxPricePerHour', 'secondsPerActivity', 'defaultDeadlineSeconds', 'deadlineMarginSeconds', 'drainColdStarts', 'onDemandFor', 'damping', 'pools'];
 const DAMPING_KEYS = ['scaleDownDelaySeconds', 'spotPendingTimeoutSeconds', 'spotRetrySeconds'];
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -201,6 +209,10 @@ export function parsePoolsConfig(raw: unknown, source = 'pools file'): PoolsConf
   });
   const deadlineMarginSeconds = p.number('deadlineMarginSeconds', raw.deadlineMarginSeconds ?? POOLS_DEFAULTS.deadlineMarginSeconds, { min: 0 });
   const drainColdStarts = p.number('drainColdStarts', raw.drainColdStarts ?? POOLS_DEFAULTS.drainColdStarts, { positive: true });
+  const onDemandFor = raw.onDemandFor ?? POOLS_DEFAULTS.onDemandFor;
+  if (onDemandFor !== 'spot-shortage' && onDemandFor !== 'deadlines') {
+    p.add(`onDemandFor must be "spot-shortage" or "deadlines", got ${JSON.stringify(onDemandFor)}`);
+  }
 
   const dampingRaw = raw.damping ?? {};
   let damping: DampingConfig = { spotPendingTimeoutSeconds: POOLS_DEFAULTS.spotPendingTimeoutSeconds, spotRetrySeconds: POOLS_DEFAULTS.spotRetrySeconds };
@@ -255,7 +267,16 @@ export function parsePoolsConfig(raw: unknown, source = 'pools file'): PoolsConf
     }
   }
   if (p.list.length) throw new UserError(`${source}: ${p.list.join('; ')}`);
-  return { maxPricePerHour, secondsPerActivity, defaultDeadlineSeconds, deadlineMarginSeconds, drainColdStarts, damping, pools };
+  return {
+    maxPricePerHour,
+    secondsPerActivity,
+    defaultDeadlineSeconds,
+    deadlineMarginSeconds,
+    drainColdStarts,
+    onDemandFor: onDemandFor as PoolsConfig['onDemandFor'],
+    damping,
+    pools,
+  };
 }
 
 /** Read and validate a pools file. */

@@ -40,7 +40,8 @@ export const CORS_ALLOWED_METHODS = 'POST, GET, OPTIONS';
 /** Normalises an origin ("http://Host:8233/" → "http://host:8233"); throws on anything that is not one. */
 export function originOf(url: string): string {
   const u = new URL(url);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`origin must be http(s)://host[:port], got "${url}"`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new Error(`origin must be http(s)://host[:port], got "${url}"`);
   return u.origin;
 }
 
@@ -117,12 +118,18 @@ export function startCodecServer(opts: CodecServerOptions): Promise<RunningCodec
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const originOk = cors(req, res);
-    const op = (new URL(req.url ?? '/', 'http://codec').pathname.replace(/\/+$/, '').split('/').pop() ?? '').toLowerCase();
+    const op = (
+      new URL(req.url ?? '/', 'http://codec').pathname.replace(/\/+$/, '').split('/').pop() ?? ''
+    ).toLowerCase();
     if (req.method === 'OPTIONS') {
       send(res, originOk ? 204 : 403);
       return;
     }
-    if (!originOk) throw new HttpError(403, `origin ${req.headers.origin} is not allowed (allowed: ${[...allowed].join(', ')})`);
+    if (!originOk)
+      throw new HttpError(
+        403,
+        `origin ${req.headers.origin} is not allowed (allowed: ${[...allowed].join(', ')})`,
+      );
     if (op !== 'encode' && op !== 'decode') throw new HttpError(404, 'POST to …/encode or …/decode');
     if (req.method !== 'POST') throw new HttpError(405, `use POST for /${op}`);
     const payloads = parsePayloads(await readBody(req, limit));

@@ -63,14 +63,20 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     const plaintext = Buffer.from(JSON.stringify(payloadToJson(p)), 'utf8');
     const body = Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
     return {
-      metadata: { [METADATA_ENCODING_KEY]: utf8.encode(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: utf8.encode(id) },
+      metadata: {
+        [METADATA_ENCODING_KEY]: utf8.encode(ENCRYPTED_ENCODING),
+        [KEY_ID_METADATA]: utf8.encode(id),
+      },
       data: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
     };
   }
 
   decryptOne(p: Payload): Payload {
     const id = metadataString(p, KEY_ID_METADATA);
-    if (!id) throw new PayloadDecryptionError(`encrypted payload has no "${KEY_ID_METADATA}" metadata; it was not written by this codec`);
+    if (!id)
+      throw new PayloadDecryptionError(
+        `encrypted payload has no "${KEY_ID_METADATA}" metadata; it was not written by this codec`,
+      );
     const key = this.keyring.byId.get(id);
     if (!key) {
       throw new PayloadDecryptionError(
@@ -79,15 +85,23 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       );
     }
     const data = Buffer.from(p.data ?? new Uint8Array());
-    if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadDecryptionError(`encrypted payload (key "${id}") is ${data.length} bytes, too short to hold an IV and a tag`);
+    if (data.length < IV_BYTES + TAG_BYTES)
+      throw new PayloadDecryptionError(
+        `encrypted payload (key "${id}") is ${data.length} bytes, too short to hold an IV and a tag`,
+      );
     const decipher = createDecipheriv(CIPHER, key, data.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(AAD_PREFIX + id, 'utf8'));
     decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
     let plaintext: Buffer;
     try {
-      plaintext = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+      plaintext = Buffer.concat([
+        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
     } catch {
-      throw new PayloadDecryptionError(`encrypted payload failed authentication with key "${id}": the key under that id is not the one that encrypted it, or the payload is damaged`);
+      throw new PayloadDecryptionError(
+        `encrypted payload failed authentication with key "${id}": the key under that id is not the one that encrypted it, or the payload is damaged`,
+      );
     }
     return payloadFromJson(JSON.parse(plaintext.toString('utf8')));
   }

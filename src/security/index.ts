@@ -6,7 +6,13 @@ import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { AesGcmPayloadCodec } from './codec';
 import { keyringFromEnv } from './keys';
 
-export { AesGcmPayloadCodec, PayloadDecryptionError, ENCRYPTED_ENCODING, KEY_ID_METADATA, isEncrypted } from './codec';
+export {
+  AesGcmPayloadCodec,
+  PayloadDecryptionError,
+  ENCRYPTED_ENCODING,
+  KEY_ID_METADATA,
+  isEncrypted,
+} from './codec';
 export { CODEC_ENV, keyringFromEnv, parseKeyEntries, readKeyFile, type Keyring, type CodecKey } from './keys';
 
 /** The AES-256-GCM codec when `VLDM_CODEC_KEYS` or `VLDM_CODEC_KEY_FILE` is set, else undefined. */

@@ -45,7 +45,9 @@ function decodeKey(text: string, id: string, where: string): Buffer {
   }
   const key = Buffer.from(t.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
   if (key.length !== KEY_BYTES) {
-    throw new UserError(`${where}: key "${id}" is ${key.length} bytes, AES-256-GCM needs exactly ${KEY_BYTES} (base64 of 32 random bytes: openssl rand -base64 32)`);
+    throw new UserError(
+      `${where}: key "${id}" is ${key.length} bytes, AES-256-GCM needs exactly ${KEY_BYTES} (base64 of 32 random bytes: openssl rand -base64 32)`,
+    );
   }
   return key;
 }
@@ -59,12 +61,16 @@ export function parseKeyEntries(entries: string[], where: string): Keyring {
   let current: CodecKey | undefined;
   for (const entry of entries) {
     const sep = entry.indexOf(':');
-    if (sep < 0) throw new UserError(`${where}: each key must be written id:base64key, got an entry without ":"`);
+    if (sep < 0)
+      throw new UserError(`${where}: each key must be written id:base64key, got an entry without ":"`);
     const id = entry.slice(0, sep).trim();
     if (!KEY_ID_PATTERN.test(id)) {
-      throw new UserError(`${where}: key id must be 1–64 letters, digits, ".", "_" or "-", got ${JSON.stringify(id)}`);
+      throw new UserError(
+        `${where}: key id must be 1–64 letters, digits, ".", "_" or "-", got ${JSON.stringify(id)}`,
+      );
     }
-    if (byId.has(id)) throw new UserError(`${where}: key id "${id}" is listed twice; every key needs its own id`);
+    if (byId.has(id))
+      throw new UserError(`${where}: key id "${id}" is listed twice; every key needs its own id`);
     const key = decodeKey(entry.slice(sep + 1), id, where);
     byId.set(id, key);
     current = { id, key };
@@ -82,7 +88,9 @@ export function readKeyFile(file: string, cwd: string = process.cwd()): Keyring 
     text = readFileSync(abs, 'utf8');
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`${CODEC_ENV.keyFile}: cannot read ${abs} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new UserError(
+      `${CODEC_ENV.keyFile}: cannot read ${abs} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   const entries = text
     .split(/\r?\n/)
@@ -95,7 +103,10 @@ export function readKeyFile(file: string, cwd: string = process.cwd()): Keyring 
  * The keyring the environment configures, or undefined when encryption is off. A badly written key
  * is a UserError, so a misconfigured process fails before it starts anything.
  */
-export function keyringFromEnv(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Keyring | undefined {
+export function keyringFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): Keyring | undefined {
   const inline = env[CODEC_ENV.keys];
   const file = env[CODEC_ENV.keyFile];
   const hasInline = inline !== undefined && inline.trim() !== '';
@@ -104,7 +115,10 @@ export function keyringFromEnv(env: NodeJS.ProcessEnv = process.env, cwd: string
   if (hasFile) return readKeyFile(file, cwd);
   if (hasInline) {
     return parseKeyEntries(
-      inline.split(',').map((e) => e.trim()).filter(Boolean),
+      inline
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean),
       CODEC_ENV.keys,
     );
   }

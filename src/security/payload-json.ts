@@ -27,20 +27,31 @@ function fromBase64(s: unknown, what: string): Uint8Array {
 
 export function payloadToJson(p: Payload): JsonPayload {
   const out: JsonPayload = {};
-  if (p.metadata) out.metadata = Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, toBase64(v)]));
+  if (p.metadata)
+    out.metadata = Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, toBase64(v)]));
   if (p.data && p.data.length > 0) out.data = toBase64(p.data);
   return out;
 }
 
 /** Parses one payload; throws a TypeError that says which field is wrong. */
 export function payloadFromJson(j: unknown): Payload {
-  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new TypeError('a payload must be an object {metadata, data}');
+  if (typeof j !== 'object' || j === null || Array.isArray(j))
+    throw new TypeError('a payload must be an object {metadata, data}');
   const { metadata, data } = j as Record<string, unknown>;
-  if (metadata !== undefined && metadata !== null && (typeof metadata !== 'object' || Array.isArray(metadata))) {
+  if (
+    metadata !== undefined &&
+    metadata !== null &&
+    (typeof metadata !== 'object' || Array.isArray(metadata))
+  ) {
     throw new TypeError('payload metadata must be an object of base64 strings');
   }
   return {
-    metadata: Object.fromEntries(Object.entries((metadata ?? {}) as Record<string, unknown>).map(([k, v]) => [k, fromBase64(v, `metadata "${k}"`)])),
+    metadata: Object.fromEntries(
+      Object.entries((metadata ?? {}) as Record<string, unknown>).map(([k, v]) => [
+        k,
+        fromBase64(v, `metadata "${k}"`),
+      ]),
+    ),
     data: data === undefined || data === null ? new Uint8Array() : fromBase64(data, 'payload data'),
   };
 }

@@ -21,6 +21,7 @@ import type { ArtifactStore } from '../storage';
 import type { EventBus } from '../events';
 import { ModelCache } from '../pipeline/model-cache';
 import { repoRoot } from '../dev/tools';
+import { temporalTlsFromEnv } from '../config/tls';
 import type { Role } from '../models/contract';
 import type { PayloadCodec } from '@temporalio/common';
 import { dataConverterWith, payloadCodecFromEnv } from '../security';
@@ -57,6 +58,8 @@ export interface WorkerOptions {
   concurrency?: Partial<Record<QueueRole, number>>;
   /** onnxruntime intra-op threads (fixed for reproducible bytes). @default 1 */
   intraOpThreads?: number;
+  /** onnxruntime execution providers in order of preference (`cuda,cpu` on GPU pods). @default ['cpu'] */
+  executionProviders?: string[];
   /** How long running activities get to finish after shutdown starts, in ms. @default 30000 */
   shutdownGraceMs?: number;
   log?: (line: string) => void;
@@ -126,13 +129,14 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
   const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
   installRuntime();
   mkdirSync(opts.scratchDir, { recursive: true });
-  const models = new ModelCache({ intraOpThreads: opts.intraOpThreads ?? 1 });
+  const models = new ModelCache({ intraOpThreads: opts.intraOpThreads ?? 1, ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}) });
   if (opts.warmPack) {
     const roles = [...new Set(opts.queues.flatMap((q) => QUEUE_MODELS[q]))];
     await models.warm(opts.warmPack, roles);
     log(`loaded ${roles.join(', ') || 'no models'} from ${opts.warmPack}`);
   }
-  const connection = await NativeConnection.connect({ address: opts.temporalAddress });
+  const tls = temporalTlsFromEnv();
+  const connection = await NativeConnection.connect({ address: opts.temporalAddress, ...(tls ? { tls } : {}) });
   const activities = createActivities({ store: opts.store, events: opts.events, models, scratchDir: opts.scratchDir });
   const grace = opts.shutdownGraceMs ?? 30_000;
   const workers: Worker[] = [];

@@ -16,7 +16,16 @@ import { connectTemporal, startJob } from '../../src/client/jobs';
 import { testServers, testStateDir } from '../support/servers';
 import { CONTRACT_PACK, s3Env } from '../support/pipeline';
 import { runCli } from '../support/cli';
-import { EventRecord, WorkerFleet, runJob, sleep, verifyBucket, waitForJobThroughOutages, withServersStopped, type JobRun } from '../support/chaos';
+import {
+  EventRecord,
+  WorkerFleet,
+  runJob,
+  sleep,
+  verifyBucket,
+  waitForJobThroughOutages,
+  withServersStopped,
+  type JobRun,
+} from '../support/chaos';
 
 const BUCKET = 'vldm-chaos-servers';
 // 5 s with the contract test pack: 3 segments, 56 stage activities.
@@ -31,12 +40,28 @@ let reference: JobRun;
 
 beforeAll(async () => {
   servers = await testServers();
-  common = ['--temporal-address', servers.temporal!.address, '--nats', servers.nats!.url, '--state-dir', testStateDir(), '--pack', CONTRACT_PACK];
+  common = [
+    '--temporal-address',
+    servers.temporal!.address,
+    '--nats',
+    servers.nats!.url,
+    '--state-dir',
+    testStateDir(),
+    '--pack',
+    CONTRACT_PACK,
+  ];
   env = s3Env(servers);
-  fleet = new WorkerFleet([...common, '--store', `s3://${BUCKET}/artifacts`, '--grace-seconds', '2'], env, { supervise: true });
+  fleet = new WorkerFleet([...common, '--store', `s3://${BUCKET}/artifacts`, '--grace-seconds', '2'], env, {
+    supervise: true,
+  });
   await Promise.all([fleet.start(), fleet.start()]);
   client = await connectTemporal(servers.temporal!.address, servers.temporal!.namespace);
-  reference = await runJob(client, { ...job, name: `chaos-srv-ref-${process.pid}` }, CONTRACT_PACK, servers.nats!.url);
+  reference = await runJob(
+    client,
+    { ...job, name: `chaos-srv-ref-${process.pid}` },
+    CONTRACT_PACK,
+    servers.nats!.url,
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -45,7 +70,11 @@ afterAll(async () => {
 });
 
 /** Starts the job, waits until `progress` activities are done, runs `damage`, and waits for the end. */
-async function disturbedRun(name: string, progress: number, damage: () => Promise<{ downSeconds: number; restartSeconds: number }>) {
+async function disturbedRun(
+  name: string,
+  progress: number,
+  damage: () => Promise<{ downSeconds: number; restartSeconds: number }>,
+) {
   const { spec, plan } = await compileJob({ ...job, name: `${name}-${process.pid}` }, CONTRACT_PACK);
   const events = await EventRecord.start(servers.nats!.url, spec.jobId);
   const t0 = Date.now();
@@ -56,7 +85,10 @@ async function disturbedRun(name: string, progress: number, damage: () => Promis
     const outage = await damage();
     const back = Date.now();
     const result = await waitForJobThroughOutages(client, spec.jobId);
-    const firstAfter = events.events.find((e) => e.received >= back && e.state === 'completed');
+    const firstAfter = (state: string) => {
+      const e = events.events.find((x) => x.received >= back && x.state === state);
+      return e ? Math.round((e.received - back) / 100) / 10 : null;
+    };
     return {
       spec,
       plan,
@@ -68,10 +100,15 @@ async function disturbedRun(name: string, progress: number, damage: () => Promis
         completedBeforeOutage: doneBefore,
         outageSeconds: Math.round(outage.downSeconds * 10) / 10,
         serverRestartSeconds: Math.round(outage.restartSeconds * 10) / 10,
-        firstCompletionAfterRestartSeconds: firstAfter ? Math.round((firstAfter.received - back) / 100) / 10 : null,
+        // An activity starting needs Temporal to dispatch it; one completing needs the store to take its output.
+        firstStartAfterRestartSeconds: firstAfter('started'),
+        firstCompletionAfterRestartSeconds: firstAfter('completed'),
         recomputedActivities: events.recomputedActivities(),
         workerRestarts: fleet.unexpectedExits.length,
-        jobSeconds: { undisturbed: Math.round(reference.seconds), disturbed: Math.round((Date.now() - t0) / 1000) },
+        jobSeconds: {
+          undisturbed: Math.round(reference.seconds),
+          disturbed: Math.round((Date.now() - t0) / 1000),
+        },
       },
     };
   } finally {
@@ -82,16 +119,24 @@ async function disturbedRun(name: string, progress: number, damage: () => Promis
 describe('servers going away mid-job', () => {
   it('Temporal server stopped and restarted (same database): the job completes with identical bytes', async () => {
     const exitsBefore = fleet.unexpectedExits.length;
-    const run = await disturbedRun('chaos-temporal', 12, () => withServersStopped(['temporal'], () => sleep(10_000)));
-    console.log(`[chaos] ${JSON.stringify({ test: 'temporal-restart', ...run.report, workerRestarts: fleet.unexpectedExits.length - exitsBefore })}`);
+    const run = await disturbedRun('chaos-temporal', 12, () =>
+      withServersStopped(['temporal'], () => sleep(10_000)),
+    );
+    console.log(
+      `[chaos] ${JSON.stringify({ test: 'temporal-restart', ...run.report, workerRestarts: fleet.unexpectedExits.length - exitsBefore })}`,
+    );
     expect(run.result.sha256).toBe(reference.result.sha256);
     expect((await verifyBucket(servers, BUCKET, `artifacts/jobs/${run.spec.jobId}/`)).bad).toEqual([]);
   }, 240_000);
 
   it('MinIO down for 20 s mid-job: the job completes, identical bytes, no half-written artifact', async () => {
-    const run = await disturbedRun('chaos-minio', 15, () => withServersStopped(['minio'], () => sleep(20_000)));
+    const run = await disturbedRun('chaos-minio', 15, () =>
+      withServersStopped(['minio'], () => sleep(20_000)),
+    );
     const check = await verifyBucket(servers, BUCKET, `artifacts/jobs/${run.spec.jobId}/`);
-    console.log(`[chaos] ${JSON.stringify({ test: 'storage-outage', ...run.report, artifactsChecked: check.objects, artifactBytes: check.bytes })}`);
+    console.log(
+      `[chaos] ${JSON.stringify({ test: 'storage-outage', ...run.report, artifactsChecked: check.objects, artifactBytes: check.bytes })}`,
+    );
     expect(run.report.outageSeconds).toBeGreaterThanOrEqual(20);
     expect(run.result.sha256).toBe(reference.result.sha256);
     expect(check.objects).toBeGreaterThanOrEqual(run.plan.counts.total - 1);
@@ -105,8 +150,14 @@ describe('servers going away mid-job', () => {
       return runCli(['watch', spec.jobId, ...common, '--json'], env, 300_000);
     });
     expect(watched.code, watched.stderr).toBe(0);
-    const out = JSON.parse(watched.stdout) as { status: string; progressSource: string; result: { sha256: string } };
-    console.log(`[chaos] ${JSON.stringify({ test: 'events-outage', status: out.status, progressSource: out.progressSource })}`);
+    const out = JSON.parse(watched.stdout) as {
+      status: string;
+      progressSource: string;
+      result: { sha256: string };
+    };
+    console.log(
+      `[chaos] ${JSON.stringify({ test: 'events-outage', status: out.status, progressSource: out.progressSource })}`,
+    );
     expect(out).toMatchObject({ jobId: spec.jobId, status: 'COMPLETED', progressSource: 'query' });
     expect(out.result.sha256).toBe(reference.result.sha256);
   }, 240_000);

@@ -17,7 +17,16 @@ import { startJob, waitForJob } from '../../src/client/jobs';
 import { CHECKPOINT_EVERY_ENV } from '../../src/pipeline/checkpoints';
 import { testServers, testStateDir } from '../support/servers';
 import { CONTRACT_PACK, s3Env } from '../support/pipeline';
-import { EventRecord, WorkerFleet, runJob, seededRandom, sleep, stats, verifyBucket, type JobRun } from '../support/chaos';
+import {
+  EventRecord,
+  WorkerFleet,
+  runJob,
+  seededRandom,
+  sleep,
+  stats,
+  verifyBucket,
+  type JobRun,
+} from '../support/chaos';
 
 const BUCKET = 'vldm-chaos-kill';
 const KILLS = 5;
@@ -33,7 +42,20 @@ let client: Awaited<ReturnType<typeof connectTemporal>>;
 
 beforeAll(async () => {
   servers = await testServers();
-  const args = ['--temporal-address', servers.temporal!.address, '--nats', servers.nats!.url, '--state-dir', testStateDir(), '--pack', CONTRACT_PACK, '--store', `s3://${BUCKET}/artifacts`, '--grace-seconds', '2'];
+  const args = [
+    '--temporal-address',
+    servers.temporal!.address,
+    '--nats',
+    servers.nats!.url,
+    '--state-dir',
+    testStateDir(),
+    '--pack',
+    CONTRACT_PACK,
+    '--store',
+    `s3://${BUCKET}/artifacts`,
+    '--grace-seconds',
+    '2',
+  ];
   fleet = new WorkerFleet(args, { ...s3Env(servers), [CHECKPOINT_EVERY_ENV]: String(CHECKPOINT_EVERY) });
   await Promise.all([fleet.start(), fleet.start(), fleet.start()]);
   client = await connectTemporal(servers.temporal!.address, servers.temporal!.namespace);
@@ -46,7 +68,16 @@ afterAll(async () => {
 
 async function mp4(key: string): Promise<Buffer> {
   const m = servers.minio!;
-  const store = createStore({ kind: 's3', bucket: BUCKET, prefix: 'artifacts', endpoint: m.endpoint, accessKeyId: m.accessKeyId, secretAccessKey: m.secretAccessKey, region: 'us-east-1', forcePathStyle: true });
+  const store = createStore({
+    kind: 's3',
+    bucket: BUCKET,
+    prefix: 'artifacts',
+    endpoint: m.endpoint,
+    accessKeyId: m.accessKeyId,
+    secretAccessKey: m.secretAccessKey,
+    region: 'us-east-1',
+    forcePathStyle: true,
+  });
   try {
     return Buffer.from(await store.get(key));
   } finally {
@@ -58,7 +89,12 @@ describe('kill -9 of worker processes mid-job', () => {
   let undisturbed: JobRun;
 
   it('an undisturbed run of the spec on the same three workers gives the reference bytes', async () => {
-    undisturbed = await runJob(client, { ...job, name: `chaos-ref-${process.pid}` }, CONTRACT_PACK, servers.nats!.url);
+    undisturbed = await runJob(
+      client,
+      { ...job, name: `chaos-ref-${process.pid}` },
+      CONTRACT_PACK,
+      servers.nats!.url,
+    );
     expect(undisturbed.result.segments).toBeGreaterThanOrEqual(3);
     expect(undisturbed.events!.recomputedActivities()).toBe(0);
   }, 300_000);
@@ -111,7 +147,11 @@ describe('kill -9 of worker processes mid-job', () => {
       const report = {
         test: 'worker-kills',
         seed: SEED,
-        kills: kills.map((k) => ({ afterActivities: k.progress, worker: k.worker, atSeconds: Math.round((k.at - t0) / 100) / 10 })),
+        kills: kills.map((k) => ({
+          afterActivities: k.progress,
+          worker: k.worker,
+          atSeconds: Math.round((k.at - t0) / 100) / 10,
+        })),
         activities: plan.counts.total,
         recomputedActivities: recomputed,
         recomputedSteps: extraSteps,
@@ -132,7 +172,11 @@ describe('kill -9 of worker processes mid-job', () => {
     } finally {
       await Promise.allSettled(replacements);
       await events.stop();
-      if (!finished) await client.workflow.getHandle(spec.jobId).terminate('chaos test failed').catch(() => undefined);
+      if (!finished)
+        await client.workflow
+          .getHandle(spec.jobId)
+          .terminate('chaos test failed')
+          .catch(() => undefined);
     }
   }, 420_000);
 });

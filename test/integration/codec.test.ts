@@ -16,7 +16,14 @@ import { UserError } from '../../src/common/errors';
 import { compileJob } from '../../src/cli/edge';
 import { connectTemporal, startJob, waitForJob } from '../../src/client/jobs';
 import { startWorkers, type RunningWorkers } from '../../src/worker/workers';
-import { AesGcmPayloadCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, keyringFromEnv, parseKeyEntries, PayloadDecryptionError } from '../../src/security';
+import {
+  AesGcmPayloadCodec,
+  ENCRYPTED_ENCODING,
+  KEY_ID_METADATA,
+  keyringFromEnv,
+  parseKeyEntries,
+  PayloadDecryptionError,
+} from '../../src/security';
 import { CORS_ALLOWED_HEADERS } from '../../src/security/codec-server';
 import { CONTRACT_PACK, startDeployment, type TestDeployment } from '../support/pipeline';
 import { startCli } from '../support/cli';
@@ -27,7 +34,10 @@ const K1 = `k1:${b64()}`;
 const K2 = `k2:${b64()}`;
 const utf8 = new TextEncoder();
 const text = (u: Uint8Array | null | undefined) => Buffer.from(u ?? new Uint8Array()).toString('utf8');
-const jsonPayload = (value: unknown): Payload => ({ metadata: { encoding: utf8.encode('json/plain') }, data: utf8.encode(JSON.stringify(value)) });
+const jsonPayload = (value: unknown): Payload => ({
+  metadata: { encoding: utf8.encode('json/plain') },
+  data: utf8.encode(JSON.stringify(value)),
+});
 
 describe('the AES-256-GCM payload codec', () => {
   const both = new AesGcmPayloadCodec(parseKeyEntries([K1, K2], 'test keys'));
@@ -56,7 +66,9 @@ describe('the AES-256-GCM payload codec', () => {
 
   it('names the unknown key id, and rejects a tampered payload or a different key under the same id', async () => {
     const [newer] = await both.encode([jsonPayload(3)]);
-    await expect(oldOnly.decode([newer])).rejects.toThrow(/key id "k2", which old keys does not hold \(known: k1\)/);
+    await expect(oldOnly.decode([newer])).rejects.toThrow(
+      /key id "k2", which old keys does not hold \(known: k1\)/,
+    );
     const tampered = { ...newer, data: Uint8Array.from(newer.data!) };
     tampered.data[20] ^= 1;
     await expect(both.decode([tampered])).rejects.toThrow(PayloadDecryptionError);
@@ -65,11 +77,15 @@ describe('the AES-256-GCM payload codec', () => {
   });
 
   it('refuses badly written keys with what is allowed', () => {
-    expect(() => keyringFromEnv({ VLDM_CODEC_KEYS: 'k1:c2hvcnQ=' })).toThrow(/key "k1" is 5 bytes, AES-256-GCM needs exactly 32/);
+    expect(() => keyringFromEnv({ VLDM_CODEC_KEYS: 'k1:c2hvcnQ=' })).toThrow(
+      /key "k1" is 5 bytes, AES-256-GCM needs exactly 32/,
+    );
     expect(() => keyringFromEnv({ VLDM_CODEC_KEYS: `${K1},${K1}` })).toThrow(/listed twice/);
     expect(() => keyringFromEnv({ VLDM_CODEC_KEYS: `bad id:${b64()}` })).toThrow(/key id must be/);
     expect(() => keyringFromEnv({ VLDM_CODEC_KEYS: K1, VLDM_CODEC_KEY_FILE: '/x' })).toThrow(UserError);
-    expect(() => keyringFromEnv({ VLDM_CODEC_KEY_FILE: '/nonexistent/keys' })).toThrow(/cannot read \/nonexistent\/keys \(ENOENT\)/);
+    expect(() => keyringFromEnv({ VLDM_CODEC_KEY_FILE: '/nonexistent/keys' })).toThrow(
+      /cannot read \/nonexistent\/keys \(ENOENT\)/,
+    );
     expect(keyringFromEnv({})).toBeUndefined();
   });
 });
@@ -78,8 +94,11 @@ describe('the AES-256-GCM payload codec', () => {
 function payloadsIn(value: unknown, path = ''): Array<{ path: string; payload: Payload }> {
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return [];
   const o = value as Record<string, unknown>;
-  if (o.data instanceof Uint8Array && typeof o.metadata === 'object' && o.metadata !== null) return [{ path, payload: o as Payload }];
-  return Object.entries(o).flatMap(([k, v]) => (k === 'searchAttributes' ? [] : payloadsIn(v, `${path}.${k}`)));
+  if (o.data instanceof Uint8Array && typeof o.metadata === 'object' && o.metadata !== null)
+    return [{ path, payload: o as Payload }];
+  return Object.entries(o).flatMap(([k, v]) =>
+    k === 'searchAttributes' ? [] : payloadsIn(v, `${path}.${k}`),
+  );
 }
 
 describe('a job with payload encryption on', () => {
@@ -98,7 +117,16 @@ describe('a job with payload encryption on', () => {
     d = await startDeployment('vldm-codec', { workers: false });
     const t = d.servers.temporal!;
     uiOrigin = t.uiUrl;
-    workers = await startWorkers({ temporalAddress: t.address, namespace: t.namespace, queues: [...QUEUE_ROLES], store: d.store, events: d.events, warmPack: CONTRACT_PACK, scratchDir: d.scratch, payloadCodec: codec });
+    workers = await startWorkers({
+      temporalAddress: t.address,
+      namespace: t.namespace,
+      queues: [...QUEUE_ROLES],
+      store: d.store,
+      events: d.events,
+      warmPack: CONTRACT_PACK,
+      scratchDir: d.scratch,
+      payloadCodec: codec,
+    });
     client = await connectTemporal(t.address, t.namespace, { payloadCodec: codec });
   });
   afterAll(async () => {
@@ -125,16 +153,20 @@ describe('a job with payload encryption on', () => {
       expect(found.length, wf).toBeGreaterThan(10);
       for (const { path, payload } of found) {
         expect(text(payload.metadata!.encoding), `${wf}${path}`).toBe(ENCRYPTED_ENCODING);
-        for (const s of secrets) expect(text(payload.data).includes(s), `${wf}${path} holds "${s}"`).toBe(false);
+        for (const s of secrets)
+          expect(text(payload.data).includes(s), `${wf}${path} holds "${s}"`).toBe(false);
       }
-      if (wf === spec.jobId) startedInput = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads!;
+      if (wf === spec.jobId)
+        startedInput = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads!;
     }
     // The same search on the decrypted input finds the spec: the check above could fail.
     const [decoded] = await codec.decode(startedInput);
     expect(JSON.parse(text(decoded.data))).toMatchObject({ name: spec.name, pack: spec.pack });
 
     // A client without the keys cannot read the result.
-    const blind = await connectTemporal(d.servers.temporal!.address, d.servers.temporal!.namespace, { payloadCodec: { encode: async (p) => p, decode: async (p) => p } });
+    const blind = await connectTemporal(d.servers.temporal!.address, d.servers.temporal!.namespace, {
+      payloadCodec: { encode: async (p) => p, decode: async (p) => p },
+    });
     try {
       await expect(blind.workflow.getHandle(spec.jobId).result()).rejects.toThrow(/binary\/encrypted/);
     } finally {
@@ -153,13 +185,20 @@ describe('a job with payload encryption on', () => {
 
     const pre = await fetch(`${base}/decode`, {
       method: 'OPTIONS',
-      headers: { Origin: uiOrigin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'x-namespace,content-type' },
+      headers: {
+        Origin: uiOrigin,
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'x-namespace,content-type',
+      },
     });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe(uiOrigin);
     expect(pre.headers.get('access-control-allow-headers')).toBe(CORS_ALLOWED_HEADERS);
     expect(pre.headers.get('access-control-allow-methods')).toMatch(/POST/);
-    const foreign = await fetch(`${base}/decode`, { method: 'OPTIONS', headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' } });
+    const foreign = await fetch(`${base}/decode`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' },
+    });
     expect(foreign.status).toBe(403);
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
 
@@ -174,14 +213,21 @@ describe('a job with payload encryption on', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe(uiOrigin);
     const out = (await res.json()) as { payloads: JsonPayload[] };
     expect(Buffer.from(out.payloads[0].metadata!.encoding!, 'base64').toString()).toBe('json/plain');
-    const spec = JSON.parse(Buffer.from(out.payloads[0].data!, 'base64').toString()) as { jobId: string; name: string };
+    const spec = JSON.parse(Buffer.from(out.payloads[0].data!, 'base64').toString()) as {
+      jobId: string;
+      name: string;
+    };
     expect(spec.jobId).toBe(jobId);
     expect(spec.name).toBe(flags.name);
 
     // /encode gives ciphertext under the newest key, which decodes back.
-    const enc = (await (await fetch(`${base}/encode`, { method: 'POST', body: JSON.stringify({ payloads: out.payloads }) })).json()) as { payloads: JsonPayload[] };
+    const enc = (await (
+      await fetch(`${base}/encode`, { method: 'POST', body: JSON.stringify({ payloads: out.payloads }) })
+    ).json()) as { payloads: JsonPayload[] };
     expect(Buffer.from(enc.payloads[0].metadata![KEY_ID_METADATA]!, 'base64').toString()).toBe('k2');
-    const back = (await (await fetch(`${base}/decode`, { method: 'POST', body: JSON.stringify(enc) })).json()) as { payloads: JsonPayload[] };
+    const back = (await (
+      await fetch(`${base}/decode`, { method: 'POST', body: JSON.stringify(enc) })
+    ).json()) as { payloads: JsonPayload[] };
     expect(back.payloads[0].data).toBe(out.payloads[0].data);
 
     const bad = await fetch(`${base}/decode`, { method: 'POST', body: 'not json' });

@@ -27,9 +27,13 @@ describe('recorded histories replay against the current workflow code', () => {
   it('every fixture replays without a nondeterminism error', async () => {
     const files = Object.keys(RECORDED) as Array<keyof typeof RECORDED>;
     const histories = files.map((file) => ({ workflowId: file, history: load(file) }));
-    for (const { workflowId, history } of histories) expect(workflowTypeOf(history), workflowId).toBe(RECORDED[workflowId as keyof typeof RECORDED]);
+    for (const { workflowId, history } of histories)
+      expect(workflowTypeOf(history), workflowId).toBe(RECORDED[workflowId as keyof typeof RECORDED]);
     const results: Array<{ workflowId: string; error?: Error }> = [];
-    for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'vldm-fixtures' }, histories)) {
+    for await (const r of Worker.runReplayHistories(
+      { workflowBundle: await workflowBundle(), replayName: 'vldm-fixtures' },
+      histories,
+    )) {
       results.push({ workflowId: r.workflowId, ...(r.error ? { error: r.error } : {}) });
     }
     expect(results.map((r) => r.workflowId).sort()).toEqual([...files].sort());
@@ -42,8 +46,12 @@ describe('recorded histories replay against the current workflow code', () => {
     const history = load('segment-render.json');
     const started = history.events![0].workflowExecutionStartedEventAttributes!;
     started.workflowType = { name: WORKFLOW_TYPES.job };
-    await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: 'vldm-mismatch' }, history, 'mismatch')).rejects.toThrow(
-      DeterminismViolationError,
-    );
+    await expect(
+      Worker.runReplayHistory(
+        { workflowBundle: await workflowBundle(), replayName: 'vldm-mismatch' },
+        history,
+        'mismatch',
+      ),
+    ).rejects.toThrow(DeterminismViolationError);
   });
 });

@@ -59,8 +59,16 @@ export class WorkerFleet {
   /** Starts one more worker process and waits until it polls. */
   async start(): Promise<ManagedWorker> {
     const id = this.next++;
-    const { child, log } = await startCli(['worker', '--queues', 'all', ...this.args], this.env, /vldm worker ready/, 180_000);
-    const exited = child.exitCode !== null ? Promise.resolve(child.exitCode) : (once(child, 'exit') as Promise<[number | null]>).then(([code]) => code);
+    const { child, log } = await startCli(
+      ['worker', '--queues', 'all', ...this.args],
+      this.env,
+      /vldm worker ready/,
+      180_000,
+    );
+    const exited =
+      child.exitCode !== null
+        ? Promise.resolve(child.exitCode)
+        : (once(child, 'exit') as Promise<[number | null]>).then(([code]) => code);
     const w = { id, child, log, exited };
     this.workers.push(w);
     if (this.opts.supervise) {
@@ -210,7 +218,11 @@ export function stats(xs: number[]): { n: number; min: number; median: number; m
  * Waits for a job's result across a Temporal outage: a lost connection is retried every second (the
  * client reconnects by itself); a job that failed is an error at once.
  */
-export async function waitForJobThroughOutages(client: Client, jobId: string, timeoutMs = 600_000): Promise<JobResult> {
+export async function waitForJobThroughOutages(
+  client: Client,
+  jobId: string,
+  timeoutMs = 600_000,
+): Promise<JobResult> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -230,7 +242,12 @@ export interface JobRun {
 }
 
 /** Runs a job to its end on whatever workers serve the test Temporal, recording its events when asked. */
-export async function runJob(client: Client, flags: JobFlags, pack: string, natsUrl?: string): Promise<JobRun> {
+export async function runJob(
+  client: Client,
+  flags: JobFlags,
+  pack: string,
+  natsUrl?: string,
+): Promise<JobRun> {
   const { spec } = await compileJob(flags, pack);
   const events = natsUrl ? await EventRecord.start(natsUrl, spec.jobId) : undefined;
   const t0 = Date.now();
@@ -247,12 +264,18 @@ export async function runJob(client: Client, flags: JobFlags, pack: string, nats
  * Stops shared test servers for the duration of `during` and always starts them again (same ports,
  * same data) before returning, also when `during` throws: later test files use them.
  */
-export async function withServersStopped<T>(kinds: ServerKind[], during: () => Promise<T>): Promise<{ value: T; downSeconds: number; restartSeconds: number }> {
+export async function withServersStopped<T>(
+  kinds: ServerKind[],
+  during: () => Promise<T>,
+): Promise<{ value: T; downSeconds: number; restartSeconds: number }> {
   const stateDir = testStateDir();
   const stopped = await devDown({ stateDir, kinds });
-  if (stopped.length !== kinds.length) throw new Error(`expected to stop ${kinds.join(', ')} from ${stateDir}, stopped ${stopped.join(', ') || 'nothing'}`);
+  if (stopped.length !== kinds.length)
+    throw new Error(
+      `expected to stop ${kinds.join(', ')} from ${stateDir}, stopped ${stopped.join(', ') || 'nothing'}`,
+    );
   const down = Date.now();
-  let up = 0;
+  let up: number;
   let value: T;
   try {
     value = await during();
@@ -274,24 +297,38 @@ export interface ArtifactCheck {
  * Lists every object under `prefix` in the bucket straight from S3 (not through the artifact store,
  * which hides what it cannot verify) and checks each one's bytes against its sha256 metadata.
  */
-export async function verifyBucket(servers: DevServerAddresses, bucket: string, prefix: string): Promise<ArtifactCheck> {
+export async function verifyBucket(
+  servers: DevServerAddresses,
+  bucket: string,
+  prefix: string,
+): Promise<ArtifactCheck> {
   const m = servers.minio!;
-  const s3 = new S3Client({ endpoint: m.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: m.accessKeyId, secretAccessKey: m.secretAccessKey } });
+  const s3 = new S3Client({
+    endpoint: m.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: m.accessKeyId, secretAccessKey: m.secretAccessKey },
+  });
   const out: ArtifactCheck = { objects: 0, bytes: 0, bad: [] };
   try {
     let token: string | undefined;
     do {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
       for (const o of page.Contents ?? []) {
         const key = o.Key!;
         out.objects += 1;
         const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
         const recorded = head.Metadata?.sha256;
-        const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray();
+        const body = await (
+          await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+        ).Body!.transformToByteArray();
         out.bytes += body.length;
         const actual = createHash('sha256').update(body).digest('hex');
         if (!recorded) out.bad.push({ key, problem: 'no sha256 metadata' });
-        else if (recorded !== actual) out.bad.push({ key, problem: `sha256 ${actual} but ${recorded} recorded` });
+        else if (recorded !== actual)
+          out.bad.push({ key, problem: `sha256 ${actual} but ${recorded} recorded` });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

@@ -21,13 +21,23 @@ const fromRepo = createRequire(path.join(repoRoot(), 'package.json'));
 const protoDir = path.dirname(fromRepo.resolve('@temporalio/proto/package.json'));
 // Plain require (no ESM interop wrapper): patchProtobufRoot walks the module's own namespaces.
 const proto = fromRepo('@temporalio/proto') as typeof Proto;
-const { patchProtobufRoot } = fromRepo('@temporalio/proto/lib/patch-protobuf-root') as typeof import('@temporalio/proto/lib/patch-protobuf-root');
+const { patchProtobufRoot } = fromRepo(
+  '@temporalio/proto/lib/patch-protobuf-root',
+) as typeof import('@temporalio/proto/lib/patch-protobuf-root');
 const protojson = fromRepo(fromRepo.resolve('protobufjs/ext/protojson', { paths: [protoDir] })) as ProtoJson;
-const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History');
+const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType(
+  'temporal.api.history.v1.History',
+);
 
 /** Pretty JSON text of a history (as fetched with `handle.fetchHistory()`). */
 export function historyToJson(history: History): string {
-  return JSON.stringify(protojson.toJson(historyType, proto.temporal.api.history.v1.History.fromObject(history)), null, 1) + '\n';
+  return (
+    JSON.stringify(
+      protojson.toJson(historyType, proto.temporal.api.history.v1.History.fromObject(history)),
+      null,
+      1,
+    ) + '\n'
+  );
 }
 
 /** A history object from the JSON that historyToJson (or the Temporal CLI) wrote. */

@@ -28,7 +28,7 @@ export async function testKube(): Promise<KubeCluster> {
     return await kubeUp({ stateDir, ports: TEST_KUBE_PORTS });
   } catch (err) {
     if (err instanceof MissingToolError) {
-      err.message += ' (kube-apiserver is built only by `infra/setup.sh --kube`, or in CI)';
+      err.message += ' (etcd and kube-apiserver are installed only by `infra/setup.sh --kube`, or in CI)';
     } else if (err instanceof UserError && /already in use|already running/.test(err.message)) {
       err.message +=
         ` (an API server of another run holds these ports? set ${TEST_PORT_OFFSET_ENV}, e.g. 100, to shift ` +

@@ -39,12 +39,25 @@ async function record(outDir: string): Promise<void> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'vldm-record-'));
   const log = (l: string) => process.stderr.write(`${l}\n`);
   try {
-    const servers = await devUp({ stateDir, kinds: ['temporal'], ports: { temporal: port, temporalUi: port + 1000 } });
+    const servers = await devUp({
+      stateDir,
+      kinds: ['temporal'],
+      ports: { temporal: port, temporalUi: port + 1000 },
+    });
     const t = servers.temporal!;
     const store = new LocalArtifactStore(path.join(stateDir, 'artifacts'));
     // Histories are recorded without encryption, so the replay needs no keys.
     const codecOff = { encode: async <T>(p: T) => p, decode: async <T>(p: T) => p };
-    const workers = await startWorkers({ temporalAddress: t.address, namespace: t.namespace, queues: [...QUEUE_ROLES], store, events: new NullEventBus(), warmPack: CONTRACT_PACK, scratchDir: path.join(stateDir, 'scratch'), payloadCodec: codecOff });
+    const workers = await startWorkers({
+      temporalAddress: t.address,
+      namespace: t.namespace,
+      queues: [...QUEUE_ROLES],
+      store,
+      events: new NullEventBus(),
+      warmPack: CONTRACT_PACK,
+      scratchDir: path.join(stateDir, 'scratch'),
+      payloadCodec: codecOff,
+    });
     const client = await connectTemporal(t.address, t.namespace, { payloadCodec: codecOff });
     try {
       mkdirSync(outDir, { recursive: true });
@@ -56,7 +69,10 @@ async function record(outDir: string): Promise<void> {
 
       // 5 s with the contract test pack: 9 keyframes in 3 segments; segment 2 is the smallest child
       // that still runs every stage (both interpolation passes, decode, upscale, encode).
-      const { spec, plan } = await compileJob({ seconds: '5', scene: 'day', seed: '1', name: 'replay-fixture' }, CONTRACT_PACK);
+      const { spec, plan } = await compileJob(
+        { seconds: '5', scene: 'day', seed: '1', name: 'replay-fixture' },
+        CONTRACT_PACK,
+      );
       log(`running ${spec.jobId} (${plan.counts.total} activities)…`);
       await startJob(client, spec);
       await waitForJob(client, spec.jobId);
@@ -65,7 +81,11 @@ async function record(outDir: string): Promise<void> {
 
       // A spec the workers reject (a label the pack does not have): prepareJob fails non-retryably.
       const bad = { ...spec, jobId: 'replay-fixture-bad-input', scene: 'sunset' };
-      const handle = await client.workflow.start(WORKFLOW_TYPES.job, { args: [bad], taskQueue: TASK_QUEUES.orchestration, workflowId: bad.jobId });
+      const handle = await client.workflow.start(WORKFLOW_TYPES.job, {
+        args: [bad],
+        taskQueue: TASK_QUEUES.orchestration,
+        workflowId: bad.jobId,
+      });
       await handle.result().then(
         () => {
           throw new Error('the bad-input job completed; it must fail');

@@ -73,7 +73,7 @@ class LabelNet(nn.Module):
         return self.net(x)
 
 
-def train_classifier(steps=400, seed=0, small=False):
+def train_classifier(steps=300, seed=0, small=False):
     key, labels = D.load("key", "train", small)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -161,7 +161,7 @@ class Evaluator:
 
     def prediction(self):
         key, labels = D.load("key", "eval", self.small)
-        n = 16 if self.quick else 32
+        n = 8 if self.quick else 16
         x = torch.from_numpy(D.to_float(np.asarray(key[:n, :8])))
         lab = torch.from_numpy(labels[:n])
         z = self.enc(x)
@@ -216,7 +216,7 @@ class Evaluator:
         key, labels = D.load("key", "eval", self.small)
         xr = torch.from_numpy(D.to_float(np.asarray(key)))
         self.results["cls_real"] = accuracy(net, xr, labels)
-        per = 4 if self.quick else 10
+        per = 2 if self.quick else 6
         rows = torch.tensor([r for r in LABEL_ROWS.values() for _ in range(per)], dtype=torch.float32)
         g = torch.Generator().manual_seed(20)
         z = self.chain(rows, 1, g)  # 1 + 7 keyframes per sample
@@ -242,7 +242,7 @@ class Evaluator:
 
     def interpolation(self):
         vid, labels = D.load("vid", "eval", self.small)
-        n = 12 if self.quick else 32
+        n = 6 if self.quick else 16
         lab = torch.from_numpy(labels[:n])
         for rate, idx in ((0, list(range(0, 33, 4))), (1, list(range(8, 17)))):
             x = torch.from_numpy(D.to_float(np.asarray(vid[:n][:, idx])))
@@ -269,7 +269,7 @@ class Evaluator:
     # ------------------------------------------------------------ upsampler
     def upsampler(self):
         hi, _ = D.load("hifull", "eval", self.small)
-        n = 2 if self.quick else min(4, hi.shape[0])
+        n = 1 if self.quick else min(2, hi.shape[0])
         s = self.manifest["sampling"]["upsampler"]
         # One upscale tile of the manifest's size (32×64 low-res → 128×256) from the centre of each frame,
         # where the road, cars and markings are: whole frames would cost 4× more CPU time.
@@ -418,7 +418,7 @@ def write_report(ev, speed, path, seconds):
         ]
     if "cls_gen" in r:
         lines += [
-            f"- Labels: `LabelNet` (3 conv layers) trained 400 steps on real training keyframes; generated keyframes "
+            f"- Labels: `LabelNet` (3 conv layers) trained 300 steps on real training keyframes; generated keyframes "
             "come from the chain the orchestrator runs: `keyframe` with T = 1 and an all-zero mask for the first "
             "frame, then one window with 1 context frame, for each of the four label rows. "
             f"Consecutive difference along these chains: {fmt(r['chain_consec'])}. `keyframes-contact-sheet.png`: "

@@ -68,11 +68,11 @@ def load_models(run, size=None, partial=False):
         models["interpolation"] = InterpolationExport(ldm, "interp")
     if have("up_video") or not partial:
         up.load_state_dict(load_ckpt(run, "up_video")["model"])
-        models["upsampler"] = UpsamplerExport(up, "video")
-        models["upsampler_image"] = UpsamplerExport(up, None)
+        models["upsampler"] = UpsamplerExport(up, "video", C.Schedule(*PIXEL_SCHEDULE))
+        models["upsampler_image"] = UpsamplerExport(up, None, C.Schedule(*PIXEL_SCHEDULE))
     elif have("up_image"):
         up.load_state_dict(load_ckpt(run, "up_image")["model"], strict=False)
-        models["upsampler_image"] = UpsamplerExport(up, None)
+        models["upsampler_image"] = UpsamplerExport(up, None, C.Schedule(*PIXEL_SCHEDULE))
     for m in (ae, ldm, up):
         m.eval()
     return models, meta, {"ae": ae, "ldm": ldm, "up": up}
@@ -83,9 +83,9 @@ def example_inputs(role, b=1, latent=LATENT, base=BASE, frames=None):
     h, w = latent
     labels = torch.tensor([[1.0, 0.0, 1.0, 0.0]] * b)
     if role == "encoder":
-        return [torch.rand(b, frames or 2, 3, base[0], base[1], generator=g) * 2 - 1]
+        return [torch.rand(b, frames or KEY_WINDOW, 3, base[0], base[1], generator=g) * 2 - 1]
     if role == "decoder":
-        return [torch.randn(b, frames or 3, 4, h, w, generator=g)]
+        return [torch.randn(b, frames or 16, 4, h, w, generator=g)]
     if role.startswith("keyframe"):
         n = frames or KEY_WINDOW
         m = torch.zeros(b, n, 1, h, w)
@@ -98,8 +98,8 @@ def example_inputs(role, b=1, latent=LATENT, base=BASE, frames=None):
         m[:, 0::4] = 1
         z = torch.randn(b, n, 4, h, w, generator=g)
         return [torch.randn(b, n, 4, h, w, generator=g), torch.full((b,), 500.0), z * m, m, labels, torch.ones(b)]
-    n = frames or 4
-    lh, lw = 16, 32  # a low-res tile
+    n = frames or UPSAMPLER_WINDOW
+    lh, lw = 32, 64  # a low-res tile of the manifest's size
     return [torch.randn(b, n, 3, 4 * lh, 4 * lw, generator=g), torch.full((b,), 500.0),
             torch.rand(b, n, 3, lh, lw, generator=g) * 2 - 1, torch.full((b,), 50.0)]
 
@@ -111,11 +111,11 @@ def check_cases():
     z = torch.randn(2, 1, 4, 16, 32, generator=g)
     cases += [
         ("encoder", "full-frame-b2", example_inputs("encoder", b=2, frames=3)),
-        ("decoder", "window16", example_inputs("decoder", frames=16)),
+        ("decoder", "3-frames", example_inputs("decoder", frames=3)),
         ("keyframe", "first-frame", [z, torch.tensor([999.0, 10.0]), torch.zeros_like(z),
                                      torch.zeros(2, 1, 1, 16, 32), torch.tensor([[0.0, 1, 0, 1], [0, 0, 0, 0]])]),
         ("interpolation", "b2-rate0", example_inputs("interpolation", b=2, latent=(8, 16))),
-        ("upsampler", "frame8", example_inputs("upsampler", frames=8)),
+        ("upsampler", "4-frames", example_inputs("upsampler", frames=4)),
     ]
     return cases
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .contract import gather_time
 from .layers import MixGate, frame_positions, frames_to_video, from_frames, timestep_embedding, to_frames, video_to_frames
 
 
@@ -341,15 +342,28 @@ def upsample_lowres(lowres):
 
 
 class UpsamplerExport(nn.Module):
-    """Contract `upsampler`/`upsampler_image`: (x, t, lowres, noise_level) → v."""
+    """Contract `upsampler`/`upsampler_image`: (x, t, lowres, noise_level) → v.
 
-    def __init__(self, unet, stack):
+    The network is parametrised by x̂₀ = bilinear(lowres) + U-Net residual (so an untrained network is
+    a bilinear upscaler and training learns the detail), and the output is converted exactly to
+    v = (α_t·x − x̂₀)/σ_t, from which the host's DDIM recovers x̂₀ = α_t·x − σ_t·v."""
+
+    def __init__(self, unet, stack, schedule):
         super().__init__()
         self.unet, self.stack = unet, stack
+        self.register_buffer("alpha", schedule.alpha.clone())
+        self.register_buffer("sigma", schedule.sigma.clone())
 
-    def forward(self, x, t, lowres, noise_level):
+    def x0(self, x, t, lowres, noise_level):
         cond = upsample_lowres(lowres)
         if self.stack is None:
-            return self.unet(x, t, cond=cond, noise_level=noise_level)
-        zeros = torch.zeros_like(x[:, :, :1])
-        return self.unet(x, t, cond=cond, noise_level=noise_level, stack=self.stack, context=cond, mask=zeros)
+            r = self.unet(x, t, cond=cond, noise_level=noise_level)
+        else:
+            zeros = torch.zeros_like(x[:, :, :1])
+            r = self.unet(x, t, cond=cond, noise_level=noise_level, stack=self.stack, context=cond, mask=zeros)
+        return cond + r
+
+    def forward(self, x, t, lowres, noise_level):
+        a = gather_time(self.alpha, t)[:, None, None, None, None]
+        s = gather_time(self.sigma, t)[:, None, None, None, None]
+        return (a * x - self.x0(x, t, lowres, noise_level)) / s

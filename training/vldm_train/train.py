@@ -60,7 +60,7 @@ def build_ae(size, temporal=False):
 def build_ldm(size, stacks=()):
     u = UNet(4, 4, SIZES[size]["ldm"], n_labels=4)
     for name in stacks:
-        u.add_stack(name, ctx_channels=5, rate=(name == "interp"))
+        u.add_stack(name, ctx_channels=5, rate=(name == "interp"), light_full_res=True)
     return u
 
 
@@ -326,7 +326,7 @@ def _temporal_stage(args, name, stack, sample):
         out = net(xt, t.float(), labels=drop_labels(labels, st.rng), stack=stack, context=x0 * mask, mask=mask,
                   rate=rate)
         w = 1.0 - mask  # loss on the frames to generate
-        loss = ((out - v) ** 2 * w).sum() / (w.sum() * x0.shape[2] * x0.shape[3] * x0.shape[4] + 1e-8)
+        loss = ((out - v) ** 2 * w).sum() / (w.sum() * x0.shape[2] + 1e-8)  # w is [B,T,1,h,w]
         st.update(loss, params)
         st.maybe_save({"model": net})
     st.maybe_save({"model": net}, force=True)
@@ -379,12 +379,12 @@ def stage_interp(args):
     _temporal_stage(args, "interp", "interp", sample)
 
 
-def _up_batch(hi, rng, n, T, sched):
+def _up_batch(hi, rng, n, T, sched, crop=64):
     i = rng.integers(0, hi.shape[0], n)
     o = rng.integers(0, hi.shape[1] - T + 1, n)
-    y0 = 4 * rng.integers(0, (hi.shape[2] - 64) // 4 + 1)
-    x0_ = 4 * rng.integers(0, (hi.shape[3] - 64) // 4 + 1)
-    clip = np.stack([hi[a, b : b + T, y0 : y0 + 64, x0_ : x0_ + 64] for a, b in zip(i, o)])
+    y0 = 4 * rng.integers(0, (hi.shape[2] - crop) // 4 + 1)
+    x0_ = 4 * rng.integers(0, (hi.shape[3] - crop) // 4 + 1)
+    clip = np.stack([hi[a, b : b + T, y0 : y0 + crop, x0_ : x0_ + crop] for a, b in zip(i, o)])
     x0 = torch.from_numpy(D.to_float(clip))
     low = area_down(x0)
     g = torch.from_numpy(rng.integers(0, UPSAMPLER_MAX_AUG + 1, n))
@@ -395,26 +395,27 @@ def _up_batch(hi, rng, n, T, sched):
 
 
 def stage_up_image(args):
-    from .models import upsample_lowres
+    from .models import UpsamplerExport
 
     hi, _ = D.load("hi", "train", args.small)
     sched = Schedule(*PIXEL_SCHEDULE)
     net = build_up(args.size)
+    wrap = UpsamplerExport(net, None, sched)
     st = Stage(args, "up_image", net.parameters(), 5e-4)
     st.resume({"model": net})
     while not st.done():
         x0, low, g = _up_batch(hi, st.rng, args.batch, 1, sched)
         t = torch.from_numpy(st.rng.integers(0, 1000, x0.shape[0]))
-        xt, v = v_target(sched, x0, torch.randn_like(x0), t)
-        out = net(xt, t.float(), cond=upsample_lowres(low), noise_level=g.float())
-        loss = F.mse_loss(out, v)
+        xt, _ = v_target(sched, x0, torch.randn_like(x0), t)
+        # x̂₀-loss: the network is parametrised by x̂₀ (see UpsamplerExport); the export returns v.
+        loss = F.mse_loss(wrap.x0(xt, t.float(), low, g.float()), x0)
         st.update(loss, list(net.parameters()))
         st.maybe_save({"model": net})
     st.maybe_save({"model": net}, force=True)
 
 
 def stage_up_video(args):
-    from .models import upsample_lowres
+    from .models import UpsamplerExport
 
     hi, _ = D.load("hi", "train", args.small)
     sched = Schedule(*PIXEL_SCHEDULE)
@@ -423,17 +424,17 @@ def stage_up_video(args):
     for p in net.spatial_parameters():
         p.requires_grad_(False)
     params = list(net.stacks["video"].parameters())
+    wrap = UpsamplerExport(net, "video", sched)
     st = Stage(args, "up_video", params, 5e-4)
     st.resume({"model": net})
     T = 8
     while not st.done():
-        x0, low, g = _up_batch(hi, st.rng, args.batch, T, sched)
+        x0, low, g = _up_batch(hi, st.rng, args.batch, T, sched, crop=48)
         t = torch.from_numpy(st.rng.integers(0, 1000, x0.shape[0]))
-        xt, v = v_target(sched, x0, torch.randn_like(x0), t)
-        cond = upsample_lowres(low)
-        out = net(xt, t.float(), cond=cond, noise_level=g.float(), stack="video", context=cond,
-                  mask=torch.zeros_like(x0[:, :, :1]))
-        loss = F.mse_loss(out, v)
+        xt, _ = v_target(sched, x0, torch.randn_like(x0), t)
+        y = wrap.x0(xt, t.float(), low, g.float())
+        # x̂₀ loss plus its frame differences: the temporal layers are there to make the detail consistent.
+        loss = F.mse_loss(y, x0) + F.mse_loss(y[:, 1:] - y[:, :-1], x0[:, 1:] - x0[:, :-1])
         st.update(loss, params)
         st.maybe_save({"model": net})
     st.maybe_save({"model": net}, force=True)
@@ -444,8 +445,8 @@ STAGES = {
     "latents": (stage_latents, 0),
     "tdec": (stage_tdec, 2),
     "ldm": (stage_ldm, 16),
-    "pred": (stage_pred, 4),
-    "interp": (stage_interp, 4),
+    "pred": (stage_pred, 2),
+    "interp": (stage_interp, 2),
     "up_image": (stage_up_image, 8),
     "up_video": (stage_up_video, 2),
 }

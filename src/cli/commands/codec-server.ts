@@ -16,7 +16,8 @@ export interface CodecServerFlags {
 
 export function parsePort(v: string | undefined): number {
   const port = Number(v ?? '8888');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be an integer from 0 to 65535, got "${v}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UserError(`--port must be an integer from 0 to 65535, got "${v}"`);
   return port;
 }
 
@@ -31,17 +32,29 @@ export async function codecServer(opts: CodecServerFlags, cfg: VldmConfig): Prom
     }
   }
   const ring = keyringFromEnv();
-  if (!ring) throw new UserError(`no payload keys: set ${CODEC_ENV.keys} or ${CODEC_ENV.keyFile} (see docs/configuration.md)`);
+  if (!ring)
+    throw new UserError(
+      `no payload keys: set ${CODEC_ENV.keys} or ${CODEC_ENV.keyFile} (see docs/configuration.md)`,
+    );
   const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
   let server;
   try {
-    server = await startCodecServer({ codec: new AesGcmPayloadCodec(ring), port, host: opts.host ?? '127.0.0.1', allowedOrigins: origins, log });
+    server = await startCodecServer({
+      codec: new AesGcmPayloadCodec(ring),
+      port,
+      host: opts.host ?? '127.0.0.1',
+      allowedOrigins: origins,
+      log,
+    });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new UserError(`cannot listen on ${opts.host ?? '127.0.0.1'}:${port} (${code})`);
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+      throw new UserError(`cannot listen on ${opts.host ?? '127.0.0.1'}:${port} (${code})`);
     throw err;
   }
-  log(`vldm codec-server ready: ${server.url} (keys ${[...ring.byId.keys()].join(', ')}; encrypting with ${ring.current.id}; CORS for ${origins.map(originOf).join(', ')})`);
+  log(
+    `vldm codec-server ready: ${server.url} (keys ${[...ring.byId.keys()].join(', ')}; encrypting with ${ring.current.id}; CORS for ${origins.map(originOf).join(', ')})`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());

@@ -56,6 +56,7 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
     warmPack: cfg.pack,
     scratchDir: path.join(cfg.stateDir, 'scratch'),
     intraOpThreads: cfg.intraOpThreads,
+    executionProviders: cfg.executionProviders,
   });
   const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);
   const ui = jobUiUrl(cfg, spec.jobId);

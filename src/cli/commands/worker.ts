@@ -34,6 +34,7 @@ export async function worker(opts: { queues?: string; graceSeconds?: string }, c
     warmPack: queues.some((q) => q !== 'orchestration' && q !== 'media') ? cfg.pack : undefined,
     scratchDir: path.join(cfg.stateDir, 'scratch'),
     intraOpThreads: cfg.intraOpThreads,
+    executionProviders: cfg.executionProviders,
     shutdownGraceMs: grace * 1000,
     log,
   });
