@@ -53,11 +53,16 @@ export interface CompiledJob {
   plan: JobPlan;
 }
 
-/** Compile and plan a job against its pack; the job id hashes the content fields and the pack digest. */
-export async function compileJob(flags: JobFlags, packLocation: string): Promise<CompiledJob> {
+/**
+ * Compile and plan a job against its pack; the job id hashes the content fields and the pack digest.
+ * `workerPack` is where the workers find the same pack when it differs from this machine's path (a
+ * laptop submitting to a cluster); the workers check that its digest equals the one planned here.
+ */
+export async function compileJob(flags: JobFlags, packLocation: string, workerPack?: string): Promise<CompiledJob> {
   const input = jobInputFromFlags(flags);
-  const pack = await loadPackSummary(packLocation);
-  const ctx = { labels: pack.labels, packFps: pack.video.fps, pack: packLocation };
+  const local = await loadPackSummary(packLocation);
+  const pack = workerPack ? { ...local, location: workerPack } : local;
+  const ctx = { labels: pack.labels, packFps: pack.video.fps, pack: pack.location };
   // First pass validates; the hash is then taken over the resolved content fields.
   const probe = compileSpec({ ...input, jobId: input.jobId ?? 'probe' }, ctx);
   const specHash = digestOf({ content: contentFields(probe), pack: pack.digest });

@@ -73,6 +73,7 @@ interface AllFlags extends ConfigFlags, JobFlags {
   out?: string;
   queues?: string;
   graceSeconds?: string;
+  workerPack?: string;
 }
 
 function configOf(flags: ConfigFlags): VldmConfig {
@@ -105,6 +106,7 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
   withJobOptions(withConfigOptions(program.command('submit')))
     .description('validate a job and start it on a Temporal server (workers run elsewhere)')
     .option('--json', 'print the job id etc. as JSON')
+    .option('--worker-pack <path>', "where the workers find the pack, when not at --pack's path (e.g. /opt/vldm/models/reference in the images)")
     .action((o: AllFlags) => run(() => load.submit().submit(o, configOf(o))));
 
   withJobOptions(withConfigOptions(program.command('plan')))

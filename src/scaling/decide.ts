@@ -274,9 +274,7 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
         a +
         (x.since <= item.since || (x.due <= item.due && !hopeless.includes(x))
           ? x.tasks
-          : process.env.PS === '1'
-            ? Math.min(x.tasks, item.tasks)
-            : 0) *
+          : Math.min(x.tasks, item.tasks)) *
           s,
       0,
     );

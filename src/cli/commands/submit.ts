@@ -5,9 +5,9 @@ import { compileJob, type JobFlags } from '../edge';
 import { makeOut } from '../io';
 import { connectTemporal, startJob } from '../../client/jobs';
 
-export async function submit(opts: JobFlags & { json?: boolean }, cfg: VldmConfig): Promise<number> {
+export async function submit(opts: JobFlags & { json?: boolean; workerPack?: string }, cfg: VldmConfig): Promise<number> {
   const out = makeOut(Boolean(opts.json));
-  const { spec, plan } = await compileJob(opts, cfg.pack);
+  const { spec, plan } = await compileJob(opts, cfg.pack, opts.workerPack);
   const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);
   try {
     const started = await startJob(client, spec);
