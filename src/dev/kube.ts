@@ -23,11 +23,10 @@ import { requireTool } from './tools';
 import {
   LOOPBACK,
   isRunning,
-  logTail,
   portIsFree,
-  sleep,
   spawnDetached,
   stopProcess,
+  waitUntilReady,
   withDirLock,
 } from './process';
 
@@ -64,7 +63,6 @@ export const KUBE_DISABLED_ADMISSION_PLUGINS = ['ServiceAccount'] as const;
 const KUBE_DIR = 'kube';
 const CLUSTER_NAME = 'vldm-local';
 const DEFAULT_READY_TIMEOUT_MS = 120_000;
-const PROBE_INTERVAL_MS = 250;
 const PROBE_TIMEOUT_MS = 3_000;
 const CERT_DAYS = 3650;
 
@@ -353,36 +351,6 @@ async function probeApiserver(server: string, caPem: string, token: string): Pro
   if (status !== 200) throw new Error(`kube-apiserver /readyz: ${status} ${body.slice(0, 500)}`);
 }
 
-async function waitReady(
-  record: ComponentRecord,
-  probe: () => Promise<void>,
-  deadline: number,
-): Promise<void> {
-  let last: unknown;
-  for (;;) {
-    if (!isRunning(record.pid, record.binary)) {
-      throw new Error(
-        `${record.component} (pid ${record.pid}) exited before it was ready; the end of ${record.logFile}:\n` +
-          logTail(record.logFile),
-      );
-    }
-    try {
-      await probe();
-      return;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const reason = last instanceof Error ? last.message : String(last);
-      throw new Error(
-        `${record.component} (pid ${record.pid}) did not become ready in time (last probe: ${reason}); ` +
-          `the end of ${record.logFile}:\n${logTail(record.logFile)}`,
-      );
-    }
-    await sleep(PROBE_INTERVAL_MS);
-  }
-}
-
 function start(dir: string, component: Component, binary: string, args: string[]): ComponentRecord {
   const f = componentFiles(dir, component);
   // gRPC (etcd's client inside kube-apiserver) honours proxy variables; loopback must never be proxied.
@@ -487,11 +455,25 @@ export async function kubeUp(opts: KubeUpOptions): Promise<KubeCluster> {
     try {
       const etcdRecord = start(dir, 'etcd', etcd, etcdArgs(dir, ports));
       started.push('etcd');
-      await waitReady(etcdRecord, () => probeEtcd(ports), deadline);
+      await waitUntilReady(
+        {
+          name: etcdRecord.component,
+          pid: etcdRecord.pid,
+          binary: etcdRecord.binary,
+          logFile: etcdRecord.logFile,
+        },
+        () => probeEtcd(ports),
+        deadline,
+      );
       const apiRecord = start(dir, 'kube-apiserver', apiserver, apiserverArgs(dir, pki, ports));
       started.push('kube-apiserver');
-      await waitReady(
-        apiRecord,
+      await waitUntilReady(
+        {
+          name: apiRecord.component,
+          pid: apiRecord.pid,
+          binary: apiRecord.binary,
+          logFile: apiRecord.logFile,
+        },
         () => probeApiserver(cluster.server, cluster.caPem, cluster.adminToken),
         deadline,
       );

@@ -179,3 +179,41 @@ export async function withDirLock<T>(dir: string, timeoutMs: number, fn: () => P
     fs.rmSync(lockFile, { force: true });
   }
 }
+
+/** How often readiness probes run while a server starts. */
+export const PROBE_INTERVAL_MS = 250;
+
+/**
+ * Polls `probe` until it passes, the process dies (its log's end is quoted), or `deadline` (epoch ms)
+ * passes. A `UserError` from the probe is final (a misconfiguration, not "not ready yet").
+ */
+export async function waitUntilReady(
+  proc: { name: string; pid: number; binary: string; logFile: string },
+  probe: () => Promise<void>,
+  deadline: number,
+): Promise<void> {
+  let lastError: unknown;
+  for (;;) {
+    if (!isRunning(proc.pid, proc.binary)) {
+      throw new Error(
+        `${proc.name} (pid ${proc.pid}) exited before it was ready; the end of ${proc.logFile}:\n` +
+          logTail(proc.logFile),
+      );
+    }
+    try {
+      await probe();
+      return;
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const reason = lastError instanceof Error ? lastError.message : String(lastError);
+      throw new Error(
+        `${proc.name} (pid ${proc.pid}) did not become ready in time (last probe: ${reason}); ` +
+          `the end of ${proc.logFile}:\n${logTail(proc.logFile)}`,
+      );
+    }
+    await sleep(PROBE_INTERVAL_MS);
+  }
+}

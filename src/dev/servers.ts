@@ -14,12 +14,11 @@ import { UserError } from '../common/errors';
 import { requireTool } from './tools';
 import {
   isRunning,
-  logTail,
   portIsFree,
-  sleep,
   spawnDetached,
   stopProcess,
   tcpAnswers,
+  waitUntilReady,
   withDirLock,
 } from './process';
 import { ListenPort, SERVER_SPECS, ServerSpec, SpecContext } from './server-specs';
@@ -39,7 +38,6 @@ export * from './server-types';
 export { minioCredentials } from './server-specs';
 
 const DEFAULT_READY_TIMEOUT_MS = 90_000;
-const PROBE_INTERVAL_MS = 250;
 
 /** What `<stateDir>/<kind>.json` holds about a server we started. */
 interface ServerRecord {
@@ -83,39 +81,6 @@ function removeRecord(stateDir: string, kind: ServerKind): void {
 function liveRecord(stateDir: string, kind: ServerKind): ServerRecord | undefined {
   const record = readRecord(stateDir, kind);
   return record && isRunning(record.pid, record.binary) ? record : undefined;
-}
-
-/** Polls `spec.probe` until it passes, the process dies, or the deadline passes. */
-async function waitReady(
-  spec: ServerSpec,
-  record: ServerRecord,
-  ctx: SpecContext,
-  deadline: number,
-): Promise<void> {
-  let lastError: unknown;
-  for (;;) {
-    if (!isRunning(record.pid, record.binary)) {
-      throw new Error(
-        `${spec.kind} (pid ${record.pid}) exited before it was ready; the end of ${record.logFile}:\n` +
-          logTail(record.logFile),
-      );
-    }
-    try {
-      await spec.probe(record.addresses, ctx);
-      return;
-    } catch (err) {
-      if (err instanceof UserError) throw err;
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const reason = lastError instanceof Error ? lastError.message : String(lastError);
-      throw new Error(
-        `${spec.kind} (pid ${record.pid}) did not become ready in time (last probe: ${reason}); ` +
-          `the end of ${record.logFile}:\n${logTail(record.logFile)}`,
-      );
-    }
-    await sleep(PROBE_INTERVAL_MS);
-  }
 }
 
 /** A reused server must be on the ports the caller named explicitly; defaulted ports accept any. */
@@ -192,7 +157,13 @@ export async function devUp(opts: DevServerOptions): Promise<DevServerAddresses>
     const deadline = Date.now() + readyTimeoutMs;
     const all = [...reused.values(), ...started.values()];
     const results = await Promise.allSettled(
-      all.map((r) => waitReady(SERVER_SPECS[r.kind], r, ctx, deadline)),
+      all.map((r) =>
+        waitUntilReady(
+          { name: r.kind, pid: r.pid, binary: r.binary, logFile: r.logFile },
+          () => (SERVER_SPECS[r.kind] as ServerSpec).probe(r.addresses, ctx),
+          deadline,
+        ),
+      ),
     );
     const failures: unknown[] = [];
     for (const [i, result] of results.entries()) {

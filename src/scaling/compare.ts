@@ -20,7 +20,14 @@ export interface StaticSizing {
 }
 
 export interface Comparison {
-  trace: { description: string; seed: number; horizonHours: number; jobs: number; deadlineJobs: number; stageSecondsSource: string };
+  trace: {
+    description: string;
+    seed: number;
+    horizonHours: number;
+    jobs: number;
+    deadlineJobs: number;
+    stageSecondsSource: string;
+  };
   static: StaticSizing;
   results: { static: SimResult; keda: SimResult; ours: SimResult };
   /** KEDA with other targetQueueSize values, to show the comparison does not hinge on one setting. */
@@ -38,18 +45,30 @@ export interface Comparison {
 
 const EPS = 1e-9;
 
-function sizeStatic(trace: Trace, jobs: TraceJob[], variant: StaticSizing['variant'], targetHitRate: number): { replicas: Record<string, number>; result: SimResult; runs: number } {
+function sizeStatic(
+  trace: Trace,
+  jobs: TraceJob[],
+  variant: StaticSizing['variant'],
+  targetHitRate: number,
+): { replicas: Record<string, number>; result: SimResult; runs: number } {
   const cfg = trace.cluster;
   const roles = [...new Set(cfg.pools.flatMap((p) => p.queues))] as QueueRole[];
-  const chosen = [...new Set(roles.map((q) => cheapestPool(cfg, q, (p) => p.spot === (variant === 'spot'))?.name).filter((n): n is string => n !== undefined))];
-  const replicas: Record<string, number> = Object.fromEntries(cfg.pools.map((p) => [p.name, chosen.includes(p.name) ? p.maxReplicas : p.minReplicas]));
+  const chosen = [
+    ...new Set(
+      roles
+        .map((q) => cheapestPool(cfg, q, (p) => p.spot === (variant === 'spot'))?.name)
+        .filter((n): n is string => n !== undefined),
+    ),
+  ];
+  const replicas: Record<string, number> = Object.fromEntries(
+    cfg.pools.map((p) => [p.name, chosen.includes(p.name) ? p.maxReplicas : p.minReplicas]),
+  );
   let runs = 0;
   const run = (r: Record<string, number>) => {
     runs += 1;
     return simulate(trace, staticPolicy(r), jobs);
   };
   const ok = (res: SimResult) => res.finished === res.jobs && res.hitRate >= targetHitRate - EPS;
-  let best = run(replicas);
   // Two passes of per-pool bisection: lowering one pool can let another go lower in the next pass.
   for (let pass = 0; pass < 2; pass++) {
     let changed = false;
@@ -60,19 +79,15 @@ function sizeStatic(trace: Trace, jobs: TraceJob[], variant: StaticSizing['varia
       let hi = replicas[name];
       while (lo < hi) {
         const mid = Math.floor((lo + hi) / 2);
-        const res = run({ ...replicas, [name]: mid });
-        if (ok(res)) {
-          hi = mid;
-          best = res;
-        } else lo = mid + 1;
+        if (ok(run({ ...replicas, [name]: mid }))) hi = mid;
+        else lo = mid + 1;
       }
       if (hi !== replicas[name]) changed = true;
       replicas[name] = hi;
     }
     if (!changed) break;
   }
-  best = run(replicas);
-  return { replicas, result: best, runs };
+  return { replicas, result: run(replicas), runs };
 }
 
 export function compare(trace: Trace, opts: { kedaSweep?: number[] } = {}): Comparison {
@@ -86,14 +101,21 @@ export function compare(trace: Trace, opts: { kedaSweep?: number[] } = {}): Comp
     if (p) full[p.name] = p.maxReplicas;
   }
   const target = simulate(trace, staticPolicy(full), jobs).hitRate;
-  const candidates = (['on-demand', 'spot'] as const).map((variant) => ({ variant, ...sizeStatic(trace, jobs, variant, target) }));
-  const meets = candidates.filter((c) => c.result.hitRate >= target - EPS && c.result.finished === c.result.jobs);
+  const candidates = (['on-demand', 'spot'] as const).map((variant) => ({
+    variant,
+    ...sizeStatic(trace, jobs, variant, target),
+  }));
+  const meets = candidates.filter(
+    (c) => c.result.hitRate >= target - EPS && c.result.finished === c.result.jobs,
+  );
   const pick = (meets.length ? meets : candidates).sort((a, b) => a.result.gpuCost - b.result.gpuCost)[0];
   const stat = { ...pick.result, policy: `static (${pick.variant})` };
 
   const keda = simulate(trace, kedaPolicy(cfg), jobs);
   const ours = simulate(trace, ourPolicy(), jobs);
-  const sweep = (opts.kedaSweep ?? [1, 2, 10]).filter((x) => x !== KEDA_DEFAULTS.targetQueueSize).map((x) => simulate(trace, kedaPolicy(cfg, { targetQueueSize: x }), jobs));
+  const sweep = (opts.kedaSweep ?? [1, 2, 10])
+    .filter((x) => x !== KEDA_DEFAULTS.targetQueueSize)
+    .map((x) => simulate(trace, kedaPolicy(cfg, { targetQueueSize: x }), jobs));
   const saving = stat.gpuCost > 0 ? 1 - ours.gpuCost / stat.gpuCost : 0;
   return {
     trace: {
@@ -104,7 +126,12 @@ export function compare(trace: Trace, opts: { kedaSweep?: number[] } = {}): Comp
       deadlineJobs: jobs.filter((j) => j.deadlineAfter !== undefined).length,
       stageSecondsSource: trace.stageSecondsSource,
     },
-    static: { variant: pick.variant, replicas: pick.replicas, targetHitRate: target, runs: candidates.reduce((a, c) => a + c.runs, 0) + 1 },
+    static: {
+      variant: pick.variant,
+      replicas: pick.replicas,
+      targetHitRate: target,
+      runs: candidates.reduce((a, c) => a + c.runs, 0) + 1,
+    },
     results: { static: stat, keda, ours },
     kedaSweep: sweep,
     targets: {

@@ -5,24 +5,33 @@
  * `memory` and goes out updated, so the control loop, the simulator and the tests drive the same code.
  *
  * Policy, per task queue q (s = pod-seconds per activity, c = cold start of the pool new pods come
- * from, r = ready capacity in speed-1 pods, T = time to a deadline minus the work that must follow q):
- *  - work is grouped by deadline (a job's memo deadline; else its start + defaultDeadlineSeconds),
- *    earliest first; for each prefix with cumulative work W the capacity needed is
- *    W/T when the ready pods can do it (W ≤ r·T), else r + (W − r·T)/(T − c): new pods only work
- *    after their cold start. So a pod is added only when the queued work outlasts a cold start of
- *    the pods there are (W > r·T > r·c), and the count is the smallest that meets every deadline:
- *    the cheapest way to meet it, since pod-seconds of work are fixed and every extra pod pays a
- *    cold start;
- *  - work whose deadline new pods can no longer meet (T ≤ c + s) is finished best-effort within
- *    c + max(c, s): each new pod then still works at least as long as it took to start;
+ * from, r = ready capacity in speed-1 pods, T = time to a deadline minus the work that must follow q
+ * and a margin):
+ *  - each running job's remaining work on q is due by its deadline (its memo's; else its start +
+ *    defaultDeadlineSeconds, a soft one). The work done before a job's is: everything ahead of it in
+ *    the queue (Temporal dispatches first in, first out: every job started earlier, and as much of
+ *    each later job as of its own, since their tasks interleave), and everything due earlier that
+ *    can still be on time. For that work W the capacity needed is W/T when the ready pods can do it
+ *    (W ≤ r·T), else r + (W − r·T)/(T − c): new pods only work after their cold start. So a pod is
+ *    added only when the work outlasts a cold start of the pods there are (W > r·T > r·c), and the
+ *    count is the smallest that meets every deadline: pod-seconds of work are fixed, so the fewest
+ *    pods pay the fewest cold starts;
+ *  - a deadline no pool size can meet any more (T ≤ c + s, or more pods than the pools may have) is
+ *    given up in every queue; its work is finished best-effort, within c + max(c, s);
+ *  - whatever the deadlines, the known work (queued, running, and what running jobs still have to
+ *    send) is drained within `drainColdStarts` cold starts: a new pod still works that many times as
+ *    long as it took to start, and work left in a FIFO queue would hold up every job behind it;
  *  - capacity never exceeds the tasks that can run at once (the keyframe chain is sequential: one
  *    task per job);
- *  - pods already there are used first and kept while a task (queued or running) is there for them,
- *    even beyond the need: their cold start is paid, and the same work on more pods costs the same
- *    pod-seconds. New pods come from the cheapest pool per unit of work, spot first, skipping a spot
- *    pool whose pods stay unschedulable past spotPendingTimeoutSeconds (then on-demand takes over);
+ *  - pods already there are used first and kept while a task is there for them: their cold start is
+ *    paid, and the same work on more pods costs the same pod-seconds. New pods come from the cheapest
+ *    pool per unit of work, spot first. On-demand pods are bought only for deadlines still within
+ *    reach, when a spot pool's pods stay unschedulable past spotPendingTimeoutSeconds (no spot
+ *    capacity), or with onDemandFor "deadlines" also when spot is at its maximum; work without a
+ *    deadline waits for spot;
  *  - a pool goes down only to the highest recommendation of its scale-down window (default its cold
- *    start: rent-or-buy), except pods not yet on a node, which cost nothing to drop;
+ *    start: rent-or-buy), except pods not yet on a node, which cost nothing to drop, and pools no
+ *    running job has work left for (none will come back before a new job starts): those go at once;
  *  - the summed price never exceeds maxPricePerHour: replicas are removed, dearest work first, keeping
  *    one pod on every queue with work as long as the cap allows.
  */
@@ -150,7 +159,13 @@ export const DOWNSTREAM: Record<QueueRole, ReadonlyArray<readonly [QueueRole, nu
 export const SEQUENTIAL_QUEUES: ReadonlySet<QueueRole> = new Set<QueueRole>(['keyframe']);
 
 const EMPTY_QUEUE: QueueObservation = { backlog: 0, backlogAgeSeconds: 0, running: 0 };
-const EMPTY_POOL: PoolObservation = { replicas: 0, ready: 0, pending: 0, unschedulable: 0, oldestUnschedulableSeconds: 0 };
+const EMPTY_POOL: PoolObservation = {
+  replicas: 0,
+  ready: 0,
+  pending: 0,
+  unschedulable: 0,
+  oldestUnschedulableSeconds: 0,
+};
 /** Below this, a fraction of a pod is rounding noise, not demand. */
 const EPS = 1e-6;
 
@@ -158,7 +173,11 @@ const fmt = (x: number) => (Math.abs(x - Math.round(x)) < 0.05 ? String(Math.rou
 
 /** Cheapest work first: price per unit of throughput, spot before on-demand at equal price, then name. */
 function byCostPerWork(a: PoolConfig, b: PoolConfig): number {
-  return a.pricePerHour / a.speedFactor - b.pricePerHour / b.speedFactor || Number(b.spot) - Number(a.spot) || a.name.localeCompare(b.name);
+  return (
+    a.pricePerHour / a.speedFactor - b.pricePerHour / b.speedFactor ||
+    Number(b.spot) - Number(a.spot) ||
+    a.name.localeCompare(b.name)
+  );
 }
 
 /** Seconds that must follow a queue's last activity of a job before the job is done. */
@@ -214,7 +233,13 @@ function dearPoolsForDeadlines(cfg: PoolsConfig, pools: PoolConfig[], stalled: R
  * within its time left. Items of `lostJobs`, and items no pool size can make on time, are finished
  * best-effort on economy pools.
  */
-function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled: ReadonlySet<string>, lostJobs: ReadonlySet<string>): QueueDemand {
+function queueDemand(
+  cfg: PoolsConfig,
+  q: QueueRole,
+  input: ScalerInput,
+  stalled: ReadonlySet<string>,
+  lostJobs: ReadonlySet<string>,
+): QueueDemand {
   const now = input.now;
   const obs = input.queues[q] ?? EMPTY_QUEUE;
   const s = cfg.secondsPerActivity[q] ?? 0;
@@ -225,11 +250,17 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
   // ready), and the dearer pools when the policy lets deadlines use them now.
   const dearUsable = dearPoolsForDeadlines(cfg, pools, stalled);
   const maxCapacity = pools.reduce(
-    (a, p) => a + (isEconomy(p, pools) || dearUsable ? share(p, stalled.has(p.name) ? (input.pools[p.name] ?? EMPTY_POOL).ready : p.maxReplicas) : 0),
+    (a, p) =>
+      a +
+      (isEconomy(p, pools) || dearUsable
+        ? share(p, stalled.has(p.name) ? (input.pools[p.name] ?? EMPTY_POOL).ready : p.maxReplicas)
+        : 0),
     0,
   );
   // New pods come from the cheapest pool that can still grow; its cold start is what they wait.
-  const source = pools.find((p) => !stalled.has(p.name) && (input.pools[p.name]?.replicas ?? 0) < p.maxReplicas) ?? pools[0];
+  const source =
+    pools.find((p) => !stalled.has(p.name) && (input.pools[p.name]?.replicas ?? 0) < p.maxReplicas) ??
+    pools[0];
   const c = source?.coldStartSeconds ?? 0;
   const taskSeconds = s / (source?.speedFactor ?? 1);
 
@@ -242,7 +273,14 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
     jobsWithWork += 1;
     attributed += n;
     const hard = j.deadline !== undefined && !lostJobs.has(j.jobId);
-    items.push({ due: j.deadline ?? j.startedAt + cfg.defaultDeadlineSeconds, since: j.startedAt, tasks: n, what: `job ${j.jobId}`, jobId: j.jobId, hard });
+    items.push({
+      due: j.deadline ?? j.startedAt + cfg.defaultDeadlineSeconds,
+      since: j.startedAt,
+      tasks: n,
+      what: `job ${j.jobId}`,
+      jobId: j.jobId,
+      hard,
+    });
   }
   // Tasks on the queue that no job's progress accounts for (a job that does not answer queries, or
   // work of another client): due a default deadline after the oldest of them was queued.
@@ -250,7 +288,13 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
   const unattributed = Math.max(0, outstanding - attributed);
   const queuedSince = now - obs.backlogAgeSeconds;
   if (unattributed > 0) {
-    items.push({ due: queuedSince + cfg.defaultDeadlineSeconds, since: queuedSince, tasks: unattributed, what: `${unattributed} queued task(s)`, hard: false });
+    items.push({
+      due: queuedSince + cfg.defaultDeadlineSeconds,
+      since: queuedSince,
+      tasks: unattributed,
+      what: `${unattributed} queued task(s)`,
+      hard: false,
+    });
   }
   items.sort((a, b) => a.due - b.due || a.since - b.since || a.what.localeCompare(b.what));
 
@@ -260,7 +304,8 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
 
   const tail = tailSeconds(cfg, q);
   /** Pods needed to do `work` within `T`: the ready ones from now, new ones after their cold start. */
-  const podsFor = (work: number, T: number) => (work <= ready * T ? work / T : ready + (work - ready * T) / Math.max(T - c, EPS));
+  const podsFor = (work: number, T: number) =>
+    work <= ready * T ? work / T : ready + (work - ready * T) / Math.max(T - c, EPS);
   const bestEffortT = c + Math.max(c, taskSeconds);
   let all = 0;
   let hardNeed = 0;
@@ -281,7 +326,8 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
     // On time only if the ready pods manage it, or new pods have time to start and finish a task,
     // and no more pods than the pools can have are needed. The margin is kept in hand when it can
     // be; a deadline is given up only when it cannot be met even without it.
-    const reachable = (T: number) => (work <= ready * T || T > c + taskSeconds) && podsFor(work, T) <= maxCapacity + EPS;
+    const reachable = (T: number) =>
+      (work <= ready * T || T > c + taskSeconds) && podsFor(work, T) <= maxCapacity + EPS;
     const bare = item.due - now - tail;
     const T = reachable(bare - cfg.deadlineMarginSeconds) ? bare - cfg.deadlineMarginSeconds : bare;
     let n = podsFor(work, T);
@@ -311,8 +357,11 @@ function queueDemand(cfg: PoolsConfig, q: QueueRole, input: ScalerInput, stalled
   const total = Math.round(items.reduce((a, x) => a + x.tasks * s, 0));
   let reason = `${q}: ${parts.join(', ')} (${total} pod-s of work); needs ${fmt(all)} pod(s) for ${binding}`;
   if (hardNeed > EPS && hardNeed + EPS < all) reason += `, ${fmt(hardNeed)} of them for deadlines`;
-  const lostHard = hopeless.filter((x) => x.jobId && input.jobs.some((j) => j.jobId === x.jobId && j.deadline !== undefined)).length;
-  if (lostHard) reason += `; ${lostHard} deadline(s) out of reach, finishing those best-effort on economy pools`;
+  const lostHard = hopeless.filter(
+    (x) => x.jobId && input.jobs.some((j) => j.jobId === x.jobId && j.deadline !== undefined),
+  ).length;
+  if (lostHard)
+    reason += `; ${lostHard} deadline(s) out of reach, finishing those best-effort on economy pools`;
   return { ...base, pods: all, deadlinePods: Math.min(hardNeed, all), reason };
 }
 
@@ -322,12 +371,17 @@ function freshMemory(input: ScalerInput): ScalerMemory {
     const prev = input.memory?.pools[p.name];
     const horizon = input.now - scaleDownDelay(input.config, p);
     pools[p.name] = prev
-      ? { recommendations: prev.recommendations.filter((r) => r.at >= horizon), ...(prev.spotStalledAt !== undefined ? { spotStalledAt: prev.spotStalledAt } : {}) }
+      ? {
+          recommendations: prev.recommendations.filter((r) => r.at >= horizon),
+          ...(prev.spotStalledAt !== undefined ? { spotStalledAt: prev.spotStalledAt } : {}),
+        }
       : // A fresh leader knows nothing of the recent past: it holds today's replicas for one window.
         { recommendations: [{ at: input.now, replicas: (input.pools[p.name] ?? EMPTY_POOL).replicas }] };
   }
   // A fresh leader cannot know what the last window saw: it counts as having seen unknown work now.
-  const unattributedAt = input.memory ? { ...input.memory.unattributedAt } : Object.fromEntries(input.config.pools.flatMap((p) => p.queues).map((q) => [q, input.now]));
+  const unattributedAt = input.memory
+    ? { ...input.memory.unattributedAt }
+    : Object.fromEntries(input.config.pools.flatMap((p) => p.queues).map((q) => [q, input.now]));
   return { pools, unattributedAt };
 }
 
@@ -342,8 +396,10 @@ export function decide(input: ScalerInput): Decision {
     if (!p.spot) continue;
     const o = obsOf(p);
     const mem = memory.pools[p.name];
-    if (o.unschedulable > 0 && o.oldestUnschedulableSeconds >= cfg.damping.spotPendingTimeoutSeconds) mem.spotStalledAt = now;
-    if (mem.spotStalledAt !== undefined && now - mem.spotStalledAt < cfg.damping.spotRetrySeconds) stalled.add(p.name);
+    if (o.unschedulable > 0 && o.oldestUnschedulableSeconds >= cfg.damping.spotPendingTimeoutSeconds)
+      mem.spotStalledAt = now;
+    if (mem.spotStalledAt !== undefined && now - mem.spotStalledAt < cfg.damping.spotRetrySeconds)
+      stalled.add(p.name);
     else delete mem.spotStalledAt;
   }
 
@@ -365,7 +421,8 @@ export function decide(input: ScalerInput): Decision {
   // Pass 1 finds the jobs some queue cannot finish on time even at its maximum size; pass 2 plans
   // with those as best-effort everywhere, so no queue buys on-demand pods for a deadline already lost.
   const lostJobs = new Set<string>();
-  for (const q of roles) for (const id of queueDemand(cfg, q, input, stalled, lostJobs).lost) lostJobs.add(id);
+  for (const q of roles)
+    for (const id of queueDemand(cfg, q, input, stalled, lostJobs).lost) lostJobs.add(id);
   for (const q of roles) {
     const need = queueDemand(cfg, q, input, stalled, lostJobs);
     queues[q] = { pods: need.pods, parallel: need.parallel, ready: need.ready, reason: need.reason };
@@ -409,14 +466,19 @@ export function decide(input: ScalerInput): Decision {
     for (const p of pools) {
       if ((hard <= EPS && soft <= EPS) || tasks <= EPS) break;
       if (stalled.has(p.name)) {
-        notes.get(p.name)?.push(`spot capacity unavailable (pods unschedulable over ${cfg.damping.spotPendingTimeoutSeconds} s), not growing`);
+        notes
+          .get(p.name)
+          ?.push(
+            `spot capacity unavailable (pods unschedulable over ${cfg.damping.spotPendingTimeoutSeconds} s), not growing`,
+          );
         continue;
       }
       const room = p.maxReplicas - Math.max(alloc.get(p.name) ?? 0, existing.get(p.name) ?? 0);
       if (room > EPS) take(p, room, 'adds');
     }
     if (hard > EPS && tasks > EPS) {
-      for (const p of pools) notes.get(p.name)?.push(`${q} short of ${fmt(hard)} pod(s) for deadlines: pools at maxReplicas`);
+      for (const p of pools)
+        notes.get(p.name)?.push(`${q} short of ${fmt(hard)} pod(s) for deadlines: pools at maxReplicas`);
     }
   }
 
@@ -425,7 +487,10 @@ export function decide(input: ScalerInput): Decision {
   for (const p of cfg.pools) {
     const o = obsOf(p);
     const mem = memory.pools[p.name];
-    const recommended = Math.min(p.maxReplicas, Math.max(p.minReplicas, Math.ceil((alloc.get(p.name) ?? 0) - EPS)));
+    const recommended = Math.min(
+      p.maxReplicas,
+      Math.max(p.minReplicas, Math.ceil((alloc.get(p.name) ?? 0) - EPS)),
+    );
     mem.recommendations.push({ at: now, replicas: recommended });
     // Scale-down window: hold the highest recent recommendation, but only for pods on a node.
     const windowMax = Math.max(...mem.recommendations.map((r) => r.replicas));
@@ -435,13 +500,23 @@ export function decide(input: ScalerInput): Decision {
     // back before a new job arrives (whose work reaches a GPU stage only after the stages before
     // it): the pods go at once.
     const window = scaleDownDelay(cfg, p);
-    const knownIdle = p.queues.every((q) => !hasWork.has(q) && now - (memory.unattributedAt?.[q] ?? -Infinity) > window);
+    const knownIdle = p.queues.every(
+      (q) => !hasWork.has(q) && now - (memory.unattributedAt?.[q] ?? -Infinity) > window,
+    );
     const held = knownIdle ? recommended : Math.max(recommended, Math.min(windowMax, onNodes, o.replicas));
     replicas.set(p.name, held);
     const why = notes.get(p.name) ?? [];
-    if (held > recommended) why.push(`held at ${held} by the ${window} s scale-down window (recommended ${recommended})`);
-    if (recommended === p.minReplicas && p.minReplicas > 0 && (alloc.get(p.name) ?? 0) < p.minReplicas) why.push(`minReplicas ${p.minReplicas}`);
-    decisions.push({ pool: p.name, deployment: p.deployment, current: o.replicas, replicas: held, reason: '' });
+    if (held > recommended)
+      why.push(`held at ${held} by the ${window} s scale-down window (recommended ${recommended})`);
+    if (recommended === p.minReplicas && p.minReplicas > 0 && (alloc.get(p.name) ?? 0) < p.minReplicas)
+      why.push(`minReplicas ${p.minReplicas}`);
+    decisions.push({
+      pool: p.name,
+      deployment: p.deployment,
+      current: o.replicas,
+      replicas: held,
+      reason: '',
+    });
     notes.set(p.name, why);
   }
 
@@ -450,8 +525,16 @@ export function decide(input: ScalerInput): Decision {
   const capped = new Set<string>();
   while (price() > cfg.maxPricePerHour + EPS) {
     const servesAlone = (p: PoolConfig) =>
-      p.queues.some((q) => hasWork.has(q) && cfg.pools.filter((o) => o.queues.includes(q)).reduce((a, o) => a + (replicas.get(o.name) ?? 0), 0) <= 1);
-    const candidates = cfg.pools.filter((p) => (replicas.get(p.name) ?? 0) > p.minReplicas).sort((a, b) => -byCostPerWork(a, b));
+      p.queues.some(
+        (q) =>
+          hasWork.has(q) &&
+          cfg.pools
+            .filter((o) => o.queues.includes(q))
+            .reduce((a, o) => a + (replicas.get(o.name) ?? 0), 0) <= 1,
+      );
+    const candidates = cfg.pools
+      .filter((p) => (replicas.get(p.name) ?? 0) > p.minReplicas)
+      .sort((a, b) => -byCostPerWork(a, b));
     const victim = candidates.find((p) => !servesAlone(p)) ?? candidates[0];
     if (!victim) break; // unreachable: validation keeps the minReplicas within the cap
     replicas.set(victim.name, (replicas.get(victim.name) ?? 0) - 1);

@@ -47,10 +47,19 @@ export const KEDA_DEFAULTS: KedaOptions = {
 };
 
 /** The pool a single-pool-per-queue policy uses: the cheapest per unit of work (spot first). */
-export function cheapestPool(cfg: PoolsConfig, q: QueueRole, filter: (p: PoolConfig) => boolean = () => true): PoolConfig | undefined {
+export function cheapestPool(
+  cfg: PoolsConfig,
+  q: QueueRole,
+  filter: (p: PoolConfig) => boolean = () => true,
+): PoolConfig | undefined {
   const serving = cfg.pools.filter((p) => p.queues.includes(q));
   const pick = (list: PoolConfig[]) =>
-    [...list].sort((a, b) => a.pricePerHour / a.speedFactor - b.pricePerHour / b.speedFactor || Number(b.spot) - Number(a.spot) || a.name.localeCompare(b.name))[0];
+    [...list].sort(
+      (a, b) =>
+        a.pricePerHour / a.speedFactor - b.pricePerHour / b.speedFactor ||
+        Number(b.spot) - Number(a.spot) ||
+        a.name.localeCompare(b.name),
+    )[0];
   return pick(serving.filter(filter)) ?? pick(serving);
 }
 
@@ -88,12 +97,15 @@ export function kedaPolicy(cfg: PoolsConfig, opts: Partial<KedaOptions> = {}): S
         const floor = Math.max(1, pool.minReplicas);
         let want: number;
         if (current === 0) want = active ? floor : pool.minReplicas;
-        else if (!active && input.now - (lastActive.get(pool.name) ?? -Infinity) >= o.cooldownPeriodSeconds) want = pool.minReplicas;
+        else if (!active && input.now - (lastActive.get(pool.name) ?? -Infinity) >= o.cooldownPeriodSeconds)
+          want = pool.minReplicas;
         else {
           let raw = Math.ceil(backlog / o.targetQueueSize);
           if (Math.abs(backlog / (o.targetQueueSize * current) - 1) <= o.tolerance) raw = current;
           raw = Math.min(pool.maxReplicas, Math.max(floor, raw), Math.max(2 * current, current + 4));
-          const list = (recs.get(pool.name) ?? []).filter((r) => r.at > input.now - o.stabilizationWindowSeconds);
+          const list = (recs.get(pool.name) ?? []).filter(
+            (r) => r.at > input.now - o.stabilizationWindowSeconds,
+          );
           list.push({ at: input.now, replicas: raw });
           recs.set(pool.name, list);
           want = raw >= current ? raw : Math.min(current, Math.max(...list.map((r) => r.replicas)));

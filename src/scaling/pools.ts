@@ -112,7 +112,16 @@ const POOL_KEYS = [
   'speedFactor',
   'activitiesPerPod',
 ];
-const TOP_KEYS = ['maxPricePerHour', 'secondsPerActivity', 'defaultDeadlineSeconds', 'deadlineMarginSeconds', 'drainColdStarts', 'onDemandFor', 'damping', 'pools'];
+const TOP_KEYS = [
+  'maxPricePerHour',
+  'secondsPerActivity',
+  'defaultDeadlineSeconds',
+  'deadlineMarginSeconds',
+  'drainColdStarts',
+  'onDemandFor',
+  'damping',
+  'pools',
+];
 const DAMPING_KEYS = ['scaleDownDelaySeconds', 'spotPendingTimeoutSeconds', 'spotRetrySeconds'];
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -126,7 +135,8 @@ class Problems {
     this.list.push(msg);
   }
   unknownKeys(where: string, obj: Record<string, unknown>, known: string[]): void {
-    for (const k of Object.keys(obj)) if (!known.includes(k)) this.add(`${where}: unknown key "${k}" (known: ${known.join(', ')})`);
+    for (const k of Object.keys(obj))
+      if (!known.includes(k)) this.add(`${where}: unknown key "${k}" (known: ${known.join(', ')})`);
   }
   number(where: string, v: unknown, opts: { min?: number; int?: boolean; positive?: boolean }): number {
     const ok =
@@ -154,10 +164,14 @@ function parsePool(raw: unknown, i: number, p: Problems): PoolConfig | undefined
   p.unknownKeys(at, raw, POOL_KEYS);
   const where = typeof raw.name === 'string' ? `pool "${raw.name}"` : at;
   if (typeof raw.name !== 'string' || !DNS_LABEL.test(raw.name)) {
-    p.add(`${at}.name must be a DNS-1123 label (lowercase letters, digits, "-", at most 63), got ${JSON.stringify(raw.name)}`);
+    p.add(
+      `${at}.name must be a DNS-1123 label (lowercase letters, digits, "-", at most 63), got ${JSON.stringify(raw.name)}`,
+    );
   }
   if (typeof raw.deployment !== 'string' || !DNS_LABEL.test(raw.deployment)) {
-    p.add(`${where}: deployment must be a Deployment name (DNS-1123 label), got ${JSON.stringify(raw.deployment)}`);
+    p.add(
+      `${where}: deployment must be a Deployment name (DNS-1123 label), got ${JSON.stringify(raw.deployment)}`,
+    );
   }
   const queues: QueueRole[] = [];
   if (!Array.isArray(raw.queues) || raw.queues.length === 0) {
@@ -171,15 +185,26 @@ function parsePool(raw: unknown, i: number, p: Problems): PoolConfig | undefined
       } else queues.push(q as QueueRole);
     }
   }
-  if (typeof raw.spot !== 'boolean') p.add(`${where}: spot must be true or false, got ${JSON.stringify(raw.spot)}`);
+  if (typeof raw.spot !== 'boolean')
+    p.add(`${where}: spot must be true or false, got ${JSON.stringify(raw.spot)}`);
   const gpusPerPod = p.number(`${where}: gpusPerPod`, raw.gpusPerPod, { min: 0, int: true });
   const pricePerHour = p.number(`${where}: pricePerHour`, raw.pricePerHour, { min: 0 });
   const coldStartSeconds = p.number(`${where}: coldStartSeconds`, raw.coldStartSeconds, { min: 0 });
-  const minReplicas = p.number(`${where}: minReplicas`, raw.minReplicas ?? POOLS_DEFAULTS.minReplicas, { min: 0, int: true });
+  const minReplicas = p.number(`${where}: minReplicas`, raw.minReplicas ?? POOLS_DEFAULTS.minReplicas, {
+    min: 0,
+    int: true,
+  });
   const maxReplicas = p.number(`${where}: maxReplicas`, raw.maxReplicas, { min: 0, int: true });
-  const speedFactor = p.number(`${where}: speedFactor`, raw.speedFactor ?? POOLS_DEFAULTS.speedFactor, { positive: true });
-  const activitiesPerPod = p.number(`${where}: activitiesPerPod`, raw.activitiesPerPod ?? POOLS_DEFAULTS.activitiesPerPod, { min: 1, int: true });
-  if (minReplicas > maxReplicas) p.add(`${where}: minReplicas (${minReplicas}) must not exceed maxReplicas (${maxReplicas})`);
+  const speedFactor = p.number(`${where}: speedFactor`, raw.speedFactor ?? POOLS_DEFAULTS.speedFactor, {
+    positive: true,
+  });
+  const activitiesPerPod = p.number(
+    `${where}: activitiesPerPod`,
+    raw.activitiesPerPod ?? POOLS_DEFAULTS.activitiesPerPod,
+    { min: 1, int: true },
+  );
+  if (minReplicas > maxReplicas)
+    p.add(`${where}: minReplicas (${minReplicas}) must not exceed maxReplicas (${maxReplicas})`);
   return {
     name: raw.name as string,
     deployment: raw.deployment as string,
@@ -201,69 +226,103 @@ function parsePool(raw: unknown, i: number, p: Problems): PoolConfig | undefined
  */
 export function parsePoolsConfig(raw: unknown, source = 'pools file'): PoolsConfig {
   const p = new Problems();
-  if (!isObject(raw)) throw new UserError(`${source} must hold a JSON object with "pools" and "maxPricePerHour"`);
+  if (!isObject(raw))
+    throw new UserError(`${source} must hold a JSON object with "pools" and "maxPricePerHour"`);
   p.unknownKeys(source, raw, TOP_KEYS);
   const maxPricePerHour = p.number('maxPricePerHour', raw.maxPricePerHour, { positive: true });
-  const defaultDeadlineSeconds = p.number('defaultDeadlineSeconds', raw.defaultDeadlineSeconds ?? POOLS_DEFAULTS.defaultDeadlineSeconds, {
+  const defaultDeadlineSeconds = p.number(
+    'defaultDeadlineSeconds',
+    raw.defaultDeadlineSeconds ?? POOLS_DEFAULTS.defaultDeadlineSeconds,
+    {
+      positive: true,
+    },
+  );
+  const deadlineMarginSeconds = p.number(
+    'deadlineMarginSeconds',
+    raw.deadlineMarginSeconds ?? POOLS_DEFAULTS.deadlineMarginSeconds,
+    { min: 0 },
+  );
+  const drainColdStarts = p.number('drainColdStarts', raw.drainColdStarts ?? POOLS_DEFAULTS.drainColdStarts, {
     positive: true,
   });
-  const deadlineMarginSeconds = p.number('deadlineMarginSeconds', raw.deadlineMarginSeconds ?? POOLS_DEFAULTS.deadlineMarginSeconds, { min: 0 });
-  const drainColdStarts = p.number('drainColdStarts', raw.drainColdStarts ?? POOLS_DEFAULTS.drainColdStarts, { positive: true });
   const onDemandFor = raw.onDemandFor ?? POOLS_DEFAULTS.onDemandFor;
   if (onDemandFor !== 'spot-shortage' && onDemandFor !== 'deadlines') {
     p.add(`onDemandFor must be "spot-shortage" or "deadlines", got ${JSON.stringify(onDemandFor)}`);
   }
 
   const dampingRaw = raw.damping ?? {};
-  let damping: DampingConfig = { spotPendingTimeoutSeconds: POOLS_DEFAULTS.spotPendingTimeoutSeconds, spotRetrySeconds: POOLS_DEFAULTS.spotRetrySeconds };
+  let damping: DampingConfig = {
+    spotPendingTimeoutSeconds: POOLS_DEFAULTS.spotPendingTimeoutSeconds,
+    spotRetrySeconds: POOLS_DEFAULTS.spotRetrySeconds,
+  };
   if (!isObject(dampingRaw)) p.add('damping must be an object');
   else {
     p.unknownKeys('damping', dampingRaw, DAMPING_KEYS);
     damping = {
       ...(dampingRaw.scaleDownDelaySeconds !== undefined
-        ? { scaleDownDelaySeconds: p.number('damping.scaleDownDelaySeconds', dampingRaw.scaleDownDelaySeconds, { min: 0 }) }
+        ? {
+            scaleDownDelaySeconds: p.number(
+              'damping.scaleDownDelaySeconds',
+              dampingRaw.scaleDownDelaySeconds,
+              { min: 0 },
+            ),
+          }
         : {}),
       spotPendingTimeoutSeconds: p.number(
         'damping.spotPendingTimeoutSeconds',
         dampingRaw.spotPendingTimeoutSeconds ?? POOLS_DEFAULTS.spotPendingTimeoutSeconds,
         { positive: true },
       ),
-      spotRetrySeconds: p.number('damping.spotRetrySeconds', dampingRaw.spotRetrySeconds ?? POOLS_DEFAULTS.spotRetrySeconds, { min: 0 }),
+      spotRetrySeconds: p.number(
+        'damping.spotRetrySeconds',
+        dampingRaw.spotRetrySeconds ?? POOLS_DEFAULTS.spotRetrySeconds,
+        { min: 0 },
+      ),
     };
   }
 
   const secondsPerActivity: Partial<Record<QueueRole, number>> = {};
-  if (!isObject(raw.secondsPerActivity)) p.add(`secondsPerActivity must be an object mapping queues (${QUEUE_ROLES.join(', ')}) to seconds`);
+  if (!isObject(raw.secondsPerActivity))
+    p.add(`secondsPerActivity must be an object mapping queues (${QUEUE_ROLES.join(', ')}) to seconds`);
   else {
     for (const [q, v] of Object.entries(raw.secondsPerActivity)) {
-      if (!(QUEUE_ROLES as string[]).includes(q)) p.add(`secondsPerActivity: unknown queue "${q}" (allowed: ${QUEUE_ROLES.join(', ')})`);
+      if (!(QUEUE_ROLES as string[]).includes(q))
+        p.add(`secondsPerActivity: unknown queue "${q}" (allowed: ${QUEUE_ROLES.join(', ')})`);
       else secondsPerActivity[q as QueueRole] = p.number(`secondsPerActivity.${q}`, v, { positive: true });
     }
   }
 
   const pools: PoolConfig[] = [];
   if (!Array.isArray(raw.pools) || raw.pools.length === 0) p.add('pools must be a non-empty list');
-  else raw.pools.forEach((r, i) => {
-    const pool = parsePool(r, i, p);
-    if (pool) pools.push(pool);
-  });
+  else
+    raw.pools.forEach((r, i) => {
+      const pool = parsePool(r, i, p);
+      if (pool) pools.push(pool);
+    });
   const seen = new Map<string, string>();
   for (const pool of pools) {
     if (seen.has(`n:${pool.name}`)) p.add(`pool name "${pool.name}" is used twice`);
     seen.set(`n:${pool.name}`, pool.name);
     const other = seen.get(`d:${pool.deployment}`);
-    if (other !== undefined) p.add(`pools "${other}" and "${pool.name}" name the same deployment "${pool.deployment}"; one Deployment is one pool`);
+    if (other !== undefined)
+      p.add(
+        `pools "${other}" and "${pool.name}" name the same deployment "${pool.deployment}"; one Deployment is one pool`,
+      );
     seen.set(`d:${pool.deployment}`, pool.name);
     for (const q of pool.queues) {
       if (secondsPerActivity[q] === undefined && isObject(raw.secondsPerActivity)) {
-        p.add(`pool "${pool.name}" serves "${q}" but secondsPerActivity.${q} is not set (measure it with "vldm scaler measure")`);
+        p.add(
+          `pool "${pool.name}" serves "${q}" but secondsPerActivity.${q} is not set (measure it with "vldm scaler measure")`,
+        );
       }
     }
   }
   if (pools.length && p.list.length === 0) {
     const floor = pools.reduce((a, x) => a + x.minReplicas * x.pricePerHour, 0);
     if (floor > maxPricePerHour) {
-      p.add(`the pools' minReplicas alone cost ${floor.toFixed(2)} per hour, above maxPricePerHour ${maxPricePerHour}; lower minReplicas or raise the cap`);
+      p.add(
+        `the pools' minReplicas alone cost ${floor.toFixed(2)} per hour, above maxPricePerHour ${maxPricePerHour}; lower minReplicas or raise the cap`,
+      );
     }
   }
   if (p.list.length) throw new UserError(`${source}: ${p.list.join('; ')}`);
@@ -285,7 +344,9 @@ export function loadPoolsConfig(file: string): PoolsConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UserError(`cannot read pools file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UserError(
+      `cannot read pools file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   let json: unknown;
   try {

@@ -214,7 +214,13 @@ function shortages(trace: Trace, until: number): Array<[number, number]> {
 }
 
 const PHASES = ['pass0', 'pass1', 'decode', 'upscale', 'encode'] as const;
-const PHASE_STAGE: Record<(typeof PHASES)[number], Stage> = { pass0: 'interpolation', pass1: 'interpolation', decode: 'decode', upscale: 'upscale', encode: 'encode' };
+const PHASE_STAGE: Record<(typeof PHASES)[number], Stage> = {
+  pass0: 'interpolation',
+  pass1: 'interpolation',
+  decode: 'decode',
+  upscale: 'upscale',
+  encode: 'encode',
+};
 
 export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = traceJobs(trace)): SimResult {
   const cfg = trace.cluster;
@@ -230,7 +236,20 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
   const pods = new Map<string, Pod[]>(cfg.pools.map((p) => [p.name, []]));
   const desired = new Map<string, number>(cfg.pools.map((p) => [p.name, 0]));
   const usage = new Map<string, PoolUsage>(
-    cfg.pools.map((p) => [p.name, { pool: p.name, gpu: p.gpusPerPod > 0, spot: p.spot, podHours: 0, busyHours: 0, cost: 0, coldStarts: 0, preemptions: 0, peakReplicas: 0 }]),
+    cfg.pools.map((p) => [
+      p.name,
+      {
+        pool: p.name,
+        gpu: p.gpusPerPod > 0,
+        spot: p.spot,
+        podHours: 0,
+        busyHours: 0,
+        cost: 0,
+        coldStarts: 0,
+        preemptions: 0,
+        peakReplicas: 0,
+      },
+    ]),
   );
   const active = new Set<Job>();
   const finished: Job[] = [];
@@ -246,8 +265,6 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
     events.push(b, { kind: 'shortage', on: false });
   }
   events.push(0, { kind: 'tick' });
-
-  const servesQueue = (pod: Pod, q: QueueRole) => pod.pool.queues.includes(q);
 
   function bill(pod: Pod): void {
     if (pod.billedFrom === undefined) return;
@@ -326,12 +343,25 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
     (usage.get(pod.pool.name) as PoolUsage).coldStarts += 1;
     events.push(t + pod.pool.coldStartSeconds, { kind: 'ready', pod, epoch: pod.epoch });
     if (pod.pool.spot && trace.spot.preemptionsPerPodHour > 0) {
-      events.push(t + preemptRng.exp(3600 / trace.spot.preemptionsPerPodHour), { kind: 'notice', pod, epoch: pod.epoch });
+      events.push(t + preemptRng.exp(3600 / trace.spot.preemptionsPerPodHour), {
+        kind: 'notice',
+        pod,
+        epoch: pod.epoch,
+      });
     }
   }
 
   function createPod(pool: PoolConfig): void {
-    const pod: Pod = { id: nextPod++, pool, state: 'unschedulable', createdAt: t, idleSince: t, taskStart: 0, epoch: 0, removed: false };
+    const pod: Pod = {
+      id: nextPod++,
+      pool,
+      state: 'unschedulable',
+      createdAt: t,
+      idleSince: t,
+      taskStart: 0,
+      epoch: 0,
+      removed: false,
+    };
     (pods.get(pool.name) as Pod[]).push(pod);
     if (!(pool.spot && shortage)) startPod(pod);
   }
@@ -344,7 +374,9 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
     if (live.length <= want) return;
     const rank = (p: Pod) => (p.state === 'unschedulable' ? 0 : p.state === 'starting' ? 1 : 2);
     const victims = live
-      .sort((a, b) => rank(a) - rank(b) || (b.readyAt ?? b.createdAt) - (a.readyAt ?? a.createdAt) || b.id - a.id)
+      .sort(
+        (a, b) => rank(a) - rank(b) || (b.readyAt ?? b.createdAt) - (a.readyAt ?? a.createdAt) || b.id - a.id,
+      )
       .slice(0, live.length - want);
     for (const pod of victims) {
       if (pod.task) {
@@ -357,12 +389,14 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
   function newJob(spec: TraceJob, index: number): Job {
     const shape = jobShape(trace, spec.seconds);
     const rng = new Rng(jobSeed(trace.seed, index));
-    const draw = (stage: Stage, n: number) => Array.from({ length: n }, () => trace.stageSeconds[stage] * Math.exp(trace.jitter * rng.normal()));
+    const draw = (stage: Stage, n: number) =>
+      Array.from({ length: n }, () => trace.stageSeconds[stage] * Math.exp(trace.jitter * rng.normal()));
     const durations = new Map<string, number[]>();
     durations.set('prepare', draw('prepare', 1));
     durations.set('keyframe', draw('keyframe', shape.length));
     shape.forEach((s, i) => {
-      for (const ph of PHASES) durations.set(`${i}:${ph}`, draw(PHASE_STAGE[ph], ph === 'encode' ? 1 : s[ph]));
+      for (const ph of PHASES)
+        durations.set(`${i}:${ph}`, draw(PHASE_STAGE[ph], ph === 'encode' ? 1 : s[ph]));
     });
     durations.set('stitch', draw('stitch', 1));
     const remaining: Partial<Record<QueueRole, number>> = {};
@@ -416,7 +450,13 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
         return;
       case 'keyframe': {
         job.keyframesDone += 1;
-        if (job.keyframesDone < job.shape.length) spawn(job, 'keyframe', job.keyframesDone, (job.durations.get('keyframe') as number[])[job.keyframesDone]);
+        if (job.keyframesDone < job.shape.length)
+          spawn(
+            job,
+            'keyframe',
+            job.keyframesDone,
+            (job.durations.get('keyframe') as number[])[job.keyframesDone],
+          );
         advance(job, task.segment);
         return;
       }
@@ -430,7 +470,8 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
         if (job.left[task.segment] > 0) return;
         if (task.stage === 'encode') {
           job.encoded += 1;
-          if (job.encoded === job.shape.length) spawn(job, 'stitch', 0, (job.durations.get('stitch') as number[])[0]);
+          if (job.encoded === job.shape.length)
+            spawn(job, 'stitch', 0, (job.durations.get('stitch') as number[])[0]);
           return;
         }
         advance(job, task.segment);
@@ -493,7 +534,9 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
       }
       case 'shortage':
         shortage = e.on;
-        if (!e.on) for (const pool of cfg.pools) for (const pod of pods.get(pool.name) as Pod[]) if (pod.state === 'unschedulable') startPod(pod);
+        if (!e.on)
+          for (const pool of cfg.pools)
+            for (const pod of pods.get(pool.name) as Pod[]) if (pod.state === 'unschedulable') startPod(pod);
         break;
       case 'ready':
         if (e.pod.removed || e.epoch !== e.pod.epoch || e.pod.state !== 'starting') break;
@@ -560,7 +603,9 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
     seconds: j.spec.seconds,
     arrival: j.spec.arrival,
     ...(j.done !== undefined ? { done: j.done } : {}),
-    ...(j.deadline !== undefined ? { deadline: j.deadline, met: j.done !== undefined && j.done <= j.deadline } : {}),
+    ...(j.deadline !== undefined
+      ? { deadline: j.deadline, met: j.done !== undefined && j.done <= j.deadline }
+      : {}),
   }));
   const latencies = allJobs.map((j) => (j.done ?? end) - j.spec.arrival).sort((a, b) => a - b);
   const withDeadline = outcomes.filter((o) => o.deadline !== undefined);

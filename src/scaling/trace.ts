@@ -144,18 +144,28 @@ const nonNeg = (x: unknown): x is number => typeof x === 'number' && Number.isFi
 
 /** Validate a parsed trace file. */
 export function parseTrace(raw: unknown, source = 'trace'): Trace {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError(`${source} must hold a JSON object`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new UserError(`${source} must hold a JSON object`);
   const t = raw as Record<string, unknown>;
   const p: string[] = [];
-  need(Number.isInteger(t.seed) && (t.seed as number) >= 0, `seed must be a non-negative integer, got ${JSON.stringify(t.seed)}`, p);
+  need(
+    Number.isInteger(t.seed) && (t.seed as number) >= 0,
+    `seed must be a non-negative integer, got ${JSON.stringify(t.seed)}`,
+    p,
+  );
   need(posNum(t.horizonHours), `horizonHours must be a number > 0, got ${JSON.stringify(t.horizonHours)}`, p);
   const interval = t.controlIntervalSeconds ?? 15;
   need(posNum(interval), `controlIntervalSeconds must be a number > 0, got ${JSON.stringify(interval)}`, p);
   const stage = (t.stageSeconds ?? {}) as Record<string, unknown>;
-  for (const s of STAGES) need(posNum(stage[s]), `stageSeconds.${s} must be a number > 0, got ${JSON.stringify(stage[s])}`, p);
+  for (const s of STAGES)
+    need(posNum(stage[s]), `stageSeconds.${s} must be a number > 0, got ${JSON.stringify(stage[s])}`, p);
   const jitter = t.jitter ?? 0.15;
   need(nonNeg(jitter), `jitter must be a number ≥ 0, got ${JSON.stringify(jitter)}`, p);
-  need(posNum(t.checkpointSeconds), `checkpointSeconds must be a number > 0, got ${JSON.stringify(t.checkpointSeconds)}`, p);
+  need(
+    posNum(t.checkpointSeconds),
+    `checkpointSeconds must be a number > 0, got ${JSON.stringify(t.checkpointSeconds)}`,
+    p,
+  );
   need(nonNeg(t.graceSeconds), `graceSeconds must be a number ≥ 0, got ${JSON.stringify(t.graceSeconds)}`, p);
   const spot = (t.spot ?? {}) as Record<string, unknown>;
   need(nonNeg(spot.preemptionsPerPodHour), 'spot.preemptionsPerPodHour must be a number ≥ 0', p);
@@ -163,16 +173,32 @@ export function parseTrace(raw: unknown, source = 'trace'): Trace {
   need(posNum(spot.meanHoursBetweenShortages), 'spot.meanHoursBetweenShortages must be a number > 0', p);
   need(nonNeg(spot.meanShortageMinutes), 'spot.meanShortageMinutes must be a number ≥ 0', p);
   const pack = t.pack as Trace['pack'] | undefined;
-  need(Boolean(pack?.video && pack.base && pack.windows), 'pack must give video, base and windows (as in vldm-pack.json)', p);
+  need(
+    Boolean(pack?.video && pack.base && pack.windows),
+    'pack must give video, base and windows (as in vldm-pack.json)',
+    p,
+  );
   if (t.jobs === undefined && t.generator === undefined) p.push('give either jobs (a list) or generator');
   const g = t.generator as JobGenerator | undefined;
   if (g) {
     need(posNum(g.meanBurstGapMinutes), 'generator.meanBurstGapMinutes must be a number > 0', p);
-    need(typeof g.meanJobsPerBurst === 'number' && g.meanJobsPerBurst >= 1, 'generator.meanJobsPerBurst must be ≥ 1', p);
-    need(nonNeg(g.burstSpreadMinutes), 'generator.burstSpreadMinutes must be a number ≥ 0', p);
-    need(Array.isArray(g.lengths) && g.lengths.length > 0 && g.lengths.every((l) => posNum(l.seconds) && posNum(l.weight)), 'generator.lengths must list { seconds > 0, weight > 0 }', p);
     need(
-      Array.isArray(g.deadlines) && g.deadlines.length > 0 && g.deadlines.every((d) => (d.slack === null || posNum(d.slack)) && posNum(d.weight)),
+      typeof g.meanJobsPerBurst === 'number' && g.meanJobsPerBurst >= 1,
+      'generator.meanJobsPerBurst must be ≥ 1',
+      p,
+    );
+    need(nonNeg(g.burstSpreadMinutes), 'generator.burstSpreadMinutes must be a number ≥ 0', p);
+    need(
+      Array.isArray(g.lengths) &&
+        g.lengths.length > 0 &&
+        g.lengths.every((l) => posNum(l.seconds) && posNum(l.weight)),
+      'generator.lengths must list { seconds > 0, weight > 0 }',
+      p,
+    );
+    need(
+      Array.isArray(g.deadlines) &&
+        g.deadlines.length > 0 &&
+        g.deadlines.every((d) => (d.slack === null || posNum(d.slack)) && posNum(d.weight)),
       'generator.deadlines must list { slack: number > 0 or null, weight > 0 }',
       p,
     );
@@ -181,7 +207,13 @@ export function parseTrace(raw: unknown, source = 'trace'): Trace {
   if (t.jobs !== undefined) {
     need(
       Array.isArray(t.jobs) &&
-        (t.jobs as TraceJob[]).every((j) => typeof j.id === 'string' && nonNeg(j.arrival) && posNum(j.seconds) && (j.deadlineAfter === undefined || posNum(j.deadlineAfter))),
+        (t.jobs as TraceJob[]).every(
+          (j) =>
+            typeof j.id === 'string' &&
+            nonNeg(j.arrival) &&
+            posNum(j.seconds) &&
+            (j.deadlineAfter === undefined || posNum(j.deadlineAfter)),
+        ),
       'jobs must list { id, arrival ≥ 0, seconds > 0, deadlineAfter? > 0 }',
       p,
     );
@@ -212,7 +244,9 @@ export function loadTrace(file: string): Trace {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new UserError(e.code ? `cannot read trace ${file}: ${e.code}` : `trace ${file} is not valid JSON: ${e.message}`);
+    throw new UserError(
+      e.code ? `cannot read trace ${file}: ${e.code}` : `trace ${file} is not valid JSON: ${e.message}`,
+    );
   }
   return parseTrace(json, `trace ${file}`);
 }
@@ -244,10 +278,23 @@ export function jobShape(trace: Trace, seconds: number): SegmentShape[] {
     base: trace.pack.base,
     latent: { channels: 4, height: 1, width: 1, scale: 1, downsample: 1 },
     labels: ['day', 'night', 'clear', 'crowded'],
-    sampling: { keyframe: { steps: 1, eta: 0 }, interpolation: { steps: 1, eta: 0 }, upsampler: { steps: 1, eta: 0 } },
+    sampling: {
+      keyframe: { steps: 1, eta: 0 },
+      interpolation: { steps: 1, eta: 0 },
+      upsampler: { steps: 1, eta: 0 },
+    },
     windows: trace.pack.windows,
   };
-  const spec: JobSpec = { jobId: 'sim', name: 'sim', seconds, fps: trace.pack.video.fps, scene: 'day', traffic: 'clear', seed: 0, pack: 'simulation' };
+  const spec: JobSpec = {
+    jobId: 'sim',
+    name: 'sim',
+    seconds,
+    fps: trace.pack.video.fps,
+    scene: 'day',
+    traffic: 'clear',
+    seed: 0,
+    pack: 'simulation',
+  };
   const shape = planJob(spec, pack).segments.map((s) => ({
     pass0: s.interpolation.filter((w) => w.pass === 0).length,
     pass1: s.interpolation.filter((w) => w.pass === 1).length,
@@ -264,8 +311,12 @@ export function jobCost(trace: Trace, shape: SegmentShape[]): { gpuSeconds: numb
   const s = trace.stageSeconds;
   const sum = (f: (x: SegmentShape) => number) => shape.reduce((a, x) => a + f(x), 0);
   const gpuSeconds =
-    shape.length * s.keyframe + sum((x) => x.pass0 + x.pass1) * s.interpolation + sum((x) => x.decode) * s.decode + sum((x) => x.upscale) * s.upscale;
-  const criticalPath = s.prepare + shape.length * s.keyframe + 2 * s.interpolation + s.decode + s.upscale + s.encode + s.stitch;
+    shape.length * s.keyframe +
+    sum((x) => x.pass0 + x.pass1) * s.interpolation +
+    sum((x) => x.decode) * s.decode +
+    sum((x) => x.upscale) * s.upscale;
+  const criticalPath =
+    s.prepare + shape.length * s.keyframe + 2 * s.interpolation + s.decode + s.upscale + s.encode + s.stitch;
   return { gpuSeconds, criticalPath };
 }
 
@@ -285,7 +336,12 @@ export function traceJobs(trace: Trace): TraceJob[] {
       const slack = rng.pick(g.deadlines).slack;
       const { gpuSeconds, criticalPath } = jobCost(trace, jobShape(trace, seconds));
       const nominal = criticalPath + gpuSeconds / g.referenceGpus;
-      jobs.push({ id: '', arrival: Math.round(arrival), seconds, ...(slack !== null ? { deadlineAfter: Math.round(slack * nominal) } : {}) });
+      jobs.push({
+        id: '',
+        arrival: Math.round(arrival),
+        seconds,
+        ...(slack !== null ? { deadlineAfter: Math.round(slack * nominal) } : {}),
+      });
     }
     t += rng.exp(g.meanBurstGapMinutes * 60);
   }

@@ -23,7 +23,6 @@ import {
   runJob,
   seededRandom,
   sleep,
-  stats,
   verifyBucket,
   type JobRun,
 } from '../support/chaos';
@@ -158,7 +157,7 @@ describe('kill -9 of worker processes mid-job', () => {
         stepsUndisturbed: undisturbed.events!.stepEvents(),
         checkpointEvery: CHECKPOINT_EVERY,
         maxStepsPerActivity: events.maxStepsPerActivity(),
-        recoverySeconds: stats(events.recoverySeconds(kills.map((k) => k.at))),
+        retried: events.retries(kills.map((k) => k.at)),
         jobSeconds: { undisturbed: Math.round(undisturbed.seconds), disturbed: Math.round(seconds) },
         artifactsChecked: check.objects,
       };

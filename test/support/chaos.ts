@@ -191,9 +191,9 @@ export class EventRecord {
    * For each retried unit, seconds from the last of `moments` (e.g. kills) before its retry began
    * to that retry's 'started' event: how long the system took to pick the lost work up again.
    */
-  recoverySeconds(moments: number[]): number[] {
+  retries(moments: number[]): Array<{ unit: string; seconds: number }> {
     const seen = new Map<string, number>();
-    const out: number[] = [];
+    const out: Array<{ unit: string; seconds: number }> = [];
     for (const e of this.events) {
       if (e.state !== 'started') continue;
       const k = unitKey(e);
@@ -201,17 +201,11 @@ export class EventRecord {
       seen.set(k, n);
       if (n < 2) continue;
       const before = moments.filter((m) => m <= e.received);
-      if (before.length) out.push((e.received - Math.max(...before)) / 1000);
+      if (before.length)
+        out.push({ unit: k, seconds: Math.round((e.received - Math.max(...before)) / 100) / 10 });
     }
     return out;
   }
-}
-
-/** Summary numbers of a list (for the measured results in docs/reliability.md). */
-export function stats(xs: number[]): { n: number; min: number; median: number; max: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  const r = (x: number | undefined) => Math.round((x ?? 0) * 10) / 10;
-  return { n: s.length, min: r(s[0]), median: r(s[Math.floor(s.length / 2)]), max: r(s[s.length - 1]) };
 }
 
 /**

@@ -6,7 +6,13 @@
  * 2 media (40 s; interpolation and decode have no pool here).
  */
 import { describe, expect, it } from 'vitest';
-import { decide, type JobObservation, type PoolObservation, type QueueObservation, type ScalerMemory } from '../../src/scaling/decide';
+import {
+  decide,
+  type JobObservation,
+  type PoolObservation,
+  type QueueObservation,
+  type ScalerMemory,
+} from '../../src/scaling/decide';
 import { parsePoolsConfig, type PoolsConfig } from '../../src/scaling/pools';
 import type { QueueRole } from '../../src/common/names';
 
@@ -19,19 +25,75 @@ function config(over: Record<string, unknown> = {}): PoolsConfig {
     secondsPerActivity: { keyframe: 60, upscale: 30, media: 5 },
     deadlineMarginSeconds: 0,
     pools: [
-      { name: 'kf-spot', deployment: 'w-kf-spot', queues: ['keyframe'], spot: true, pricePerHour: 1, maxReplicas: 4, ...gpu },
-      { name: 'kf-od', deployment: 'w-kf-od', queues: ['keyframe'], spot: false, pricePerHour: 3, maxReplicas: 4, ...gpu },
-      { name: 'up-spot', deployment: 'w-up-spot', queues: ['upscale'], spot: true, pricePerHour: 1, maxReplicas: 10, ...gpu },
-      { name: 'up-od', deployment: 'w-up-od', queues: ['upscale'], spot: false, pricePerHour: 3, maxReplicas: 10, ...gpu },
-      { name: 'media', deployment: 'w-media', queues: ['media'], gpusPerPod: 0, spot: false, pricePerHour: 0.1, coldStartSeconds: 10, minReplicas: 1, maxReplicas: 4 },
+      {
+        name: 'kf-spot',
+        deployment: 'w-kf-spot',
+        queues: ['keyframe'],
+        spot: true,
+        pricePerHour: 1,
+        maxReplicas: 4,
+        ...gpu,
+      },
+      {
+        name: 'kf-od',
+        deployment: 'w-kf-od',
+        queues: ['keyframe'],
+        spot: false,
+        pricePerHour: 3,
+        maxReplicas: 4,
+        ...gpu,
+      },
+      {
+        name: 'up-spot',
+        deployment: 'w-up-spot',
+        queues: ['upscale'],
+        spot: true,
+        pricePerHour: 1,
+        maxReplicas: 10,
+        ...gpu,
+      },
+      {
+        name: 'up-od',
+        deployment: 'w-up-od',
+        queues: ['upscale'],
+        spot: false,
+        pricePerHour: 3,
+        maxReplicas: 10,
+        ...gpu,
+      },
+      {
+        name: 'media',
+        deployment: 'w-media',
+        queues: ['media'],
+        gpusPerPod: 0,
+        spot: false,
+        pricePerHour: 0.1,
+        coldStartSeconds: 10,
+        minReplicas: 1,
+        maxReplicas: 4,
+      },
     ],
     ...over,
   });
 }
 
-const ready = (n: number): PoolObservation => ({ replicas: n, ready: n, pending: 0, unschedulable: 0, oldestUnschedulableSeconds: 0 });
-const queued = (backlog: number, running = 0): QueueObservation => ({ backlog, backlogAgeSeconds: 0, running });
-const job = (remaining: Partial<Record<QueueRole, number>>, dueIn?: number, startedAgo = 10): JobObservation => ({
+const ready = (n: number): PoolObservation => ({
+  replicas: n,
+  ready: n,
+  pending: 0,
+  unschedulable: 0,
+  oldestUnschedulableSeconds: 0,
+});
+const queued = (backlog: number, running = 0): QueueObservation => ({
+  backlog,
+  backlogAgeSeconds: 0,
+  running,
+});
+const job = (
+  remaining: Partial<Record<QueueRole, number>>,
+  dueIn?: number,
+  startedAgo = 10,
+): JobObservation => ({
   jobId: 'j1',
   startedAt: NOW - startedAgo,
   remaining,
@@ -127,7 +189,9 @@ const rows: Row[] = [
     name: 'spot pods stuck Pending: on-demand fallback',
     jobs: [job({ keyframe: 3 })],
     queues: { keyframe: queued(1) },
-    pools: { 'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 } },
+    pools: {
+      'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 },
+    },
     expect: { 'kf-spot': 0, 'kf-od': 1 },
     reason: ['kf-spot', /spot capacity unavailable/],
   },
@@ -136,7 +200,9 @@ const rows: Row[] = [
     name: 'a spot pod pending for less than the timeout is waited for',
     jobs: [job({ keyframe: 3 })],
     queues: { keyframe: queued(1) },
-    pools: { 'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 60 } },
+    pools: {
+      'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 60 },
+    },
     expect: { 'kf-spot': 1, 'kf-od': 0 },
   },
   {
@@ -166,7 +232,9 @@ const rows: Row[] = [
   {
     // Pods not yet on a node cost nothing: dropped at once, window or not.
     name: 'unscheduled pods are dropped at once when the work is gone',
-    pools: { 'up-spot': { replicas: 3, ready: 0, pending: 3, unschedulable: 3, oldestUnschedulableSeconds: 30 } },
+    pools: {
+      'up-spot': { replicas: 3, ready: 0, pending: 3, unschedulable: 3, oldestUnschedulableSeconds: 30 },
+    },
     memory: remember('up-spot', 10, 3),
     expect: { 'up-spot': 0 },
   },
@@ -204,15 +272,31 @@ describe('decide', () => {
       config: cfg,
       queues: { keyframe: queued(1) },
       jobs,
-      pools: { 'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 } },
+      pools: {
+        'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 },
+      },
     });
     expect(first.memory.pools['kf-spot'].spotStalledAt).toBe(NOW);
     // A minute later the spot request is gone but the pool is still avoided (spotRetrySeconds 900).
-    const second = decide({ now: NOW + 60, config: cfg, queues: { keyframe: queued(1) }, jobs, pools: { 'kf-od': ready(0), 'kf-spot': ready(0) }, memory: first.memory });
+    const second = decide({
+      now: NOW + 60,
+      config: cfg,
+      queues: { keyframe: queued(1) },
+      jobs,
+      pools: { 'kf-od': ready(0), 'kf-spot': ready(0) },
+      memory: first.memory,
+    });
     expect(second.pools.find((p) => p.pool === 'kf-od')?.replicas).toBe(1);
     expect(second.pools.find((p) => p.pool === 'kf-spot')?.replicas).toBe(0);
     // After the retry window spot is allowed again, but the ready on-demand pod with work is kept.
-    const third = decide({ now: NOW + 1000, config: cfg, queues: { keyframe: queued(0, 1) }, jobs, pools: { 'kf-od': ready(1) }, memory: second.memory });
+    const third = decide({
+      now: NOW + 1000,
+      config: cfg,
+      queues: { keyframe: queued(0, 1) },
+      jobs,
+      pools: { 'kf-od': ready(1) },
+      memory: second.memory,
+    });
     expect(third.memory.pools['kf-spot'].spotStalledAt).toBeUndefined();
     expect(third.pools.find((p) => p.pool === 'kf-od')?.replicas).toBe(1);
     expect(third.pools.find((p) => p.pool === 'kf-spot')?.replicas).toBe(0);
@@ -243,7 +327,14 @@ describe('decide', () => {
   });
 
   it('is pure: the same input gives the same decision and the input is not changed', () => {
-    const input = { now: NOW, config: config(), queues: { upscale: queued(5) }, jobs: [job({ upscale: 100 }, 1010)], pools: { 'up-spot': ready(1) }, memory: remember('up-spot', 10, 1) };
+    const input = {
+      now: NOW,
+      config: config(),
+      queues: { upscale: queued(5) },
+      jobs: [job({ upscale: 100 }, 1010)],
+      pools: { 'up-spot': ready(1) },
+      memory: remember('up-spot', 10, 1),
+    };
     const before = JSON.stringify(input);
     expect(decide(input)).toEqual(decide(input));
     expect(JSON.stringify(input)).toBe(before);
