@@ -16,7 +16,11 @@ export function createDecodeActivities(deps: ActivityDeps) {
     async decode(input: DecodeInput): Promise<StageOutput> {
       const { spec, pack, segment, window: w, sources } = input;
       const name = `${segName(segment)}-f${String(w.own.start).padStart(6, '0')}`;
-      const key = stageKey(spec.jobId, 'decode', name, { pack: pack.digest, window: w, sources: sources.map((x) => x.key) });
+      const key = stageKey(spec.jobId, 'decode', name, {
+        pack: pack.digest,
+        window: w,
+        sources: sources.map((x) => x.key),
+      });
       const ev: StageEvent = { jobId: spec.jobId, stage: 'decode', segment, window: w.own.start };
       return runStage(deps, key, ev, async () => {
         const loaded = await packFor(deps, input);

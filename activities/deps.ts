@@ -37,7 +37,11 @@ export async function packFor(deps: ActivityDeps, ctx: StageContext): Promise<Lo
 export function scheduleOf(loaded: LoadedPack, role: 'keyframe' | 'interpolation' | 'upsampler') {
   const meta = loaded.pack.meta[role];
   if (!meta.schedule || !meta.prediction) {
-    throw ApplicationFailure.create({ type: FAILURE_TYPES.contract, nonRetryable: true, message: `${role} model has no schedule/prediction metadata` });
+    throw ApplicationFailure.create({
+      type: FAILURE_TYPES.contract,
+      nonRetryable: true,
+      message: `${role} model has no schedule/prediction metadata`,
+    });
   }
   return { schedule: meta.schedule, prediction: meta.prediction };
 }

@@ -19,7 +19,13 @@ export function createEncodeActivities(deps: ActivityDeps) {
   return {
     async encodeSegment(input: EncodeInput): Promise<StageOutput> {
       const { spec, pack, segment: seg, tiles } = input;
-      const key = stageKey(spec.jobId, 'clips', segName(seg.index), { tiles: tiles.map((t) => t.key), fps: spec.fps }, 'mp4');
+      const key = stageKey(
+        spec.jobId,
+        'clips',
+        segName(seg.index),
+        { tiles: tiles.map((t) => t.key), fps: spec.fps },
+        'mp4',
+      );
       const ev: StageEvent = { jobId: spec.jobId, stage: 'encode', segment: seg.index };
       if ((await deps.store.exists(key)) && (await deps.store.getVerified(key)) !== undefined) {
         emit(deps.events, ev, 'reused');

@@ -10,7 +10,14 @@ import { encodeTensor } from '../src/tensors';
 import { INTERPOLATION_RATE } from '../src/planning/pack-summary';
 import { denoise } from '../src/pipeline/denoise';
 import { gatherFrames } from '../src/pipeline/frames';
-import { activityStopping, makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
+import {
+  activityStopping,
+  makeCheckpoints,
+  makeStepReporter,
+  runStage,
+  type StageEvent,
+  type StepDetails,
+} from '../src/pipeline/stage-runner';
 import { segName, stageKey } from '../src/pipeline/keys';
 import { packFor, scheduleOf, type ActivityDeps } from './deps';
 import type { InterpolationInput, StageOutput } from './types';
@@ -22,9 +29,20 @@ export function createInterpolationActivities(deps: ActivityDeps) {
       const s = pack.sampling.interpolation;
       const name = `${segName(segment)}-p${w.pass}-at${String(w.start).padStart(5, '0')}`;
       const key = stageKey(spec.jobId, 'interpolation', name, {
-        pack: pack.digest, seed: spec.seed, labels: input.labels, sampling: s, window: w, sources: sources.map((x) => x.key),
+        pack: pack.digest,
+        seed: spec.seed,
+        labels: input.labels,
+        sampling: s,
+        window: w,
+        sources: sources.map((x) => x.key),
       });
-      const ev: StageEvent = { jobId: spec.jobId, stage: 'interpolation', segment, window: w.start, message: `pass ${w.pass}` };
+      const ev: StageEvent = {
+        jobId: spec.jobId,
+        stage: 'interpolation',
+        segment,
+        window: w.start,
+        message: `pass ${w.pass}`,
+      };
       return runStage(deps, key, ev, async () => {
         const loaded = await packFor(deps, input);
         const model = await loaded.runtime.session('interpolation');
@@ -42,13 +60,30 @@ export function createInterpolationActivities(deps: ActivityDeps) {
         const details: StepDetails = {};
         const report = makeStepReporter(deps.events, ev, s.steps, details);
         // Noise keyed by the window's position on its axis: same window, same noise, on any worker.
-        const noiseKey = (step: number) => ({ seed: spec.seed, stage: `interpolation-p${w.pass}`, segment, window: w.start, tile: 0, step });
+        const noiseKey = (step: number) => ({
+          seed: spec.seed,
+          stage: `interpolation-p${w.pass}`,
+          segment,
+          window: w.start,
+          tile: 0,
+          step,
+        });
         const x0 = await denoise({
-          model, schedule, prediction, steps: s.steps, eta: s.eta,
+          model,
+          schedule,
+          prediction,
+          steps: s.steps,
+          eta: s.eta,
           shape: [T, c, h, wd],
           initial: gaussian(noiseKey(0), T * frame),
           stepNoise: (i) => gaussian(noiseKey(i), T * frame),
-          conditioning: { context, frameMask, labels: input.labels, contextGuidance: s.contextGuidance ?? 1, labelGuidance: s.labelGuidance ?? 1 },
+          conditioning: {
+            context,
+            frameMask,
+            labels: input.labels,
+            contextGuidance: s.contextGuidance ?? 1,
+            labelGuidance: s.labelGuidance ?? 1,
+          },
           scalars: { rate: w.pass },
           onStep: (i) => report(i),
           checkpoints: makeCheckpoints(deps, key, 'sample', details),

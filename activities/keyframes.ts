@@ -8,7 +8,14 @@
 import { makeSchedule, contextMask, gaussian, mergeKnown } from '../src/sampling';
 import { encodeTensor, decodeTensor } from '../src/tensors';
 import { denoise } from '../src/pipeline/denoise';
-import { activityStopping, makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
+import {
+  activityStopping,
+  makeCheckpoints,
+  makeStepReporter,
+  runStage,
+  type StageEvent,
+  type StepDetails,
+} from '../src/pipeline/stage-runner';
 import { segName, stageKey } from '../src/pipeline/keys';
 import { packFor, scheduleOf, type ActivityDeps } from './deps';
 import type { KeyframeInput, StageOutput } from './types';
@@ -19,7 +26,12 @@ export function createKeyframeActivities(deps: ActivityDeps) {
       const { spec, pack, segment, window: w, previous } = input;
       const s = pack.sampling.keyframe;
       const key = stageKey(spec.jobId, 'keyframes', segName(segment), {
-        pack: pack.digest, seed: spec.seed, labels: input.labels, sampling: s, window: w, previous: previous?.key,
+        pack: pack.digest,
+        seed: spec.seed,
+        labels: input.labels,
+        sampling: s,
+        window: w,
+        previous: previous?.key,
       });
       const ev: StageEvent = { jobId: spec.jobId, stage: 'keyframe', segment };
       return runStage(deps, key, ev, async () => {
@@ -33,17 +45,40 @@ export function createKeyframeActivities(deps: ActivityDeps) {
         const calls = w.firstFrameFromImage ? 2 : 1;
         const details: StepDetails = {};
         const report = makeStepReporter(deps.events, ev, s.steps * calls, details);
-        const noiseKey = (window: number, step: number) => ({ seed: spec.seed, stage: 'keyframe', segment, window, tile: 0, step });
-        const sample = async (window: number, frames: number, known: Float32Array, S: number, offset: number) => {
+        const noiseKey = (window: number, step: number) => ({
+          seed: spec.seed,
+          stage: 'keyframe',
+          segment,
+          window,
+          tile: 0,
+          step,
+        });
+        const sample = async (
+          window: number,
+          frames: number,
+          known: Float32Array,
+          S: number,
+          offset: number,
+        ) => {
           const frameMask = contextMask(frames, S);
           const context = new Float32Array(frames * frame);
           context.set(known.subarray(0, S * frame));
           const x0 = await denoise({
-            model, schedule, prediction, steps: s.steps, eta: s.eta,
+            model,
+            schedule,
+            prediction,
+            steps: s.steps,
+            eta: s.eta,
             shape: [frames, c, h, wd],
             initial: gaussian(noiseKey(window, 0), frames * frame),
             stepNoise: (i) => gaussian(noiseKey(window, i), frames * frame),
-            conditioning: { context, frameMask, labels: input.labels, contextGuidance: s.contextGuidance ?? 1, labelGuidance: s.labelGuidance ?? 1 },
+            conditioning: {
+              context,
+              frameMask,
+              labels: input.labels,
+              contextGuidance: s.contextGuidance ?? 1,
+              labelGuidance: s.labelGuidance ?? 1,
+            },
             onStep: (i) => report(offset + i),
             checkpoints: makeCheckpoints(deps, key, `window${window}`, details),
             stopping: activityStopping,
@@ -61,7 +96,9 @@ export function createKeyframeActivities(deps: ActivityDeps) {
         const prev = decodeTensor(await deps.store.get(previous.key));
         const from = w.start - previous.start; // index of the first context frame in the previous window
         if (from < 0 || from + w.context > prev.shape[0]) {
-          throw new Error(`previous keyframes [${previous.start}, ${previous.end}) do not hold context frames ${w.start}..${w.start + w.context - 1}`);
+          throw new Error(
+            `previous keyframes [${previous.start}, ${previous.end}) do not hold context frames ${w.start}..${w.start + w.context - 1}`,
+          );
         }
         const known = prev.data.slice(from * frame, (from + w.context) * frame);
         const out = await sample(0, T, known, w.context, 0);

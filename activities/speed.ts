@@ -27,9 +27,19 @@ export function createSpeedActivities(deps: ActivityDeps) {
       if (stage === 'keyframe' || stage === 'interpolation') {
         const s = pack.sampling[stage];
         const B = rows(s);
-        const T = stage === 'keyframe' ? pack.windows.keyframe.frames : INTERPOLATION_RATE * pack.windows.interpolation.intervals + 1;
+        const T =
+          stage === 'keyframe'
+            ? pack.windows.keyframe.frames
+            : INTERPOLATION_RATE * pack.windows.interpolation.intervals + 1;
         role = stage;
-        inputs = { x: z([B, T, c, h, w]), t: z([B]), context: z([B, T, c, h, w]), mask: z([B, T, 1, h, w]), labels: z([B, L]), ...(stage === 'interpolation' ? { rate: z([B]) } : {}) };
+        inputs = {
+          x: z([B, T, c, h, w]),
+          t: z([B]),
+          context: z([B, T, c, h, w]),
+          mask: z([B, T, 1, h, w]),
+          labels: z([B, L]),
+          ...(stage === 'interpolation' ? { rate: z([B]) } : {}),
+        };
         // Segment 0 runs the image frame and the first window: twice the steps of one window.
         calls = stage === 'keyframe' ? 2 * s.steps : s.steps;
       } else if (stage === 'decode') {
@@ -42,7 +52,12 @@ export function createSpeedActivities(deps: ActivityDeps) {
         const th = Math.min(u.tileHeight, pack.base.height);
         const tw = Math.min(u.tileWidth, pack.base.width);
         role = 'upsampler';
-        inputs = { x: z([1, u.frames, 3, th * UPSCALE_FACTOR, tw * UPSCALE_FACTOR]), t: z([1]), lowres: z([1, u.frames, 3, th, tw]), noise_level: z([1]) };
+        inputs = {
+          x: z([1, u.frames, 3, th * UPSCALE_FACTOR, tw * UPSCALE_FACTOR]),
+          t: z([1]),
+          lowres: z([1, u.frames, 3, th, tw]),
+          noise_level: z([1]),
+        };
         calls = pack.sampling.upsampler.steps;
       }
       const cacheKey = `${pack.digest}/${stage}/${JSON.stringify(Object.values(inputs).map((v) => v.shape))}`;

@@ -35,7 +35,12 @@ export function createStitchActivities(deps: ActivityDeps) {
         const out = path.join(dir, 'video.mp4');
         await concatClips(files, out);
         const probe = await probeVideo(out);
-        if (probe.frames !== frames || probe.width !== geometry.width || probe.height !== geometry.height || Math.abs(probe.fps - spec.fps) > 1e-6) {
+        if (
+          probe.frames !== frames ||
+          probe.width !== geometry.width ||
+          probe.height !== geometry.height ||
+          Math.abs(probe.fps - spec.fps) > 1e-6
+        ) {
           throw ApplicationFailure.create({
             type: 'VldmStitchMismatch',
             nonRetryable: true,

@@ -10,7 +10,14 @@ import { encodeTensor, sliceBox } from '../src/tensors';
 import { UPSCALE_FACTOR } from '../src/planning/pack-summary';
 import { denoise } from '../src/pipeline/denoise';
 import { gatherFrames } from '../src/pipeline/frames';
-import { activityStopping, makeCheckpoints, makeStepReporter, runStage, type StageEvent, type StepDetails } from '../src/pipeline/stage-runner';
+import {
+  activityStopping,
+  makeCheckpoints,
+  makeStepReporter,
+  runStage,
+  type StageEvent,
+  type StepDetails,
+} from '../src/pipeline/stage-runner';
 import { segName, stageKey } from '../src/pipeline/keys';
 import { packFor, scheduleOf, type ActivityDeps } from './deps';
 import type { StageOutput, UpscaleInput } from './types';
@@ -22,7 +29,11 @@ export function createUpscaleActivities(deps: ActivityDeps) {
       const s = pack.sampling.upsampler;
       const name = `${segName(segment)}-tile${String(tile.index).padStart(4, '0')}`;
       const key = stageKey(spec.jobId, 'upscale', name, {
-        pack: pack.digest, seed: spec.seed, sampling: s, tile: { t: tile.t, y: tile.y, x: tile.x }, sources: sources.map((x) => x.key),
+        pack: pack.digest,
+        seed: spec.seed,
+        sampling: s,
+        tile: { t: tile.t, y: tile.y, x: tile.x },
+        sources: sources.map((x) => x.key),
       });
       const ev: StageEvent = { jobId: spec.jobId, stage: 'upscale', segment, tile: tile.index };
       return runStage(deps, key, ev, async () => {
@@ -44,7 +55,12 @@ export function createUpscaleActivities(deps: ActivityDeps) {
             ? addNoise(
                 schedule,
                 lowTile.data,
-                gaussianField({ seed: spec.seed, stage: 'upscale-augment', segment: 0, step: 0 }, [frames, 3, Hb, Wb], [tile.t.start, 0, tile.y.start, tile.x.start], [Tt, 3, th, tw]),
+                gaussianField(
+                  { seed: spec.seed, stage: 'upscale-augment', segment: 0, step: 0 },
+                  [frames, 3, Hb, Wb],
+                  [tile.t.start, 0, tile.y.start, tile.x.start],
+                  [Tt, 3, th, tw],
+                ),
                 gamma,
               )
             : lowTile.data;
@@ -52,11 +68,16 @@ export function createUpscaleActivities(deps: ActivityDeps) {
         const hiShape = [frames, 3, Hb * F, Wb * F];
         const hiOrigin = [tile.t.start, 0, tile.y.start * F, tile.x.start * F];
         const hiSize = [Tt, 3, th * F, tw * F];
-        const field = (step: number) => gaussianField({ seed: spec.seed, stage: 'upscale', segment: 0, step }, hiShape, hiOrigin, hiSize);
+        const field = (step: number) =>
+          gaussianField({ seed: spec.seed, stage: 'upscale', segment: 0, step }, hiShape, hiOrigin, hiSize);
         const details: StepDetails = {};
         const report = makeStepReporter(deps.events, ev, s.steps, details);
         const x0 = await denoise({
-          model, schedule, prediction, steps: s.steps, eta: s.eta,
+          model,
+          schedule,
+          prediction,
+          steps: s.steps,
+          eta: s.eta,
           shape: hiSize,
           initial: field(0),
           stepNoise: field,

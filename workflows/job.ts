@@ -44,7 +44,11 @@ function plannedOrFail(spec: JobSpec, pack: Parameters<typeof planJob>[1]): JobP
     return planJob(spec, pack);
   } catch (err) {
     // A bad plan is bad input: fail the workflow, not the workflow task (which would retry forever).
-    throw ApplicationFailure.create({ message: (err as Error).message, type: FAILURE_TYPES.badInput, nonRetryable: true });
+    throw ApplicationFailure.create({
+      message: (err as Error).message,
+      type: FAILURE_TYPES.badInput,
+      nonRetryable: true,
+    });
   }
 }
 
@@ -52,7 +56,10 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
   const progress: JobProgress = {
     jobId: spec.jobId,
     state: 'planning',
-    stages: Object.fromEntries(STAGES.map((s) => [s, emptyCount()])) as Record<Stage, ReturnType<typeof emptyCount>>,
+    stages: Object.fromEntries(STAGES.map((s) => [s, emptyCount()])) as Record<
+      Stage,
+      ReturnType<typeof emptyCount>
+    >,
     segments: [],
   };
   setHandler(jobProgressQuery, () => progress);
@@ -71,15 +78,25 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
   let speeds = {} as Record<MeasuredStage, Promise<StageSpeed>>;
   try {
     progress.stages.prepare.total = 1;
-    const prepared = count('prepare', await mediaActivities.prepareJob.executeWithOptions({ summary: 'load pack, validate spec' }, [spec]));
+    const prepared = count(
+      'prepare',
+      await mediaActivities.prepareJob.executeWithOptions({ summary: 'load pack, validate spec' }, [spec]),
+    );
     const plan = plannedOrFail(spec, prepared.pack);
     const ctx: StageContext = { spec, pack: prepared.pack, labels: plan.labels };
     for (const stage of STAGES) progress.stages[stage].total = plan.counts[stage];
-    progress.segments = plan.segments.map((s) => ({ index: s.index, workflowId: segmentWorkflowId(spec.jobId, s.index), state: 'waiting' }));
+    progress.segments = plan.segments.map((s) => ({
+      index: s.index,
+      workflowId: segmentWorkflowId(spec.jobId, s.index),
+      state: 'waiting',
+    }));
     progress.state = 'running';
     // Each pool measures its stage at this job's shapes; timeouts follow from the measurements.
     speeds = Object.fromEntries(
-      MEASURED_STAGES.map((stage) => [stage, speedProbe(stage).executeWithOptions({ summary: `measure ${stage} speed` }, [{ ...ctx, stage }])]),
+      MEASURED_STAGES.map((stage) => [
+        stage,
+        speedProbe(stage).executeWithOptions({ summary: `measure ${stage} speed` }, [{ ...ctx, stage }]),
+      ]),
     ) as Record<MeasuredStage, Promise<StageSpeed>>;
     for (const p of Object.values(speeds)) p.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
     const keyframeTimeouts = timeoutsFor(await speeds.keyframe);
@@ -91,11 +108,19 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
       const kf = count(
         'keyframe',
         await keyframeActivities.generateKeyframes.executeWithOptions(
-          stageOptions(keyframeTimeouts, `segment ${seg.index}: keyframes ${seg.keyframes.start}–${seg.keyframes.start + seg.keyframes.frames - 1}`),
+          stageOptions(
+            keyframeTimeouts,
+            `segment ${seg.index}: keyframes ${seg.keyframes.start}–${seg.keyframes.start + seg.keyframes.frames - 1}`,
+          ),
           [{ ...ctx, segment: seg.index, window: seg.keyframes, ...(previous ? { previous } : {}) }],
         ),
       );
-      previous = { key: kf.key, axis: 'keyframe', start: seg.keyframes.start, end: seg.keyframes.start + seg.keyframes.frames };
+      previous = {
+        key: kf.key,
+        axis: 'keyframe',
+        start: seg.keyframes.start,
+        end: seg.keyframes.start + seg.keyframes.frames,
+      };
       renderTimeouts ??= {
         interpolation: timeoutsFor(await speeds.interpolation),
         decode: timeoutsFor(await speeds.decode),
@@ -158,4 +183,3 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
     throw err;
   }
 }
-

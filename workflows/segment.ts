@@ -10,7 +10,13 @@ import type { SegmentPlan } from '../src/planning/plan';
 import { INTERPOLATION_RATE } from '../src/planning/pack-summary';
 import { QUERIES } from '../src/common/names';
 import { emptyCount, type SegmentRenderProgress, type StageCount } from '../src/common/progress';
-import { decodeActivities, interpolationActivities, mediaActivities, stageOptions, upscaleActivities } from './proxies';
+import {
+  decodeActivities,
+  interpolationActivities,
+  mediaActivities,
+  stageOptions,
+  upscaleActivities,
+} from './proxies';
 import type { StageTimeouts } from '../src/planning/timeouts';
 
 export interface SegmentRenderInput extends StageContext {
@@ -52,45 +58,74 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
   setHandler(segmentProgressQuery, () => progress);
   let total = 0;
   let reused = 0;
-  const count = <T extends StageOutput>(c: StageCount) => (out: T): T => {
-    c.done += 1;
-    total += 1;
-    if (out.reused) {
-      c.reused += 1;
-      reused += 1;
-    }
-    return out;
-  };
+  const count =
+    <T extends StageOutput>(c: StageCount) =>
+    (out: T): T => {
+      c.done += 1;
+      total += 1;
+      if (out.reused) {
+        c.reused += 1;
+        reused += 1;
+      }
+      return out;
+    };
 
   // Pass 0: T → 4T on the keyframe axis; its outputs are frames of the quarter axis.
   const quarter: FrameSource[] = await Promise.all(
     pass0.map((w) =>
       interpolationActivities.interpolate
-        .executeWithOptions(stageOptions(timeouts.interpolation, `segment ${seg.index} T→4T window @${w.start}`), [
-          { ...base, segment: seg.index, window: w, sources: [keyframes] },
-        ])
+        .executeWithOptions(
+          stageOptions(timeouts.interpolation, `segment ${seg.index} T→4T window @${w.start}`),
+          [{ ...base, segment: seg.index, window: w, sources: [keyframes] }],
+        )
         .then(count(progress.stages.interpolation))
-        .then((o) => ({ key: o.key, axis: 'quarter' as const, start: w.start * INTERPOLATION_RATE, end: (w.start + w.intervals) * INTERPOLATION_RATE + 1 })),
+        .then((o) => ({
+          key: o.key,
+          axis: 'quarter' as const,
+          start: w.start * INTERPOLATION_RATE,
+          end: (w.start + w.intervals) * INTERPOLATION_RATE + 1,
+        })),
     ),
   );
   // Pass 1: 4T → 16T; outputs are frames of the output axis.
   const frames: FrameSource[] = await Promise.all(
     pass1.map((w) =>
       interpolationActivities.interpolate
-        .executeWithOptions(stageOptions(timeouts.interpolation, `segment ${seg.index} 4T→16T window @${w.start}`), [
-          { ...base, segment: seg.index, window: w, sources: covering(quarter, w.start, w.start + w.intervals) },
-        ])
+        .executeWithOptions(
+          stageOptions(timeouts.interpolation, `segment ${seg.index} 4T→16T window @${w.start}`),
+          [
+            {
+              ...base,
+              segment: seg.index,
+              window: w,
+              sources: covering(quarter, w.start, w.start + w.intervals),
+            },
+          ],
+        )
         .then(count(progress.stages.interpolation))
-        .then((o) => ({ key: o.key, axis: 'frame' as const, start: w.start * INTERPOLATION_RATE, end: (w.start + w.intervals) * INTERPOLATION_RATE + 1 })),
+        .then((o) => ({
+          key: o.key,
+          axis: 'frame' as const,
+          start: w.start * INTERPOLATION_RATE,
+          end: (w.start + w.intervals) * INTERPOLATION_RATE + 1,
+        })),
     ),
   );
   // Decode in overlapping temporal windows; each keeps only the frames it owns.
   const pixels: FrameSource[] = await Promise.all(
     seg.decode.map((w) =>
       decodeActivities.decode
-        .executeWithOptions(stageOptions(timeouts.decode, `segment ${seg.index} decode frames ${w.own.start}–${w.own.end - 1}`), [
-          { ...base, segment: seg.index, window: w, sources: covering(frames, w.decoded.start, w.decoded.end - 1) },
-        ])
+        .executeWithOptions(
+          stageOptions(timeouts.decode, `segment ${seg.index} decode frames ${w.own.start}–${w.own.end - 1}`),
+          [
+            {
+              ...base,
+              segment: seg.index,
+              window: w,
+              sources: covering(frames, w.decoded.start, w.decoded.end - 1),
+            },
+          ],
+        )
         .then(count(progress.stages.decode))
         .then((o) => ({ key: o.key, axis: 'frame' as const, start: w.own.start, end: w.own.end })),
     ),
@@ -99,9 +134,10 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
   const tiles = await Promise.all(
     seg.upscale.map((tile) =>
       upscaleActivities.upscale
-        .executeWithOptions(stageOptions(timeouts.upscale, `segment ${seg.index} upscale tile ${tile.index}`), [
-          { ...base, segment: seg.index, tile, sources: covering(pixels, tile.t.start, tile.t.end - 1) },
-        ])
+        .executeWithOptions(
+          stageOptions(timeouts.upscale, `segment ${seg.index} upscale tile ${tile.index}`),
+          [{ ...base, segment: seg.index, tile, sources: covering(pixels, tile.t.start, tile.t.end - 1) }],
+        )
         .then(count(progress.stages.upscale))
         .then((o) => ({ tile, key: o.key })),
     ),
@@ -111,4 +147,3 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
     .then(count(progress.stages.encode));
   return { segment: seg.index, clipKey: clip.key, stages: progress.stages, activities: { total, reused } };
 }
-

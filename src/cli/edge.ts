@@ -58,7 +58,11 @@ export interface CompiledJob {
  * `workerPack` is where the workers find the same pack when it differs from this machine's path (a
  * laptop submitting to a cluster); the workers check that its digest equals the one planned here.
  */
-export async function compileJob(flags: JobFlags, packLocation: string, workerPack?: string): Promise<CompiledJob> {
+export async function compileJob(
+  flags: JobFlags,
+  packLocation: string,
+  workerPack?: string,
+): Promise<CompiledJob> {
   const input = jobInputFromFlags(flags);
   const local = await loadPackSummary(packLocation);
   const pack = workerPack ? { ...local, location: workerPack } : local;
@@ -74,7 +78,8 @@ export async function compileJob(flags: JobFlags, packLocation: string, workerPa
 export function checkOutputPath(out: string | undefined): string {
   if (!out) throw new UserError('--out is required (where to write the MP4)');
   const abs = path.resolve(out);
-  if (existsSync(abs) && statSync(abs).isDirectory()) throw new UserError(`--out ${abs} is a folder; give a file path such as ${path.join(abs, 'video.mp4')}`);
+  if (existsSync(abs) && statSync(abs).isDirectory())
+    throw new UserError(`--out ${abs} is a folder; give a file path such as ${path.join(abs, 'video.mp4')}`);
   const dir = path.dirname(abs);
   if (!existsSync(dir)) throw new UserError(`--out: folder ${dir} does not exist`);
   if (!statSync(dir).isDirectory()) throw new UserError(`--out: ${dir} is a file, not a folder`);
@@ -84,6 +89,7 @@ export function checkOutputPath(out: string | undefined): string {
   } catch {
     throw new UserError(`--out: ${existsSync(abs) ? abs : dir} is not writable`);
   }
-  if (path.extname(abs).toLowerCase() !== '.mp4') throw new UserError(`--out must end in .mp4, got ${path.basename(abs)}`);
+  if (path.extname(abs).toLowerCase() !== '.mp4')
+    throw new UserError(`--out must end in .mp4, got ${path.basename(abs)}`);
   return abs;
 }

@@ -33,13 +33,25 @@ const load = {
 function withConfigOptions(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'JSON config file (default ./vldm.config.json when present; env VLDM_CONFIG)')
-    .option('--temporal-address <host:port>', 'Temporal frontend (env VLDM_TEMPORAL_ADDRESS, default 127.0.0.1:7233)')
+    .option(
+      '--temporal-address <host:port>',
+      'Temporal frontend (env VLDM_TEMPORAL_ADDRESS, default 127.0.0.1:7233)',
+    )
     .option('--namespace <ns>', 'Temporal namespace (env VLDM_TEMPORAL_NAMESPACE, default "default")')
-    .option('--temporal-ui <url>', 'Temporal Web UI base URL (env VLDM_TEMPORAL_UI, default http://127.0.0.1:8233)')
-    .option('--store <url>', 'artifact store: folder or s3://bucket/prefix (env VLDM_STORE, default <state-dir>/artifacts)')
-    .option('--nats <url>', 'NATS URL for progress events, or "off" (env VLDM_NATS_URL, default nats://127.0.0.1:4222)')
+    .option(
+      '--temporal-ui <url>',
+      'Temporal Web UI base URL (env VLDM_TEMPORAL_UI, default http://127.0.0.1:8233)',
+    )
+    .option(
+      '--store <url>',
+      'artifact store: folder or s3://bucket/prefix (env VLDM_STORE, default <state-dir>/artifacts)',
+    )
+    .option(
+      '--nats <url>',
+      'NATS URL for progress events, or "off" (env VLDM_NATS_URL, default nats://127.0.0.1:4222)',
+    )
     .option('--pack <dir>', 'model pack folder (env VLDM_PACK, default models/reference)')
-    .option('--state-dir <dir>', 'local servers\' data and logs (env VLDM_STATE_DIR, default ./.vldm)')
+    .option('--state-dir <dir>', "local servers' data and logs (env VLDM_STATE_DIR, default ./.vldm)")
     .option('--threads <n>', 'onnxruntime threads per model call (env VLDM_THREADS, default 1)');
 }
 
@@ -98,7 +110,9 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
     .showHelpAfterError('(run with --help for usage)');
 
   withJobOptions(withConfigOptions(program.command('generate')))
-    .description('run a whole job on this machine (local Temporal dev server, in-process workers) and write the MP4')
+    .description(
+      'run a whole job on this machine (local Temporal dev server, in-process workers) and write the MP4',
+    )
     .option('--out <file.mp4>', 'where to write the video')
     .option('--json', 'print one JSON object when done instead of progress bars')
     .action((o: AllFlags) => run(() => load.generate().generate(o, configOf(o))));
@@ -106,7 +120,10 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
   withJobOptions(withConfigOptions(program.command('submit')))
     .description('validate a job and start it on a Temporal server (workers run elsewhere)')
     .option('--json', 'print the job id etc. as JSON')
-    .option('--worker-pack <path>', "where the workers find the pack, when not at --pack's path (e.g. /opt/vldm/models/reference in the images)")
+    .option(
+      '--worker-pack <path>',
+      "where the workers find the pack, when not at --pack's path (e.g. /opt/vldm/models/reference in the images)",
+    )
     .action((o: AllFlags) => run(() => load.submit().submit(o, configOf(o))));
 
   withJobOptions(withConfigOptions(program.command('plan')))
@@ -116,30 +133,45 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
 
   withConfigOptions(program.command('worker'))
     .description('run workers for some task queues until SIGTERM/SIGINT')
-    .option('--queues <list>', 'all, or a comma list of orchestration,keyframe,interpolation,decode,upscale,media', 'all')
+    .option(
+      '--queues <list>',
+      'all, or a comma list of orchestration,keyframe,interpolation,decode,upscale,media',
+      'all',
+    )
     .option('--grace-seconds <s>', 'time running activities get to finish on shutdown', '30')
     .action((o: AllFlags) => run(() => load.worker().worker(o, configOf(o))));
 
   withConfigOptions(program.command('codec-server'))
-    .description('decode encrypted payloads for the Temporal Web UI (remote codec protocol; keys from VLDM_CODEC_KEYS or VLDM_CODEC_KEY_FILE)')
+    .description(
+      'decode encrypted payloads for the Temporal Web UI (remote codec protocol; keys from VLDM_CODEC_KEYS or VLDM_CODEC_KEY_FILE)',
+    )
     .option('--port <n>', 'TCP port (0 picks a free one)', '8888')
     .option('--host <addr>', 'interface to listen on', '127.0.0.1')
-    .option('--ui-origin <url...>', "Web UI origin(s) allowed by CORS (default: the configured Temporal UI's)")
-    .action((o: ConfigFlags & { port?: string; host?: string; uiOrigin?: string[] }) => run(() => load.codecServer().codecServer(o, configOf(o))));
+    .option(
+      '--ui-origin <url...>',
+      "Web UI origin(s) allowed by CORS (default: the configured Temporal UI's)",
+    )
+    .action((o: ConfigFlags & { port?: string; host?: string; uiOrigin?: string[] }) =>
+      run(() => load.codecServer().codecServer(o, configOf(o))),
+    );
   for (const [name, desc] of [
-    ['watch', 'draw a job\'s progress until it ends'],
-    ['status', 'show a job\'s state and progress'],
+    ['watch', "draw a job's progress until it ends"],
+    ['status', "show a job's state and progress"],
   ] as const) {
     withConfigOptions(program.command(`${name} <jobId>`))
       .description(desc)
       .option('--json', 'JSON output')
-      .action((id: string, o: ConfigFlags & { json?: boolean }) => run(() => load.jobs()[name](id, o, configOf(o))));
+      .action((id: string, o: ConfigFlags & { json?: boolean }) =>
+        run(() => load.jobs()[name](id, o, configOf(o))),
+      );
   }
   withConfigOptions(program.command('list'))
     .description('list jobs, newest first')
     .option('--json', 'JSON output')
     .option('--limit <n>', 'at most this many', '50')
-    .action((o: ConfigFlags & { json?: boolean; limit?: string }) => run(() => load.jobs().list(o, configOf(o))));
+    .action((o: ConfigFlags & { json?: boolean; limit?: string }) =>
+      run(() => load.jobs().list(o, configOf(o))),
+    );
   withConfigOptions(program.command('cancel <jobId>'))
     .description('cancel a job (its segments and running activities stop)')
     .action((id: string, o: ConfigFlags) => run(() => load.jobs().cancel(id, o, configOf(o))));
@@ -147,21 +179,27 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
     .description("copy a finished job's MP4 from the artifact store")
     .option('--out <file.mp4>', 'where to write the video')
     .option('--json', 'JSON output')
-    .action((id: string, o: ConfigFlags & { out?: string; json?: boolean }) => run(() => load.jobs().fetch(id, o, configOf(o))));
+    .action((id: string, o: ConfigFlags & { out?: string; json?: boolean }) =>
+      run(() => load.jobs().fetch(id, o, configOf(o))),
+    );
 
   const models = program.command('models').description('model packs');
   models
     .command('verify <pack>')
     .description('check a model pack against the model contract (docs/model-contract.md)')
     .option('--json', 'JSON report')
-    .action((pack: string, o: { json?: boolean }) => run(() => load.models().runModelsVerify(pack, { json: Boolean(o.json) })));
+    .action((pack: string, o: { json?: boolean }) =>
+      run(() => load.models().runModelsVerify(pack, { json: Boolean(o.json) })),
+    );
 
   const dev = program.command('dev').description('local servers (Temporal, MinIO, NATS) in the background');
   withConfigOptions(dev.command('up'))
     .description('start (or reuse) the local servers and print their addresses')
     .option('--only <kinds>', 'comma list of temporal,minio,nats')
     .option('--json', 'JSON output')
-    .action((o: ConfigFlags & { only?: string; json?: boolean }) => run(() => load.dev().devUpCommand(o, configOf(o))));
+    .action((o: ConfigFlags & { only?: string; json?: boolean }) =>
+      run(() => load.dev().devUpCommand(o, configOf(o))),
+    );
   withConfigOptions(dev.command('down'))
     .description('stop the local servers')
     .option('--only <kinds>', 'comma list of temporal,minio,nats')

@@ -39,7 +39,14 @@ export async function showProgress(
 ): Promise<ProgressView> {
   const bars = opts.draw
     ? new MultiBar(
-        { format: ' {stage} |{bar}| {value}/{total} {detail}', hideCursor: true, clearOnComplete: false, stream: opts.stream ?? process.stderr, noTTYOutput: true, notTTYSchedule: 5000 },
+        {
+          format: ' {stage} |{bar}| {value}/{total} {detail}',
+          hideCursor: true,
+          clearOnComplete: false,
+          stream: opts.stream ?? process.stderr,
+          noTTYOutput: true,
+          notTTYSchedule: 5000,
+        },
         Presets.shades_classic,
       )
     : undefined;
@@ -63,9 +70,13 @@ export async function showProgress(
       ? await subscribeProgress(natsUrl, jobId, (e) => {
           const stage = EVENT_STAGE[e.stage];
           if (!stage) return;
-          if (e.state === 'completed' || e.state === 'reused') done.get(stage)?.add(`${e.segment}/${e.window}/${e.tile}/${e.message ?? ''}`);
+          if (e.state === 'completed' || e.state === 'reused')
+            done.get(stage)?.add(`${e.segment}/${e.window}/${e.tile}/${e.message ?? ''}`);
           if (e.state === 'progress' && e.step !== undefined) {
-            detail.set(stage, `seg ${e.segment ?? '-'}${e.tile !== undefined ? ` tile ${e.tile}` : ''} step ${e.step}/${e.steps}`);
+            detail.set(
+              stage,
+              `seg ${e.segment ?? '-'}${e.tile !== undefined ? ` tile ${e.tile}` : ''} step ${e.step}/${e.steps}`,
+            );
           }
         })
       : undefined;

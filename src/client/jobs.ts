@@ -16,7 +16,13 @@ import { TASK_QUEUES, WORKFLOW_TYPES, QUERIES } from '../common/names';
 import { UserError } from '../common/errors';
 import { temporalTlsFromEnv } from '../config/tls';
 import type { JobSpec } from '../planning/spec';
-import { STAGES, type JobProgress, type SegmentRenderProgress, type Stage, type StageCount } from '../common/progress';
+import {
+  STAGES,
+  type JobProgress,
+  type SegmentRenderProgress,
+  type Stage,
+  type StageCount,
+} from '../common/progress';
 import type { JobResult } from '../../workflows/job';
 
 /** How long to wait for the Temporal frontend before saying it is unreachable. */
@@ -26,12 +32,20 @@ const CONNECT_TIMEOUT_MS = 5_000;
  * `payloadCodec` encrypts payloads (src/security); by default the one VLDM_CODEC_KEYS /
  * VLDM_CODEC_KEY_FILE configure, else none.
  */
-export async function connectTemporal(address: string, namespace: string, opts: { payloadCodec?: PayloadCodec } = {}): Promise<Client> {
+export async function connectTemporal(
+  address: string,
+  namespace: string,
+  opts: { payloadCodec?: PayloadCodec } = {},
+): Promise<Client> {
   const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
   let connection: Connection;
   try {
     const tls = temporalTlsFromEnv();
-    connection = await Connection.connect({ address, connectTimeout: CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) });
+    connection = await Connection.connect({
+      address,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      ...(tls ? { tls } : {}),
+    });
   } catch (err) {
     throw new UserError(
       `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS`,
@@ -53,7 +67,11 @@ function jobSearchAttributes(spec: JobSpec): SearchAttributePair[] {
     { key: defineSearchAttributeKey('VldmJob', SearchAttributeType.KEYWORD), value: spec.jobId },
     { key: defineSearchAttributeKey('VldmScene', SearchAttributeType.KEYWORD), value: spec.scene },
   ];
-  if (spec.deadline) pairs.push({ key: defineSearchAttributeKey('VldmDeadline', SearchAttributeType.DATETIME), value: new Date(spec.deadline) });
+  if (spec.deadline)
+    pairs.push({
+      key: defineSearchAttributeKey('VldmDeadline', SearchAttributeType.DATETIME),
+      value: new Date(spec.deadline),
+    });
   return pairs;
 }
 
@@ -71,13 +89,19 @@ export async function startJob(client: Client, spec: JobSpec): Promise<StartedJo
     if (!/search attribute|SearchAttribute/i.test((err as Error).message)) throw err;
     if (!warnedNoSearchAttributes) {
       warnedNoSearchAttributes = true;
-      process.stderr.write(`vldm: the namespace has no VldmJob/VldmScene/VldmDeadline search attributes; starting without them (see docs/deploy.md)\n`);
+      process.stderr.write(
+        `vldm: the namespace has no VldmJob/VldmScene/VldmDeadline search attributes; starting without them (see docs/deploy.md)\n`,
+      );
     }
     return startJobWith(client, spec, []);
   }
 }
 
-async function startJobWith(client: Client, spec: JobSpec, searchAttributes: SearchAttributePair[]): Promise<StartedJob> {
+async function startJobWith(
+  client: Client,
+  spec: JobSpec,
+  searchAttributes: SearchAttributePair[],
+): Promise<StartedJob> {
   const handle = await client.workflow.start(WORKFLOW_TYPES.job, {
     ...(searchAttributes.length ? { typedSearchAttributes: searchAttributes } : {}),
     args: [spec],
@@ -85,11 +109,23 @@ async function startJobWith(client: Client, spec: JobSpec, searchAttributes: Sea
     workflowId: spec.jobId,
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    memo: { seconds: spec.seconds, fps: spec.fps, scene: spec.scene, traffic: spec.traffic, seed: spec.seed, pack: spec.pack, ...(spec.deadline ? { deadline: spec.deadline } : {}) },
+    memo: {
+      seconds: spec.seconds,
+      fps: spec.fps,
+      scene: spec.scene,
+      traffic: spec.traffic,
+      seed: spec.seed,
+      pack: spec.pack,
+      ...(spec.deadline ? { deadline: spec.deadline } : {}),
+    },
     staticSummary: `vldm job ${spec.name}: ${spec.seconds}s ${spec.scene}/${spec.traffic} seed ${spec.seed}`,
   });
   const desc = await handle.describe();
-  return { jobId: spec.jobId, runId: handle.firstExecutionRunId ?? desc.runId, started: desc.runId === handle.firstExecutionRunId };
+  return {
+    jobId: spec.jobId,
+    runId: handle.firstExecutionRunId ?? desc.runId,
+    started: desc.runId === handle.firstExecutionRunId,
+  };
 }
 
 function notFound(jobId: string): UserError {
@@ -134,7 +170,12 @@ export async function jobStatus(client: Client, jobId: string): Promise<JobStatu
     const running = out.progress.segments.filter((s) => s.state === 'rendering');
     out.segments = (
       await Promise.all(
-        running.map((s) => client.workflow.getHandle(s.workflowId).query<SegmentRenderProgress>(QUERIES.progress).catch(() => undefined)),
+        running.map((s) =>
+          client.workflow
+            .getHandle(s.workflowId)
+            .query<SegmentRenderProgress>(QUERIES.progress)
+            .catch(() => undefined),
+        ),
       )
     ).filter((p): p is SegmentRenderProgress => p !== undefined);
     const stages = {} as Record<Stage, StageCount>;
@@ -213,7 +254,11 @@ export async function listJobs(client: Client, limit = 50): Promise<JobListing[]
     // A memo this client cannot decode (a job encrypted with a key it lacks) must not hide the list:
     // list again from the raw service, without memos.
     if (!/encoding|decrypt|key id/i.test((err as Error).message)) throw err;
-    const resp = await client.workflowService.listWorkflowExecutions({ namespace: client.options.namespace, query, pageSize: limit });
+    const resp = await client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query,
+      pageSize: limit,
+    });
     return resp.executions.map((e) => ({
       jobId: e.execution?.workflowId ?? '',
       status: workflowStatusName(e.status),
@@ -223,13 +268,24 @@ export async function listJobs(client: Client, limit = 50): Promise<JobListing[]
   }
 }
 
-function timestampIso(t: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined): string | undefined {
+function timestampIso(
+  t: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined,
+): string | undefined {
   if (!t) return undefined;
   const s = typeof t.seconds === 'number' ? t.seconds : (t.seconds?.toNumber() ?? 0);
   return new Date(s * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
 }
 
-const STATUS_NAMES = ['UNSPECIFIED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'CONTINUED_AS_NEW', 'TIMED_OUT'];
+const STATUS_NAMES = [
+  'UNSPECIFIED',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TERMINATED',
+  'CONTINUED_AS_NEW',
+  'TIMED_OUT',
+];
 function workflowStatusName(status: number | null | undefined): string {
   return STATUS_NAMES[status ?? 0] ?? 'UNKNOWN';
 }

@@ -58,4 +58,8 @@ export const DEFAULTS = {
  * (`VldmJob = "day-7-…"`, `VldmDeadline < "2026-…"`). `vldm dev up` registers them; on a cluster run
  * `temporal operator search-attribute create --name VldmJob --type Keyword` (and the others).
  */
-export const JOB_SEARCH_ATTRIBUTES = { VldmJob: 'Keyword', VldmScene: 'Keyword', VldmDeadline: 'Datetime' } as const;
+export const JOB_SEARCH_ATTRIBUTES = {
+  VldmJob: 'Keyword',
+  VldmScene: 'Keyword',
+  VldmDeadline: 'Datetime',
+} as const;

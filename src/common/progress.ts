@@ -3,7 +3,15 @@
  * Pure; workflows import it.
  */
 
-export const STAGES = ['prepare', 'keyframe', 'interpolation', 'decode', 'upscale', 'encode', 'stitch'] as const;
+export const STAGES = [
+  'prepare',
+  'keyframe',
+  'interpolation',
+  'decode',
+  'upscale',
+  'encode',
+  'stitch',
+] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface StageCount {

@@ -51,7 +51,9 @@ export const DEFAULT_CONFIG_FILE = 'vldm.config.json';
 export function defaultPack(): string {
   const root = repoRoot();
   const reference = path.join(root, 'models', 'reference');
-  return existsSync(path.join(reference, 'vldm-pack.json')) ? reference : path.join(root, 'models', 'contract-test');
+  return existsSync(path.join(reference, 'vldm-pack.json'))
+    ? reference
+    : path.join(root, 'models', 'contract-test');
 }
 
 function readConfigFile(file: string | undefined, cwd: string): Partial<VldmConfig> {
@@ -67,10 +69,12 @@ function readConfigFile(file: string | undefined, cwd: string): Partial<VldmConf
   } catch (err) {
     throw new UserError(`config file ${p} is not valid JSON: ${(err as Error).message}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UserError(`config file ${p} must hold a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new UserError(`config file ${p} must hold a JSON object`);
   const known = Object.keys(CONFIG_ENV);
   for (const k of Object.keys(json)) {
-    if (!known.includes(k)) throw new UserError(`config file ${p}: unknown key "${k}" (known: ${known.join(', ')})`);
+    if (!known.includes(k))
+      throw new UserError(`config file ${p}: unknown key "${k}" (known: ${known.join(', ')})`);
   }
   return json as Partial<VldmConfig>;
 }
@@ -86,12 +90,15 @@ export function resolveConfig(
   for (const [k, name] of Object.entries(CONFIG_ENV) as Array<[keyof VldmConfig, string]>) {
     if (env[name] !== undefined && env[name] !== '') fromEnv[k] = env[name];
   }
-  const pick = <K extends keyof VldmConfig>(k: K): VldmConfig[K] | string | undefined => flags[k] ?? fromEnv[k] ?? file[k];
+  const pick = <K extends keyof VldmConfig>(k: K): VldmConfig[K] | string | undefined =>
+    flags[k] ?? fromEnv[k] ?? file[k];
   const stateDir = path.resolve(cwd, String(pick('stateDir') ?? defaultStateDir(cwd)));
   const threadsRaw = pick('intraOpThreads') ?? 1;
   const intraOpThreads = Number(threadsRaw);
   if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1 || intraOpThreads > 256) {
-    throw new UserError(`intraOpThreads (${CONFIG_ENV.intraOpThreads}) must be an integer in [1, 256], got ${String(threadsRaw)}`);
+    throw new UserError(
+      `intraOpThreads (${CONFIG_ENV.intraOpThreads}) must be an integer in [1, 256], got ${String(threadsRaw)}`,
+    );
   }
   const temporalAddress = String(pick('temporalAddress') ?? DEFAULTS.temporalAddress);
   if (!/^[^\s:/]+:\d{1,5}$/.test(temporalAddress)) {
@@ -110,7 +117,10 @@ export function resolveConfig(
   return {
     temporalAddress,
     namespace: String(pick('namespace') ?? DEFAULTS.namespace),
-    temporalUiUrl: String(pick('temporalUiUrl') ?? `http://127.0.0.1:${DEFAULTS.temporalUiPort}`).replace(/\/+$/, ''),
+    temporalUiUrl: String(pick('temporalUiUrl') ?? `http://127.0.0.1:${DEFAULTS.temporalUiPort}`).replace(
+      /\/+$/,
+      '',
+    ),
     store: storeRaw === undefined ? path.join(stateDir, 'artifacts') : resolveIfPath(String(storeRaw), cwd),
     natsUrl,
     pack: packRaw === undefined ? defaultPack() : resolveIfPath(String(packRaw), cwd),
@@ -127,7 +137,9 @@ function executionProvidersOf(v: unknown): string[] {
   const list = (Array.isArray(v) ? v.map(String) : String(v).split(',')).map((p) => p.trim()).filter(Boolean);
   const bad = list.filter((p) => !KNOWN_PROVIDERS.includes(p));
   if (list.length === 0 || bad.length) {
-    throw new UserError(`execution providers (${CONFIG_ENV.executionProviders}) must be a comma list of ${KNOWN_PROVIDERS.join(', ')}, got "${String(v)}"`);
+    throw new UserError(
+      `execution providers (${CONFIG_ENV.executionProviders}) must be a comma list of ${KNOWN_PROVIDERS.join(', ')}, got "${String(v)}"`,
+    );
   }
   return list;
 }

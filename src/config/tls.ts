@@ -26,7 +26,9 @@ function read(env: NodeJS.ProcessEnv, name: string): Buffer | undefined {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new UserError(`${name}=${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UserError(
+      `${name}=${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -37,7 +39,9 @@ export function temporalTlsFromEnv(env: NodeJS.ProcessEnv = process.env): Tempor
   const ca = read(env, TEMPORAL_TLS_ENV.caFile);
   const serverName = env[TEMPORAL_TLS_ENV.serverName];
   if (Boolean(crt) !== Boolean(key)) {
-    throw new UserError(`${TEMPORAL_TLS_ENV.certFile} and ${TEMPORAL_TLS_ENV.keyFile} must be set together (mTLS client certificate and key)`);
+    throw new UserError(
+      `${TEMPORAL_TLS_ENV.certFile} and ${TEMPORAL_TLS_ENV.keyFile} must be set together (mTLS client certificate and key)`,
+    );
   }
   const on = crt || ca || serverName || env[TEMPORAL_TLS_ENV.enabled] === 'true';
   if (!on) return undefined;

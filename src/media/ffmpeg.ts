@@ -12,7 +12,16 @@ import ffmpeg from 'fluent-ffmpeg';
 export const VIDEO_CODEC = { codec: 'libx264', crf: 18, preset: 'medium', pixFmt: 'yuv420p' } as const;
 
 /** Output flags that make MP4 bytes reproducible: no encoder/version strings, no creation time. */
-const BITEXACT = ['-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1', '-movflags', '+faststart'];
+const BITEXACT = [
+  '-fflags',
+  '+bitexact',
+  '-flags:v',
+  '+bitexact',
+  '-map_metadata',
+  '-1',
+  '-movflags',
+  '+faststart',
+];
 
 export interface ClipGeometry {
   width: number;
@@ -35,25 +44,40 @@ export async function encodeClip(
     ffmpeg()
       .input(input)
       .inputFormat('rawvideo')
-      .inputOptions(['-pix_fmt', 'rgb24', '-s', `${geometry.width}x${geometry.height}`, '-r', String(geometry.fps)])
+      .inputOptions([
+        '-pix_fmt',
+        'rgb24',
+        '-s',
+        `${geometry.width}x${geometry.height}`,
+        '-r',
+        String(geometry.fps),
+      ])
       .videoCodec(VIDEO_CODEC.codec)
       .outputOptions([
-        '-pix_fmt', VIDEO_CODEC.pixFmt,
-        '-crf', String(VIDEO_CODEC.crf),
-        '-preset', VIDEO_CODEC.preset,
-        '-threads', '1',
-        '-r', String(geometry.fps),
+        '-pix_fmt',
+        VIDEO_CODEC.pixFmt,
+        '-crf',
+        String(VIDEO_CODEC.crf),
+        '-preset',
+        VIDEO_CODEC.preset,
+        '-threads',
+        '1',
+        '-r',
+        String(geometry.fps),
         ...BITEXACT,
       ])
       .format('mp4')
-      .on('error', (err: Error, _stdout: string | null, stderr: string | null) => reject(new Error(`ffmpeg encode failed: ${err.message}\n${tail(stderr)}`)))
+      .on('error', (err: Error, _stdout: string | null, stderr: string | null) =>
+        reject(new Error(`ffmpeg encode failed: ${err.message}\n${tail(stderr)}`)),
+      )
       .on('end', () => resolve())
       .save(outFile);
   });
   const frameBytes = geometry.width * geometry.height * 3;
   try {
     for await (const frame of frames) {
-      if (frame.length !== frameBytes) throw new Error(`frame has ${frame.length} bytes, expected ${frameBytes}`);
+      if (frame.length !== frameBytes)
+        throw new Error(`frame has ${frame.length} bytes, expected ${frameBytes}`);
       if (!input.write(frame)) await new Promise((r) => input.once('drain', r));
     }
   } finally {
@@ -74,7 +98,9 @@ export async function concatClips(clips: string[], outFile: string): Promise<voi
         .inputOptions(['-f', 'concat', '-safe', '0'])
         .outputOptions(['-c', 'copy', ...BITEXACT])
         .format('mp4')
-        .on('error', (err: Error, _o: string | null, stderr: string | null) => reject(new Error(`ffmpeg concat failed: ${err.message}\n${tail(stderr)}`)))
+        .on('error', (err: Error, _o: string | null, stderr: string | null) =>
+          reject(new Error(`ffmpeg concat failed: ${err.message}\n${tail(stderr)}`)),
+        )
         .on('end', () => resolve())
         .save(outFile);
     });
@@ -93,11 +119,15 @@ export interface ProbeResult extends ClipGeometry {
 /** ffprobe the first video stream, counting frames by decoding them. */
 export async function probeVideo(file: string): Promise<ProbeResult> {
   const data = await new Promise<ffmpeg.FfprobeData>((resolve, reject) =>
-    ffmpeg.ffprobe(file, ['-count_frames'], (err: Error | null, d: ffmpeg.FfprobeData) => (err ? reject(new Error(`ffprobe ${file}: ${err.message}`)) : resolve(d))),
+    ffmpeg.ffprobe(file, ['-count_frames'], (err: Error | null, d: ffmpeg.FfprobeData) =>
+      err ? reject(new Error(`ffprobe ${file}: ${err.message}`)) : resolve(d),
+    ),
   );
   const v = data.streams.find((s) => s.codec_type === 'video');
   if (!v) throw new Error(`ffprobe ${file}: no video stream`);
-  const [num, den] = String(v.r_frame_rate ?? '0/1').split('/').map(Number);
+  const [num, den] = String(v.r_frame_rate ?? '0/1')
+    .split('/')
+    .map(Number);
   return {
     frames: Number(v.nb_read_frames ?? v.nb_frames ?? NaN),
     width: Number(v.width),

@@ -25,7 +25,8 @@ export function checkpointEveryFromEnv(env: NodeJS.ProcessEnv = process.env): Ch
   const raw = env[CHECKPOINT_EVERY_ENV];
   if (raw === undefined || raw === '' || raw === 'auto') return 'auto';
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${CHECKPOINT_EVERY_ENV} must be "auto" or an integer ≥ 1, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${CHECKPOINT_EVERY_ENV} must be "auto" or an integer ≥ 1, got "${raw}"`);
   return n;
 }
 
@@ -58,7 +59,10 @@ export class SamplingCheckpoints {
 
   /** The newest checkpoint that verifies, or undefined (a corrupt one is dropped by the store). */
   async resume(shape: number[]): Promise<CheckpointState | undefined> {
-    const found = (await this.store.list(this.prefix)).map((a) => a.key).sort().reverse();
+    const found = (await this.store.list(this.prefix))
+      .map((a) => a.key)
+      .sort()
+      .reverse();
     for (const key of found) {
       const bytes = await this.store.getVerified(key);
       if (!bytes) continue;
@@ -77,10 +81,18 @@ export class SamplingCheckpoints {
    * Called after each completed step with the new sample. `force` saves now whatever the interval:
    * the activity is being cancelled (worker shutdown, spot preemption) and will resume elsewhere.
    */
-  async afterStep(step: number, steps: number, x: Float32Array, shape: number[], force = false): Promise<void> {
+  async afterStep(
+    step: number,
+    steps: number,
+    x: Float32Array,
+    shape: number[],
+    force = false,
+  ): Promise<void> {
     if (step >= steps) return; // the output itself is the final checkpoint
     const periodic =
-      this.every === 'auto' ? (Date.now() - this.sinceLastSave) * CHECKPOINT_BUDGET >= expectedSaveMs : step % this.every === 0;
+      this.every === 'auto'
+        ? (Date.now() - this.sinceLastSave) * CHECKPOINT_BUDGET >= expectedSaveMs
+        : step % this.every === 0;
     const due = force || periodic;
     if (!due) return;
     const t0 = Date.now();

@@ -16,7 +16,9 @@ import type { SamplingCheckpoints } from './checkpoints';
 
 /** A model callable: named float32 inputs → output. (ModelSession.run fits.) */
 export interface Denoiser {
-  run(inputs: Record<string, { shape: number[]; data: Float32Array }>): Promise<{ shape: number[]; data: Float32Array }>;
+  run(
+    inputs: Record<string, { shape: number[]; data: Float32Array }>,
+  ): Promise<{ shape: number[]; data: Float32Array }>;
 }
 
 export interface DenoiseArgs {
@@ -74,18 +76,29 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
   const fixed: Record<string, { shape: number[]; data: Float32Array }> = {};
   if (cond) {
     const zeros = new Float32Array(cond.context.length);
-    fixed.context = { shape: [B, ...shape], data: concatRows(rows.map((r) => (r.useContext ? cond.context : zeros))) };
+    fixed.context = {
+      shape: [B, ...shape],
+      data: concatRows(rows.map((r) => (r.useContext ? cond.context : zeros))),
+    };
     const plane = H * W;
     const maskOne = new Float32Array(T * plane);
     cond.frameMask.forEach((m, f) => maskOne.fill(m, f * plane, (f + 1) * plane));
     const maskZero = new Float32Array(T * plane);
-    fixed.mask = { shape: [B, T, 1, H, W], data: concatRows(rows.map((r) => (r.useContext ? maskOne : maskZero))) };
+    fixed.mask = {
+      shape: [B, T, 1, H, W],
+      data: concatRows(rows.map((r) => (r.useContext ? maskOne : maskZero))),
+    };
     const L = cond.labels.length;
     const labelsOne = Float32Array.from(cond.labels);
-    fixed.labels = { shape: [B, L], data: concatRows(rows.map((r) => (r.useLabels ? labelsOne : new Float32Array(L)))) };
+    fixed.labels = {
+      shape: [B, L],
+      data: concatRows(rows.map((r) => (r.useLabels ? labelsOne : new Float32Array(L)))),
+    };
   }
-  for (const [name, v] of Object.entries(args.scalars ?? {})) fixed[name] = { shape: [B], data: new Float32Array(B).fill(v) };
-  for (const [name, v] of Object.entries(args.tensors ?? {})) fixed[name] = { shape: [B, ...v.shape], data: repeat(v.data, B) };
+  for (const [name, v] of Object.entries(args.scalars ?? {}))
+    fixed[name] = { shape: [B], data: new Float32Array(B).fill(v) };
+  for (const [name, v] of Object.entries(args.tensors ?? {}))
+    fixed[name] = { shape: [B, ...v.shape], data: repeat(v.data, B) };
 
   let x = args.initial;
   let x0 = x;
@@ -104,7 +117,10 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
       t: { shape: [B], data: new Float32Array(B).fill(t) },
     });
     const guided = cond
-      ? combineGuidance(splitRows(out.data, B), rows, { context: cond.contextGuidance, labels: cond.labelGuidance })
+      ? combineGuidance(splitRows(out.data, B), rows, {
+          context: cond.contextGuidance,
+          labels: cond.labelGuidance,
+        })
       : out.data;
     const step = ddimStep({
       schedule,

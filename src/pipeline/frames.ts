@@ -7,7 +7,12 @@ import type { ArtifactStore } from '../storage';
 import { decodeTensor, tensor, type Tensor } from '../tensors';
 import type { FrameSource } from '../../activities/types';
 
-export async function gatherFrames(store: ArtifactStore, sources: FrameSource[], start: number, end: number): Promise<Tensor> {
+export async function gatherFrames(
+  store: ArtifactStore,
+  sources: FrameSource[],
+  start: number,
+  end: number,
+): Promise<Tensor> {
   if (!(end > start)) throw new RangeError(`empty frame range [${start}, ${end})`);
   const loaded: Array<{ src: FrameSource; t: Tensor }> = [];
   for (const src of sources) {
@@ -24,7 +29,10 @@ export async function gatherFrames(store: ArtifactStore, sources: FrameSource[],
   const out = tensor([end - start, ...frameShape]);
   for (let f = start; f < end; f++) {
     const hit = loaded.find(({ src }) => f >= src.start && f < src.end);
-    if (!hit) throw new Error(`frame ${f} is in none of the sources ${sources.map((s) => `[${s.start},${s.end})`).join(' ')}`);
+    if (!hit)
+      throw new Error(
+        `frame ${f} is in none of the sources ${sources.map((s) => `[${s.start},${s.end})`).join(' ')}`,
+      );
     const from = (f - hit.src.start) * frameSize;
     out.data.set(hit.t.data.subarray(from, from + frameSize), (f - start) * frameSize);
   }

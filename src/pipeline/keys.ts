@@ -27,12 +27,15 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function digestOf(value: unknown): string {
-  return createHash('sha256').update(canonicalJson({ v: KEY_VERSION, value })).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson({ v: KEY_VERSION, value }))
+    .digest('hex');
 }
 
 /** `jobs/<jobId>/<stage>/<name>-<digest>.<ext>` */
 export function stageKey(jobId: string, stage: string, name: string, inputs: unknown, ext = 'vldt'): string {
-  if (!JOB_ID_PATTERN.test(jobId)) throw new UserError(`invalid job id "${jobId}": must match ${JOB_ID_PATTERN}`);
+  if (!JOB_ID_PATTERN.test(jobId))
+    throw new UserError(`invalid job id "${jobId}": must match ${JOB_ID_PATTERN}`);
   return `${jobPrefix(jobId)}${stage}/${name}-${digestOf(inputs).slice(0, DIGEST_CHARS)}.${ext}`;
 }
 

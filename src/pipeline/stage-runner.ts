@@ -24,7 +24,12 @@ export interface StageDeps {
   events: EventBus;
 }
 
-export function emit(events: EventBus, ev: StageEvent, state: ProgressEvent['state'], extra: Partial<ProgressEvent> = {}): void {
+export function emit(
+  events: EventBus,
+  ev: StageEvent,
+  state: ProgressEvent['state'],
+  extra: Partial<ProgressEvent> = {},
+): void {
   events.publish({ ...ev, ...extra, state, at: new Date().toISOString() });
 }
 
@@ -44,26 +49,42 @@ export function checkpointPrefix(outputKey: string): string {
  * The checkpoints of one sampling loop of the running activity (`slot` tells loops apart when an
  * activity runs several, like segment 0's image frame and prediction window).
  */
-export function makeCheckpoints(deps: StageDeps, outputKey: string, slot: string, details: StepDetails): SamplingCheckpoints {
+export function makeCheckpoints(
+  deps: StageDeps,
+  outputKey: string,
+  slot: string,
+  details: StepDetails,
+): SamplingCheckpoints {
   const ctx = Context.current();
-  return new SamplingCheckpoints(deps.store, `${checkpointPrefix(outputKey)}${slot}/`, checkpointEveryFromEnv(), (d) => {
-    details.checkpoint = d.checkpoint;
-    ctx.heartbeat({ ...details, step: d.step });
-  });
+  return new SamplingCheckpoints(
+    deps.store,
+    `${checkpointPrefix(outputKey)}${slot}/`,
+    checkpointEveryFromEnv(),
+    (d) => {
+      details.checkpoint = d.checkpoint;
+      ctx.heartbeat({ ...details, step: d.step });
+    },
+  );
 }
 
 /**
  * Heartbeat with a small detail (step numbers and the newest checkpoint key) and stop when the
  * activity is cancelled: long sampling loops call this once per model evaluation.
  */
-export function makeStepReporter(events: EventBus, ev: StageEvent, steps: number, details: StepDetails = {}): (step: number) => void {
+export function makeStepReporter(
+  events: EventBus,
+  ev: StageEvent,
+  steps: number,
+  details: StepDetails = {},
+): (step: number) => void {
   const ctx = Context.current();
   return (step: number) => {
     details.step = step;
     details.steps = steps;
     ctx.heartbeat({ ...details });
     emit(events, ev, 'progress', { step, steps });
-    if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
+    if (ctx.cancellationSignal.aborted)
+      throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
   };
 }
 

@@ -32,8 +32,14 @@ export async function* blendTiles(
     for (const tile of chunks.get(order[k]) ?? []) {
       const box = await load(tile);
       const [Tt, C, hh, ww] = box.shape;
-      if (Tt !== tile.t.end - tile.t.start || hh !== (tile.y.end - tile.y.start) * F || ww !== (tile.x.end - tile.x.start) * F) {
-        throw new Error(`tile ${tile.index} has shape [${box.shape}], planned [${tile.t.end - tile.t.start},3,${(tile.y.end - tile.y.start) * F},${(tile.x.end - tile.x.start) * F}]`);
+      if (
+        Tt !== tile.t.end - tile.t.start ||
+        hh !== (tile.y.end - tile.y.start) * F ||
+        ww !== (tile.x.end - tile.x.start) * F
+      ) {
+        throw new Error(
+          `tile ${tile.index} has shape [${box.shape}], planned [${tile.t.end - tile.t.start},3,${(tile.y.end - tile.y.start) * F},${(tile.x.end - tile.x.start) * F}]`,
+        );
       }
       const w = boxWeights(box.shape, [
         [tile.t.overlapBefore, tile.t.overlapAfter],

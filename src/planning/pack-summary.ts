@@ -31,7 +31,13 @@ export interface PackSummary {
     keyframe: { frames: number };
     interpolation: { intervals: number };
     decode: { frames: number; overlap: number };
-    upscale: { frames: number; overlapFrames: number; tileHeight: number; tileWidth: number; overlap: number };
+    upscale: {
+      frames: number;
+      overlapFrames: number;
+      tileHeight: number;
+      tileWidth: number;
+      overlap: number;
+    };
   };
 }
 

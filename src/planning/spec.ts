@@ -81,9 +81,12 @@ export function compileSpec(
     problems.push(`seconds must be a number in (0, ${MAX_SECONDS}], got ${String(input.seconds)}`);
   }
   const fps = input.fps ?? ctx.packFps;
-  if (!isInt(fps) || fps < 1 || fps > 120) problems.push(`fps must be an integer in [1, 120], got ${String(input.fps)}`);
+  if (!isInt(fps) || fps < 1 || fps > 120)
+    problems.push(`fps must be an integer in [1, 120], got ${String(input.fps)}`);
   else if (fps !== ctx.packFps) {
-    problems.push(`fps must equal the model pack's frame rate ${ctx.packFps} (16× interpolation of its keyframes), got ${fps}`);
+    problems.push(
+      `fps must equal the model pack's frame rate ${ctx.packFps} (16× interpolation of its keyframes), got ${fps}`,
+    );
   }
   if (isInt(fps) && typeof seconds === 'number' && Number.isFinite(seconds)) {
     const frames = seconds * fps;
@@ -100,10 +103,14 @@ export function compileSpec(
   const lightLabels: string[] = ctx.labels.filter((l) => l === 'day' || l === 'night');
   const trafficLabels: string[] = ctx.labels.filter((l) => l === 'clear' || l === 'crowded');
   if (!ctx.labels.includes(scene) || !lightLabels.includes(scene)) {
-    problems.push(`scene must be one of ${lightLabels.join(', ') || '(the pack has no scene labels)'}, got "${scene}"`);
+    problems.push(
+      `scene must be one of ${lightLabels.join(', ') || '(the pack has no scene labels)'}, got "${scene}"`,
+    );
   }
   if (!ctx.labels.includes(traffic) || !trafficLabels.includes(traffic)) {
-    problems.push(`traffic must be one of ${trafficLabels.join(', ') || '(the pack has no traffic labels)'}, got "${traffic}"`);
+    problems.push(
+      `traffic must be one of ${trafficLabels.join(', ') || '(the pack has no traffic labels)'}, got "${traffic}"`,
+    );
   }
   const name = normaliseName(input.name ?? `${scene}-${seed}`);
   if (input.name !== undefined && name.length === 0) {
@@ -112,7 +119,9 @@ export function compileSpec(
   let jobId = input.jobId;
   if (jobId !== undefined) {
     if (!JOB_ID_PATTERN.test(jobId)) {
-      problems.push(`job id must match ${JOB_ID_PATTERN} (lowercase letters, digits, dashes; ≤ 63 chars), got "${jobId}"`);
+      problems.push(
+        `job id must match ${JOB_ID_PATTERN} (lowercase letters, digits, dashes; ≤ 63 chars), got "${jobId}"`,
+      );
     }
   } else {
     jobId = ctx.specHash ? `${name || 'job'}-${ctx.specHash.slice(0, 10)}` : undefined;
@@ -137,6 +146,8 @@ export function compileSpec(
 }
 
 /** The fields that define the video's content: same fields, same bytes. Hashed into the job id. */
-export function contentFields(spec: Omit<JobSpec, 'jobId' | 'name'> & { name?: string }): Record<string, unknown> {
+export function contentFields(
+  spec: Omit<JobSpec, 'jobId' | 'name'> & { name?: string },
+): Record<string, unknown> {
   return { seconds: spec.seconds, fps: spec.fps, scene: spec.scene, traffic: spec.traffic, seed: spec.seed };
 }

@@ -37,6 +37,9 @@ export const MAX_START_TO_CLOSE_MS = 6 * 3600_000;
 export function timeoutsFor(speed: StageSpeed): StageTimeouts {
   const heartbeatTimeoutMs = Math.max(MIN_HEARTBEAT_MS, Math.ceil(TIMEOUT_SLACK * speed.msPerCall));
   const work = TIMEOUT_SLACK * speed.msPerCall * Math.max(1, speed.callsPerActivity);
-  const startToCloseTimeoutMs = Math.min(MAX_START_TO_CLOSE_MS, Math.max(MIN_START_TO_CLOSE_MS, Math.ceil(work + IO_ALLOWANCE_MS)));
+  const startToCloseTimeoutMs = Math.min(
+    MAX_START_TO_CLOSE_MS,
+    Math.max(MIN_START_TO_CLOSE_MS, Math.ceil(work + IO_ALLOWANCE_MS)),
+  );
   return { heartbeatTimeoutMs, startToCloseTimeoutMs };
 }

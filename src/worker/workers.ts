@@ -116,7 +116,9 @@ function installRuntime(): void {
       logger: new DefaultLogger(level, (entry) => {
         // A pool serves activities or workflows, never both: the SDK's warning about that is expected.
         if (/^No (activities|workflows) registered/.test(entry.message)) return;
-        process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}\n`);
+        process.stderr.write(
+          `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}\n`,
+        );
       }),
     });
   } catch {
@@ -129,25 +131,50 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
   const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
   installRuntime();
   mkdirSync(opts.scratchDir, { recursive: true });
-  const models = new ModelCache({ intraOpThreads: opts.intraOpThreads ?? 1, ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}) });
+  const models = new ModelCache({
+    intraOpThreads: opts.intraOpThreads ?? 1,
+    ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}),
+  });
   if (opts.warmPack) {
     const roles = [...new Set(opts.queues.flatMap((q) => QUEUE_MODELS[q]))];
     await models.warm(opts.warmPack, roles);
     log(`loaded ${roles.join(', ') || 'no models'} from ${opts.warmPack}`);
   }
   const tls = temporalTlsFromEnv();
-  const connection = await NativeConnection.connect({ address: opts.temporalAddress, ...(tls ? { tls } : {}) });
-  const activities = createActivities({ store: opts.store, events: opts.events, models, scratchDir: opts.scratchDir });
+  const connection = await NativeConnection.connect({
+    address: opts.temporalAddress,
+    ...(tls ? { tls } : {}),
+  });
+  const activities = createActivities({
+    store: opts.store,
+    events: opts.events,
+    models,
+    scratchDir: opts.scratchDir,
+  });
   const grace = opts.shutdownGraceMs ?? 30_000;
   const workers: Worker[] = [];
   try {
     for (const q of opts.queues) {
       const concurrency = opts.concurrency?.[q] ?? DEFAULT_CONCURRENCY[q];
-      const common = { connection, namespace: opts.namespace, taskQueue: TASK_QUEUES[q], shutdownGraceTime: grace, ...(dataConverter ? { dataConverter } : {}) };
+      const common = {
+        connection,
+        namespace: opts.namespace,
+        taskQueue: TASK_QUEUES[q],
+        shutdownGraceTime: grace,
+        ...(dataConverter ? { dataConverter } : {}),
+      };
       workers.push(
         q === 'orchestration'
-          ? await Worker.create({ ...common, workflowBundle: await workflowBundle(), maxConcurrentWorkflowTaskExecutions: concurrency })
-          : await Worker.create({ ...common, activities: pick(activities, QUEUE_ACTIVITIES[q]), maxConcurrentActivityTaskExecutions: concurrency }),
+          ? await Worker.create({
+              ...common,
+              workflowBundle: await workflowBundle(),
+              maxConcurrentWorkflowTaskExecutions: concurrency,
+            })
+          : await Worker.create({
+              ...common,
+              activities: pick(activities, QUEUE_ACTIVITIES[q]),
+              maxConcurrentActivityTaskExecutions: concurrency,
+            }),
       );
       log(`worker polling ${TASK_QUEUES[q]} (concurrency ${concurrency})`);
     }

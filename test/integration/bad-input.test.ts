@@ -4,7 +4,16 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { connectTemporal } from '../../src/client/jobs';
@@ -38,36 +47,241 @@ interface Case {
 
 const job = ['--seconds', '2', '--pack', CONTRACT_PACK];
 const cases: Case[] = [
-  { name: 'zero seconds', args: (o, s) => ['generate', '--seconds', '0', '--pack', CONTRACT_PACK, '--out', o, '--state-dir', s], message: /seconds must be a number in \(0, 1800\], got 0/ },
-  { name: 'seconds not a number', args: (o, s) => ['generate', '--seconds', 'ten', '--out', o, '--state-dir', s], message: /--seconds must be a number, got "ten"/ },
-  { name: 'too long', args: (o, s) => ['generate', '--seconds', '4000', '--pack', CONTRACT_PACK, '--out', o, '--state-dir', s], message: /seconds must be a number in \(0, 1800\]/ },
-  { name: 'fractional frame count', args: (o, s) => ['generate', '--seconds', '0.01', '--pack', CONTRACT_PACK, '--out', o, '--state-dir', s], message: /seconds × fps must be a whole number of frames/ },
-  { name: 'unknown scene label', args: (o, s) => ['generate', ...job, '--scene', 'dusk', '--out', o, '--state-dir', s], message: /scene must be one of day, night, got "dusk"/ },
-  { name: 'unknown traffic label', args: (o, s) => ['generate', ...job, '--traffic', 'jammed', '--out', o, '--state-dir', s], message: /traffic must be one of clear, crowded, got "jammed"/ },
-  { name: 'fractional seed', args: (o, s) => ['generate', ...job, '--seed', '1.5', '--out', o, '--state-dir', s], message: /seed must be an integer in \[0, 4294967295\], got 1.5/ },
-  { name: 'seed too large', args: (o, s) => ['generate', ...job, '--seed', '99999999999', '--out', o, '--state-dir', s], message: /seed must be an integer/ },
-  { name: 'fps the pack was not made for', args: (o, s) => ['generate', ...job, '--fps', '30', '--out', o, '--state-dir', s], message: /fps must equal the model pack's frame rate 24/ },
-  { name: 'bad job id', args: (o, s) => ['generate', ...job, '--job-id', 'My/Job', '--out', o, '--state-dir', s], message: /job id must match/ },
-  { name: 'name without letters', args: (o, s) => ['generate', ...job, '--name', '!!!', '--out', o, '--state-dir', s], message: /name must contain letters or digits/ },
-  { name: 'bad deadline', args: (o, s) => ['generate', ...job, '--deadline', 'tomorrow', '--out', o, '--state-dir', s], message: /deadline must be an ISO 8601 date-time, got "tomorrow"/ },
-  { name: 'missing pack', args: (o, s) => ['generate', '--seconds', '2', '--pack', path.join(tmp, 'no-such-pack'), '--out', o, '--state-dir', s], message: /no-such-pack/ },
-  { name: 'manifest not JSON', args: (o, s) => ['generate', '--seconds', '2', '--pack', brokenPack('not-json', (d) => writeFileSync(manifestOf(d), '{ nope')), '--out', o, '--state-dir', s], message: /vldm-pack\.json.*(JSON|json)/ },
-  { name: 'wrong checksum', args: (o, s) => ['generate', '--seconds', '2', '--pack', brokenPack('bad-sha', (d) => editManifest(d, (m) => { (m.models as Record<string, { sha256: string }>).decoder.sha256 = '0'.repeat(64); })), '--out', o, '--state-dir', s], message: /decoder.*sha256/ },
-  { name: 'model file missing', args: (o, s) => ['generate', '--seconds', '2', '--pack', brokenPack('no-file', (d) => rmSync(path.join(d, 'upsampler.onnx'))), '--out', o, '--state-dir', s], message: /upsampler.*(missing|not found|does not exist|no such)/i },
-  { name: 'model file not ONNX', args: (o, s) => ['generate', '--seconds', '2', '--pack', brokenPack('not-onnx', (d) => { writeFileSync(path.join(d, 'keyframe.onnx'), 'hello'); editManifest(d, (m) => { (m.models as Record<string, { sha256: string }>).keyframe.sha256 = '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824'; }); }), '--out', o, '--state-dir', s], message: /keyframe.*(ONNX|onnx|protobuf)/ },
-  { name: 'output folder missing', args: (_o, s) => ['generate', ...job, '--out', path.join(tmp, 'nowhere', 'x.mp4'), '--state-dir', s], message: /--out: folder .*nowhere does not exist/ },
-  { name: 'output is a folder', args: (_o, s) => ['generate', ...job, '--out', tmp, '--state-dir', s], message: /--out .* is a folder/ },
-  { name: 'output parent is a file', args: (_o, s) => ['generate', ...job, '--out', path.join(CONTRACT_PACK, 'vldm-pack.json', 'x.mp4'), '--state-dir', s], message: /is a file, not a folder/ },
-  { name: 'output not MP4', args: (o, s) => ['generate', ...job, '--out', o.replace(/\.mp4$/, '.avi'), '--state-dir', s], message: /--out must end in \.mp4/ },
-  { name: 'no output given', args: (_o, s) => ['generate', ...job, '--state-dir', s], message: /--out is required/ },
-  { name: 'threads not a count', args: (o, s) => ['generate', ...job, '--threads', '0', '--out', o, '--state-dir', s], message: /intraOpThreads \(VLDM_THREADS\) must be an integer in \[1, 256\], got 0/ },
-  { name: 'temporal address malformed', args: (o, s) => ['generate', ...job, '--temporal-address', 'localhost', '--out', o, '--state-dir', s], message: /temporal address must be host:port, got "localhost"/ },
-  { name: 'config file missing', args: (o, s) => ['generate', ...job, '--config', path.join(tmp, 'missing.json'), '--out', o, '--state-dir', s], message: /config file .*missing\.json does not exist/ },
-  { name: 'config file with unknown key', args: (o, s) => ['generate', ...job, '--config', (writeFileSync(path.join(tmp, 'odd.json'), '{"temporal": "x"}'), path.join(tmp, 'odd.json')), '--out', o, '--state-dir', s], message: /unknown key "temporal"/ },
-  { name: 'unreachable Temporal (submit)', args: () => ['submit', ...job, '--temporal-address', '127.0.0.1:1'], message: /cannot reach the Temporal server at 127\.0\.0\.1:1/ },
-  { name: 'unknown worker queue', args: () => ['worker', '--queues', 'keyframe,gpu', '--temporal-address', '127.0.0.1:1'], message: /--queues must be "all" or a comma list .*unknown: gpu/ },
-  { name: 'unknown job (fetch)', args: (o) => ['fetch', 'no-such-job', '--out', o, '--temporal-address', temporal], message: /no job "no-such-job"/ },
-  { name: 'invalid job id (status)', args: () => ['status', 'Bad_Id', '--temporal-address', temporal], message: /job id must match/ },
+  {
+    name: 'zero seconds',
+    args: (o, s) => ['generate', '--seconds', '0', '--pack', CONTRACT_PACK, '--out', o, '--state-dir', s],
+    message: /seconds must be a number in \(0, 1800\], got 0/,
+  },
+  {
+    name: 'seconds not a number',
+    args: (o, s) => ['generate', '--seconds', 'ten', '--out', o, '--state-dir', s],
+    message: /--seconds must be a number, got "ten"/,
+  },
+  {
+    name: 'too long',
+    args: (o, s) => ['generate', '--seconds', '4000', '--pack', CONTRACT_PACK, '--out', o, '--state-dir', s],
+    message: /seconds must be a number in \(0, 1800\]/,
+  },
+  {
+    name: 'fractional frame count',
+    args: (o, s) => ['generate', '--seconds', '0.01', '--pack', CONTRACT_PACK, '--out', o, '--state-dir', s],
+    message: /seconds × fps must be a whole number of frames/,
+  },
+  {
+    name: 'unknown scene label',
+    args: (o, s) => ['generate', ...job, '--scene', 'dusk', '--out', o, '--state-dir', s],
+    message: /scene must be one of day, night, got "dusk"/,
+  },
+  {
+    name: 'unknown traffic label',
+    args: (o, s) => ['generate', ...job, '--traffic', 'jammed', '--out', o, '--state-dir', s],
+    message: /traffic must be one of clear, crowded, got "jammed"/,
+  },
+  {
+    name: 'fractional seed',
+    args: (o, s) => ['generate', ...job, '--seed', '1.5', '--out', o, '--state-dir', s],
+    message: /seed must be an integer in \[0, 4294967295\], got 1.5/,
+  },
+  {
+    name: 'seed too large',
+    args: (o, s) => ['generate', ...job, '--seed', '99999999999', '--out', o, '--state-dir', s],
+    message: /seed must be an integer/,
+  },
+  {
+    name: 'fps the pack was not made for',
+    args: (o, s) => ['generate', ...job, '--fps', '30', '--out', o, '--state-dir', s],
+    message: /fps must equal the model pack's frame rate 24/,
+  },
+  {
+    name: 'bad job id',
+    args: (o, s) => ['generate', ...job, '--job-id', 'My/Job', '--out', o, '--state-dir', s],
+    message: /job id must match/,
+  },
+  {
+    name: 'name without letters',
+    args: (o, s) => ['generate', ...job, '--name', '!!!', '--out', o, '--state-dir', s],
+    message: /name must contain letters or digits/,
+  },
+  {
+    name: 'bad deadline',
+    args: (o, s) => ['generate', ...job, '--deadline', 'tomorrow', '--out', o, '--state-dir', s],
+    message: /deadline must be an ISO 8601 date-time, got "tomorrow"/,
+  },
+  {
+    name: 'missing pack',
+    args: (o, s) => [
+      'generate',
+      '--seconds',
+      '2',
+      '--pack',
+      path.join(tmp, 'no-such-pack'),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message: /no-such-pack/,
+  },
+  {
+    name: 'manifest not JSON',
+    args: (o, s) => [
+      'generate',
+      '--seconds',
+      '2',
+      '--pack',
+      brokenPack('not-json', (d) => writeFileSync(manifestOf(d), '{ nope')),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message: /vldm-pack\.json.*(JSON|json)/,
+  },
+  {
+    name: 'wrong checksum',
+    args: (o, s) => [
+      'generate',
+      '--seconds',
+      '2',
+      '--pack',
+      brokenPack('bad-sha', (d) =>
+        editManifest(d, (m) => {
+          (m.models as Record<string, { sha256: string }>).decoder.sha256 = '0'.repeat(64);
+        }),
+      ),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message: /decoder.*sha256/,
+  },
+  {
+    name: 'model file missing',
+    args: (o, s) => [
+      'generate',
+      '--seconds',
+      '2',
+      '--pack',
+      brokenPack('no-file', (d) => rmSync(path.join(d, 'upsampler.onnx'))),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message: /upsampler.*(missing|not found|does not exist|no such)/i,
+  },
+  {
+    name: 'model file not ONNX',
+    args: (o, s) => [
+      'generate',
+      '--seconds',
+      '2',
+      '--pack',
+      brokenPack('not-onnx', (d) => {
+        writeFileSync(path.join(d, 'keyframe.onnx'), 'hello');
+        editManifest(d, (m) => {
+          (m.models as Record<string, { sha256: string }>).keyframe.sha256 =
+            '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824';
+        });
+      }),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message: /keyframe.*(ONNX|onnx|protobuf)/,
+  },
+  {
+    name: 'output folder missing',
+    args: (_o, s) => ['generate', ...job, '--out', path.join(tmp, 'nowhere', 'x.mp4'), '--state-dir', s],
+    message: /--out: folder .*nowhere does not exist/,
+  },
+  {
+    name: 'output is a folder',
+    args: (_o, s) => ['generate', ...job, '--out', tmp, '--state-dir', s],
+    message: /--out .* is a folder/,
+  },
+  {
+    name: 'output parent is a file',
+    args: (_o, s) => [
+      'generate',
+      ...job,
+      '--out',
+      path.join(CONTRACT_PACK, 'vldm-pack.json', 'x.mp4'),
+      '--state-dir',
+      s,
+    ],
+    message: /is a file, not a folder/,
+  },
+  {
+    name: 'output not MP4',
+    args: (o, s) => ['generate', ...job, '--out', o.replace(/\.mp4$/, '.avi'), '--state-dir', s],
+    message: /--out must end in \.mp4/,
+  },
+  {
+    name: 'no output given',
+    args: (_o, s) => ['generate', ...job, '--state-dir', s],
+    message: /--out is required/,
+  },
+  {
+    name: 'threads not a count',
+    args: (o, s) => ['generate', ...job, '--threads', '0', '--out', o, '--state-dir', s],
+    message: /intraOpThreads \(VLDM_THREADS\) must be an integer in \[1, 256\], got 0/,
+  },
+  {
+    name: 'temporal address malformed',
+    args: (o, s) => ['generate', ...job, '--temporal-address', 'localhost', '--out', o, '--state-dir', s],
+    message: /temporal address must be host:port, got "localhost"/,
+  },
+  {
+    name: 'config file missing',
+    args: (o, s) => [
+      'generate',
+      ...job,
+      '--config',
+      path.join(tmp, 'missing.json'),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message: /config file .*missing\.json does not exist/,
+  },
+  {
+    name: 'config file with unknown key',
+    args: (o, s) => [
+      'generate',
+      ...job,
+      '--config',
+      (writeFileSync(path.join(tmp, 'odd.json'), '{"temporal": "x"}'), path.join(tmp, 'odd.json')),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message: /unknown key "temporal"/,
+  },
+  {
+    name: 'unreachable Temporal (submit)',
+    args: () => ['submit', ...job, '--temporal-address', '127.0.0.1:1'],
+    message: /cannot reach the Temporal server at 127\.0\.0\.1:1/,
+  },
+  {
+    name: 'unknown worker queue',
+    args: () => ['worker', '--queues', 'keyframe,gpu', '--temporal-address', '127.0.0.1:1'],
+    message: /--queues must be "all" or a comma list .*unknown: gpu/,
+  },
+  {
+    name: 'unknown job (fetch)',
+    args: (o) => ['fetch', 'no-such-job', '--out', o, '--temporal-address', temporal],
+    message: /no job "no-such-job"/,
+  },
+  {
+    name: 'invalid job id (status)',
+    args: () => ['status', 'Bad_Id', '--temporal-address', temporal],
+    message: /job id must match/,
+  },
 ];
 
 beforeAll(async () => {

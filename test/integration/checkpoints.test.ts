@@ -39,23 +39,39 @@ afterAll(async () => {
 
 async function inputFor(jobId: string): Promise<UpscaleInput> {
   const { summary: pack } = await models.get(CONTRACT_PACK);
-  const spec = compileSpec({ seconds: 2, seed: 4, jobId }, { labels: pack.labels, packFps: pack.video.fps, pack: CONTRACT_PACK });
+  const spec = compileSpec(
+    { seconds: 2, seed: 4, jobId },
+    { labels: pack.labels, packFps: pack.video.fps, pack: CONTRACT_PACK },
+  );
   const plan = planJob(spec, pack);
   const seg = plan.segments[0];
   const tile = seg.upscale[0];
   // Synthetic decoded low-res frames for the tile's frames, stored the way the decode stage stores them.
   const T = seg.frames.end - seg.frames.start;
-  const px = gaussian({ seed: 1, stage: 'test', segment: 0, window: 0, tile: 0, step: 0 }, T * 3 * pack.base.height * pack.base.width).map((v) => Math.max(-1, Math.min(1, v / 3)));
+  const px = gaussian(
+    { seed: 1, stage: 'test', segment: 0, window: 0, tile: 0, step: 0 },
+    T * 3 * pack.base.height * pack.base.width,
+  ).map((v) => Math.max(-1, Math.min(1, v / 3)));
   const key = `jobs/${jobId}/decode/synthetic.vldt`;
   await store.put(key, encodeTensor({ shape: [T, 3, pack.base.height, pack.base.width], data: px }));
-  return { spec, pack, labels: plan.labels, segment: 0, tile, sources: [{ key, axis: 'frame', start: seg.frames.start, end: seg.frames.end }] };
+  return {
+    spec,
+    pack,
+    labels: plan.labels,
+    segment: 0,
+    tile,
+    sources: [{ key, axis: 'frame', start: seg.frames.start, end: seg.frames.end }],
+  };
 }
 
 describe('sampling checkpoints', () => {
   it('resumes an interrupted activity from its newest checkpoint and gives identical bytes', async () => {
     const activities = createUpscaleActivities({ store, events: bus, models, scratchDir: os.tmpdir() });
     // Undisturbed run.
-    const clean = (await new MockActivityEnvironment().run(activities.upscale, await inputFor('ckpt-clean'))) as StageOutput;
+    const clean = (await new MockActivityEnvironment().run(
+      activities.upscale,
+      await inputFor('ckpt-clean'),
+    )) as StageOutput;
     const cleanBytes = await store.get(clean.key);
     const steps = (await models.get(CONTRACT_PACK)).summary.sampling.upsampler.steps;
     expect(steps).toBeGreaterThanOrEqual(3);
@@ -113,7 +129,9 @@ describe('sampling checkpoints', () => {
       // The cancelled attempt finishes its step in the background and saves before it stops.
       let ckpts: string[] = [];
       for (let i = 0; i < 200 && ckpts.length === 0; i++) {
-        ckpts = (await store.list(`jobs/${input.spec.jobId}/upscale/`)).map((a) => a.key).filter((k) => k.includes('.ckpt/'));
+        ckpts = (await store.list(`jobs/${input.spec.jobId}/upscale/`))
+          .map((a) => a.key)
+          .filter((k) => k.includes('.ckpt/'));
         if (ckpts.length === 0) await new Promise((r) => setTimeout(r, 50));
       }
       expect(ckpts).toHaveLength(1);
@@ -121,7 +139,9 @@ describe('sampling checkpoints', () => {
       events.length = 0;
       await new MockActivityEnvironment().run(activities.upscale, input);
       const steps = (await models.get(CONTRACT_PACK)).summary.sampling.upsampler.steps;
-      expect(events.filter((e) => e.state === 'progress').map((e) => e.step)).toEqual(Array.from({ length: steps - 2 }, (_, i) => i + 3));
+      expect(events.filter((e) => e.state === 'progress').map((e) => e.step)).toEqual(
+        Array.from({ length: steps - 2 }, (_, i) => i + 3),
+      );
     } finally {
       process.env[CHECKPOINT_EVERY_ENV] = '1';
     }

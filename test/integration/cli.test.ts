@@ -25,11 +25,16 @@ const job = ['--seconds', '5', '--scene', 'day', '--traffic', 'clear', '--seed',
 beforeAll(async () => {
   servers = await testServers();
   common = [
-    '--temporal-address', servers.temporal!.address,
-    '--temporal-ui', servers.temporal!.uiUrl,
-    '--nats', servers.nats!.url,
-    '--state-dir', testStateDir(),
-    '--pack', CONTRACT_PACK,
+    '--temporal-address',
+    servers.temporal!.address,
+    '--temporal-ui',
+    servers.temporal!.uiUrl,
+    '--nats',
+    servers.nats!.url,
+    '--state-dir',
+    testStateDir(),
+    '--pack',
+    CONTRACT_PACK,
   ];
   env = s3Env(servers);
 });
@@ -41,19 +46,36 @@ describe('vldm generate and the cluster path give the same video', () => {
 
   it('generate writes the MP4 and one JSON object with the job summary', async () => {
     generated = path.join(tmp, 'generated.mp4');
-    const r = await runCli(['generate', ...job, ...common, '--name', 'cli-gen', '--store', path.join(tmp, 'local-artifacts'), '--out', generated, '--json']);
+    const r = await runCli([
+      'generate',
+      ...job,
+      ...common,
+      '--name',
+      'cli-gen',
+      '--store',
+      path.join(tmp, 'local-artifacts'),
+      '--out',
+      generated,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(summary).toMatchObject({ output: generated, frames: 120, width: 256, height: 128, fps: 24 });
     expect(summary.jobId).toMatch(/^cli-gen-[0-9a-f]{10}$/);
-    expect(summary.temporalUiUrl).toBe(`${servers.temporal!.uiUrl}/namespaces/default/workflows/${summary.jobId as string}`);
+    expect(summary.temporalUiUrl).toBe(
+      `${servers.temporal!.uiUrl}/namespaces/default/workflows/${summary.jobId as string}`,
+    );
     expect((summary.activities as { total: number }).total).toBeGreaterThan(20);
     expect(await probeVideo(generated)).toMatchObject({ frames: 120, width: 256, height: 128, fps: 24 });
   });
 
   it('submit + a worker in another process + watch + fetch produce the same bytes', async () => {
     const store = ['--store', 's3://vldm-cli/artifacts'];
-    const worker = await startCli(['worker', '--queues', 'all', ...common, ...store, '--grace-seconds', '5'], env, /vldm worker ready/);
+    const worker = await startCli(
+      ['worker', '--queues', 'all', ...common, ...store, '--grace-seconds', '5'],
+      env,
+      /vldm worker ready/,
+    );
     try {
       const sub = await runCli(['submit', ...job, ...common, ...store, '--name', 'cli-sub', '--json'], env);
       expect(sub.code, sub.stderr).toBe(0);
@@ -62,7 +84,11 @@ describe('vldm generate and the cluster path give the same video', () => {
 
       const watched = await runCli(['watch', jobId, ...common, '--json'], env);
       expect(watched.code, watched.stderr).toBe(0);
-      expect(JSON.parse(watched.stdout)).toMatchObject({ jobId, status: 'COMPLETED', progressSource: 'nats' });
+      expect(JSON.parse(watched.stdout)).toMatchObject({
+        jobId,
+        status: 'COMPLETED',
+        progressSource: 'nats',
+      });
 
       const fetched = path.join(tmp, 'fetched.mp4');
       const f = await runCli(['fetch', jobId, ...common, ...store, '--out', fetched], env);
@@ -71,7 +97,10 @@ describe('vldm generate and the cluster path give the same video', () => {
 
       const st = await runCli(['status', jobId, ...common, '--json'], env);
       expect(st.code, st.stderr).toBe(0);
-      const status = JSON.parse(st.stdout) as { status: string; progress: { stages: Record<string, { done: number; total: number }> } };
+      const status = JSON.parse(st.stdout) as {
+        status: string;
+        progress: { stages: Record<string, { done: number; total: number }> };
+      };
       expect(status.status).toBe('COMPLETED');
       expect(status.progress.stages.upscale.done).toBe(status.progress.stages.upscale.total);
 
@@ -89,7 +118,9 @@ describe('vldm generate and the cluster path give the same video', () => {
   it('plan prints the segments and activity counts without running anything', async () => {
     const r = await runCli(['plan', ...job, '--pack', CONTRACT_PACK, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const p = JSON.parse(r.stdout) as { plan: { frames: number; segments: unknown[]; counts: { total: number } } };
+    const p = JSON.parse(r.stdout) as {
+      plan: { frames: number; segments: unknown[]; counts: { total: number } };
+    };
     expect(p.plan.frames).toBe(120);
     expect(p.plan.segments).toHaveLength(3);
   });

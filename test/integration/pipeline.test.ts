@@ -52,15 +52,30 @@ describe('a multi-segment job end to end', () => {
     // Children are readable workflows with the job's id as prefix; progress is complete.
     const st = await jobStatus(d.client, spec.jobId);
     expect(st.status).toBe('COMPLETED');
-    expect(st.progress?.segments.map((s) => s.workflowId)).toEqual(plan.segments.map((s) => `${spec.jobId}/segment-${String(s.index).padStart(3, '0')}`));
+    expect(st.progress?.segments.map((s) => s.workflowId)).toEqual(
+      plan.segments.map((s) => `${spec.jobId}/segment-${String(s.index).padStart(3, '0')}`),
+    );
     for (const [stage, c] of Object.entries(st.progress!.stages)) expect(c.done, stage).toBe(c.total);
     // NATS saw every stage finish, and diffusion steps in between.
     const finished = new Set(events.filter((e) => e.state === 'completed').map((e) => e.stage));
-    expect([...finished].sort()).toEqual(['decode', 'encode', 'interpolation', 'keyframe', 'plan', 'stitch', 'upscale']);
-    expect(events.some((e) => e.state === 'progress' && e.stage === 'upscale' && e.step !== undefined)).toBe(true);
+    expect([...finished].sort()).toEqual([
+      'decode',
+      'encode',
+      'interpolation',
+      'keyframe',
+      'plan',
+      'stitch',
+      'upscale',
+    ]);
+    expect(events.some((e) => e.state === 'progress' && e.stage === 'upscale' && e.step !== undefined)).toBe(
+      true,
+    );
     // Findable in the Temporal UI by its search attributes.
     const found: string[] = [];
-    for await (const w of d.client.workflow.list({ query: `VldmJob = '${spec.jobId}' AND VldmScene = 'night'` })) found.push(w.workflowId);
+    for await (const w of d.client.workflow.list({
+      query: `VldmJob = '${spec.jobId}' AND VldmScene = 'night'`,
+    }))
+      found.push(w.workflowId);
     expect(found).toContain(spec.jobId);
     first = { sha: result.sha256, total: result.activities.total };
   });
@@ -82,12 +97,30 @@ describe('a multi-segment job end to end', () => {
     // Overwrite one tile's bytes behind the store's back (MinIO keeps the old checksum metadata).
     const victim = tiles[0].key;
     const { S3Client, PutObjectCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
-    const s3 = new S3Client({ endpoint: d.servers.minio!.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: d.servers.minio!.accessKeyId, secretAccessKey: d.servers.minio!.secretAccessKey } });
-    const head = await s3.send(new HeadObjectCommand({ Bucket: 'vldm-pipeline', Key: `artifacts/${victim}` }));
-    await s3.send(new PutObjectCommand({ Bucket: 'vldm-pipeline', Key: `artifacts/${victim}`, Body: Buffer.from('garbage'), Metadata: head.Metadata }));
+    const s3 = new S3Client({
+      endpoint: d.servers.minio!.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: {
+        accessKeyId: d.servers.minio!.accessKeyId,
+        secretAccessKey: d.servers.minio!.secretAccessKey,
+      },
+    });
+    const head = await s3.send(
+      new HeadObjectCommand({ Bucket: 'vldm-pipeline', Key: `artifacts/${victim}` }),
+    );
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'vldm-pipeline',
+        Key: `artifacts/${victim}`,
+        Body: Buffer.from('garbage'),
+        Metadata: head.Metadata,
+      }),
+    );
     s3.destroy();
     // The clip that used the tile must be recomputed too: drop it and the stitched output.
-    for (const prefix of ['clips/', 'output/']) for (const a of await d.store.list(`jobs/${spec.jobId}/${prefix}`)) await d.store.delete(a.key);
+    for (const prefix of ['clips/', 'output/'])
+      for (const a of await d.store.list(`jobs/${spec.jobId}/${prefix}`)) await d.store.delete(a.key);
     await startJob(d.client, spec);
     const result = await waitForJob(d.client, spec.jobId);
     expect(result.activities.reused).toBeLessThan(result.activities.total);
@@ -97,12 +130,16 @@ describe('a multi-segment job end to end', () => {
 
 describe('cancellation', () => {
   it('cancels the job, its segment children and their running activities', async () => {
-    const { spec, plan } = await compileJob({ seconds: '5', seed: '99', name: `cancel-${process.pid}` }, CONTRACT_PACK);
+    const { spec, plan } = await compileJob(
+      { seconds: '5', seed: '99', name: `cancel-${process.pid}` },
+      CONTRACT_PACK,
+    );
     const started: ProgressEvent[] = [];
     const sub = await subscribeProgress(d.servers.nats!.url, spec.jobId, (e) => started.push(e));
     await startJob(d.client, spec);
     // Wait until a segment child is rendering, then cancel.
-    for (let i = 0; i < 600 && !started.some((e) => e.stage === 'interpolation'); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 600 && !started.some((e) => e.stage === 'interpolation'); i++)
+      await new Promise((r) => setTimeout(r, 100));
     await cancelJob(d.client, spec.jobId);
     await expect(waitForJob(d.client, spec.jobId)).rejects.toThrow(/cancel/i);
     await sub!.close();

@@ -20,9 +20,18 @@ describe('training smoke test', () => {
     const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'vldm-smoke-')), 'pack');
     const root = repoRoot();
     const env = { ...process.env, PYTHONPATH: path.join(root, 'training') };
-    const smoke = spawnSync(PYTHON, ['-m', 'vldm_train.smoke', '--out', out], { cwd: root, env, encoding: 'utf8', timeout: 600_000 });
+    const smoke = spawnSync(PYTHON, ['-m', 'vldm_train.smoke', '--out', out], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
     expect(smoke.status, `${smoke.stdout}\n${smoke.stderr}`).toBe(0);
-    const check = spawnSync(process.execPath, [path.join(root, 'training/scripts/ort_check.cjs'), out, path.join(out, 'cases')], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+    const check = spawnSync(
+      process.execPath,
+      [path.join(root, 'training/scripts/ort_check.cjs'), out, path.join(out, 'cases')],
+      { cwd: root, encoding: 'utf8', timeout: 300_000 },
+    );
     expect(check.status, `${check.stdout}\n${check.stderr}`).toBe(0);
     return verifyPack(out).then((report) => {
       expect(report.ok, JSON.stringify(report, null, 1).slice(0, 4000)).toBe(true);

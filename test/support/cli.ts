@@ -13,7 +13,10 @@ export interface CliResult {
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 300_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [VLDM_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [VLDM_BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -31,11 +34,22 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
 }
 
 /** Start a long-running `vldm` process (a worker) and wait until its stderr shows `ready`. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs = 120_000): Promise<{ child: ChildProcess; log: () => string }> {
+export function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  timeoutMs = 120_000,
+): Promise<{ child: ChildProcess; log: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [VLDM_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [VLDM_BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let log = '';
-    const timer = setTimeout(() => reject(new Error(`vldm ${args.join(' ')} not ready after ${timeoutMs} ms:\n${log}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`vldm ${args.join(' ')} not ready after ${timeoutMs} ms:\n${log}`)),
+      timeoutMs,
+    );
     const onData = (d: Buffer) => {
       log += d.toString();
       if (ready.test(log)) {

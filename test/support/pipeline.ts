@@ -39,12 +39,22 @@ export function s3Env(servers: DevServerAddresses): NodeJS.ProcessEnv {
   };
 }
 
-export async function startDeployment(bucket: string, opts: { workers?: boolean } = {}): Promise<TestDeployment> {
+export async function startDeployment(
+  bucket: string,
+  opts: { workers?: boolean } = {},
+): Promise<TestDeployment> {
   const servers = await testServers();
   const storeUrl = `s3://${bucket}/artifacts`;
-  const store = createStore(
-    { kind: 's3', bucket, prefix: 'artifacts', endpoint: servers.minio?.endpoint, accessKeyId: servers.minio?.accessKeyId, secretAccessKey: servers.minio?.secretAccessKey, region: 'us-east-1', forcePathStyle: true },
-  );
+  const store = createStore({
+    kind: 's3',
+    bucket,
+    prefix: 'artifacts',
+    endpoint: servers.minio?.endpoint,
+    accessKeyId: servers.minio?.accessKeyId,
+    secretAccessKey: servers.minio?.secretAccessKey,
+    region: 'us-east-1',
+    forcePathStyle: true,
+  });
   await (store as S3ArtifactStore).ensureBucket();
   const events = await connectEventBus(servers.nats?.url, { name: 'vldm-test' });
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'vldm-test-scratch-'));
@@ -52,7 +62,15 @@ export async function startDeployment(bucket: string, opts: { workers?: boolean 
   const workers =
     opts.workers === false
       ? undefined
-      : await startWorkers({ temporalAddress: temporal.address, namespace: temporal.namespace, queues: [...QUEUE_ROLES], store, events, warmPack: CONTRACT_PACK, scratchDir: scratch });
+      : await startWorkers({
+          temporalAddress: temporal.address,
+          namespace: temporal.namespace,
+          queues: [...QUEUE_ROLES],
+          store,
+          events,
+          warmPack: CONTRACT_PACK,
+          scratchDir: scratch,
+        });
   const client = await connectTemporal(temporal.address, temporal.namespace);
   return {
     servers,

@@ -24,6 +24,8 @@ function config(over: Record<string, unknown> = {}): PoolsConfig {
     maxPricePerHour: 100,
     secondsPerActivity: { keyframe: 60, upscale: 30, media: 5 },
     deadlineMarginSeconds: 0,
+    // Draining is tested on its own row; elsewhere it is pushed out of the way of the deadline math.
+    drainColdStarts: 1000,
     pools: [
       {
         name: 'kf-spot',
@@ -136,8 +138,16 @@ const rows: Row[] = [
   {
     // Same work, no deadline: due 3600 s after start ⇒ T = 3580 s ⇒ 3000 / 3480 = 0.86 ⇒ 1.
     name: 'without a deadline the same work gets the cheapest pace',
-    jobs: [job({ upscale: 100 }, undefined, 10)],
+    jobs: [job({ upscale: 100 })],
     expect: { 'up-spot': 1 },
+  },
+  {
+    // drainColdStarts 3: the 3000 pod-s are done within 4 c = 400 s, 300 s per new pod ⇒ 10 pods.
+    name: 'known work is drained within a few cold starts, deadline or not',
+    config: config({ drainColdStarts: 3 }),
+    jobs: [job({ upscale: 100 })],
+    expect: { 'up-spot': 10, 'up-od': 0 },
+    reason: ['up-spot', /draining 100 task\(s\) \(queued, running or still to come\) within 3 cold starts/],
   },
   {
     // 2 ready pods, T = 1000: r·T = 2000 < 3000 ⇒ n = 2 + 1000 / 900 = 3.11 ⇒ 4 (2 kept, 2 new).
@@ -162,7 +172,34 @@ const rows: Row[] = [
     queues: { upscale: queued(4, 2) },
     pools: { 'up-spot': ready(2) },
     expect: { 'up-spot': 2, 'up-od': 0 },
-    reason: ['up-spot', /1 deadline\(s\) no longer reachable/],
+    reason: ['up-spot', /1 deadline\(s\) out of reach/],
+  },
+  {
+    // 1000 tasks in 1000 s would take 33 pods; spot has 10 and on-demand is not for this: given up.
+    name: 'a deadline the pools cannot meet even at their maximum is given up',
+    jobs: [job({ upscale: 1000 }, 1010)],
+    expect: { 'up-spot': 10, 'up-od': 0 },
+    reason: ['up-spot', /out of reach/],
+  },
+  {
+    // A big job without deadline started first: its 3000 pod-s are ahead in the FIFO queue, so the
+    // small job's 300 pod-s due in 1000 s need (3000 + 300) / 900 = 3.7 ⇒ 4 pods, not 1.
+    name: 'work ahead in the FIFO queue counts against a later deadline',
+    jobs: [
+      { jobId: 'big', startedAt: NOW - 100, remaining: { upscale: 100 } },
+      { jobId: 'small', startedAt: NOW - 10, deadline: NOW + 1010, remaining: { upscale: 10 } },
+    ],
+    expect: { 'up-spot': 4 },
+  },
+  {
+    // Started after the small one, the big job delays it only by as much as the small one's own
+    // work (their tasks interleave): (10 + 10) × 30 / 900 = 0.7; the big one's own pace wins ⇒ 1.
+    name: 'a job started later holds up an earlier one only as much as their tasks interleave',
+    jobs: [
+      { jobId: 'small', startedAt: NOW - 100, deadline: NOW + 1010, remaining: { upscale: 10 } },
+      { jobId: 'big', startedAt: NOW - 10, remaining: { upscale: 100 } },
+    ],
+    expect: { 'up-spot': 1 },
   },
   {
     // 20 tasks queued, 2 ready pods, an hour to go: needs 0.2 pod, yet both pods have work: kept.
@@ -181,47 +218,73 @@ const rows: Row[] = [
   },
   {
     name: 'spot is preferred to on-demand',
-    jobs: [job({ keyframe: 3 })],
+    jobs: [job({ keyframe: 3 }, 3000)],
     expect: { 'kf-spot': 1, 'kf-od': 0 },
   },
   {
-    // The spot pod has been unschedulable 200 s > 180 s: on-demand takes the work, the request is dropped.
-    name: 'spot pods stuck Pending: on-demand fallback',
-    jobs: [job({ keyframe: 3 })],
+    // The spot pod has been unschedulable 200 s > 180 s: on-demand takes the deadline's work, and
+    // the spot request is dropped.
+    name: 'spot pods stuck Pending: on-demand fallback for a deadline',
+    jobs: [job({ keyframe: 3 }, 3000)],
     queues: { keyframe: queued(1) },
-    pools: {
-      'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 },
-    },
+    pools: { 'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 } },
     expect: { 'kf-spot': 0, 'kf-od': 1 },
     reason: ['kf-spot', /spot capacity unavailable/],
   },
   {
-    // Unschedulable for 60 s only: normal node provisioning; the pod is kept and nothing is added.
-    name: 'a spot pod pending for less than the timeout is waited for',
+    name: 'spot pods stuck Pending: work without a deadline waits for spot',
     jobs: [job({ keyframe: 3 })],
     queues: { keyframe: queued(1) },
-    pools: {
-      'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 60 },
-    },
+    pools: { 'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 } },
+    expect: { 'kf-spot': 0, 'kf-od': 0 },
+  },
+  {
+    // Unschedulable for 60 s only: normal node provisioning; the pod is kept and nothing is added.
+    name: 'a spot pod pending for less than the timeout is waited for',
+    jobs: [job({ keyframe: 3 }, 3000)],
+    queues: { keyframe: queued(1) },
+    pools: { 'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 60 } },
     expect: { 'kf-spot': 1, 'kf-od': 0 },
   },
   {
-    // 400 tasks by T = 1000 ⇒ 13.3 pods; spot stops at its maximum of 10, on-demand takes 3.3 ⇒ 4.
-    name: 'past the spot pool maximum, on-demand takes the rest',
+    // 400 tasks by T = 1000 ⇒ 13.3 pods; spot stops at its maximum of 10; on-demand is for shortages.
+    name: 'past the spot pool maximum, on-demand stays unused by default…',
+    jobs: [job({ upscale: 400 }, 1010)],
+    expect: { 'up-spot': 10, 'up-od': 0 },
+  },
+  {
+    name: '…and takes the rest with onDemandFor "deadlines"',
+    config: config({ onDemandFor: 'deadlines' }),
     jobs: [job({ upscale: 400 }, 1010)],
     expect: { 'up-spot': 10, 'up-od': 4 },
   },
   {
-    name: 'idle pods stay for the scale-down window (their cold start)…',
+    // No job has work left for upscale and no task of unknown origin was seen: none can come back.
+    name: 'pods no running job needs any more go at once',
+    pools: { 'up-spot': ready(3) },
+    memory: remember('up-spot', 50, 3),
+    expect: { 'up-spot': 0 },
+  },
+  {
+    // The job still has 1 upscale task: 1 pod is recommended, the other 2 wait out the window.
+    name: 'while work remains, idle pods stay for the scale-down window (their cold start)',
+    jobs: [job({ upscale: 1 })],
+    queues: { upscale: queued(1) },
     pools: { 'up-spot': ready(3) },
     memory: remember('up-spot', 50, 3),
     expect: { 'up-spot': 3 },
-    reason: ['up-spot', /held at 3 by the 100 s scale-down window \(recommended 0\)/],
+    reason: ['up-spot', /held at 3 by the 100 s scale-down window \(recommended 1\)/],
   },
   {
-    name: '…and go to zero once it has passed',
+    name: 'after tasks of unknown origin, idle pods stay for the window…',
     pools: { 'up-spot': ready(3) },
-    memory: remember('up-spot', 150, 3),
+    memory: { ...remember('up-spot', 50, 3), unattributedAt: { upscale: NOW - 50 } },
+    expect: { 'up-spot': 3 },
+  },
+  {
+    name: '…and go once it has passed',
+    pools: { 'up-spot': ready(3) },
+    memory: { ...remember('up-spot', 150, 3), unattributedAt: { upscale: NOW - 150 } },
     expect: { 'up-spot': 0 },
   },
   {
@@ -232,10 +295,8 @@ const rows: Row[] = [
   {
     // Pods not yet on a node cost nothing: dropped at once, window or not.
     name: 'unscheduled pods are dropped at once when the work is gone',
-    pools: {
-      'up-spot': { replicas: 3, ready: 0, pending: 3, unschedulable: 3, oldestUnschedulableSeconds: 30 },
-    },
-    memory: remember('up-spot', 10, 3),
+    pools: { 'up-spot': { replicas: 3, ready: 0, pending: 3, unschedulable: 3, oldestUnschedulableSeconds: 30 } },
+    memory: { ...remember('up-spot', 10, 3), unattributedAt: { upscale: NOW - 10 } },
     expect: { 'up-spot': 0 },
   },
   {
@@ -266,7 +327,7 @@ describe('decide', () => {
 
   it('remembers a stalled spot pool and keeps on-demand pods rather than churning back', () => {
     const cfg = config();
-    const jobs = [job({ keyframe: 3 })];
+    const jobs = [job({ keyframe: 3 }, 3000)];
     const first = decide({
       now: NOW,
       config: cfg,
@@ -288,7 +349,8 @@ describe('decide', () => {
     });
     expect(second.pools.find((p) => p.pool === 'kf-od')?.replicas).toBe(1);
     expect(second.pools.find((p) => p.pool === 'kf-spot')?.replicas).toBe(0);
-    // After the retry window spot is allowed again, but the ready on-demand pod with work is kept.
+    // After the retry window spot is allowed again, but the ready on-demand pod doing the deadline's
+    // work is kept: moving it would cost a cold start and risk the deadline.
     const third = decide({
       now: NOW + 1000,
       config: cfg,

@@ -1,6 +1,11 @@
 /** Timeouts from measured speed (src/planning/timeouts.ts). */
 import { describe, expect, it } from 'vitest';
-import { timeoutsFor, MIN_HEARTBEAT_MS, MIN_START_TO_CLOSE_MS, MAX_START_TO_CLOSE_MS } from '../../src/planning/timeouts';
+import {
+  timeoutsFor,
+  MIN_HEARTBEAT_MS,
+  MIN_START_TO_CLOSE_MS,
+  MAX_START_TO_CLOSE_MS,
+} from '../../src/planning/timeouts';
 
 describe('timeoutsFor', () => {
   it.each([
@@ -13,6 +18,9 @@ describe('timeoutsFor', () => {
     // absurdly slow: capped
     { msPerCall: 600_000, calls: 50, heartbeat: 6_000_000, close: MAX_START_TO_CLOSE_MS },
   ])('$msPerCall ms × $calls calls', ({ msPerCall, calls, heartbeat, close }) => {
-    expect(timeoutsFor({ stage: 'upscale', msPerCall, callsPerActivity: calls })).toEqual({ heartbeatTimeoutMs: heartbeat, startToCloseTimeoutMs: close });
+    expect(timeoutsFor({ stage: 'upscale', msPerCall, callsPerActivity: calls })).toEqual({
+      heartbeatTimeoutMs: heartbeat,
+      startToCloseTimeoutMs: close,
+    });
   });
 });

@@ -61,7 +61,9 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
   const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);
   const ui = jobUiUrl(cfg, spec.jobId);
   try {
-    out.info(`job ${spec.jobId}: ${plan.frames} frames ${plan.width}×${plan.height} @ ${plan.fps} fps, ${plan.segments.length} segments, ${plan.counts.total} activities`);
+    out.info(
+      `job ${spec.jobId}: ${plan.frames} frames ${plan.width}×${plan.height} @ ${plan.fps} fps, ${plan.segments.length} segments, ${plan.counts.total} activities`,
+    );
     out.info(`Temporal UI: ${ui}`);
     await startJob(client, spec);
     const view = await showProgress(client, spec.jobId, natsUrl, { draw: !opts.json });
@@ -89,8 +91,12 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
     };
     if (opts.json) out.result(summary);
     else {
-      out.info(`wrote ${outFile}: ${result.frames} frames ${result.width}×${result.height} @ ${result.fps} fps (${result.bytes} bytes)`);
-      out.info(`activities: ${result.activities.total} (${result.activities.reused} reused from earlier runs)`);
+      out.info(
+        `wrote ${outFile}: ${result.frames} frames ${result.width}×${result.height} @ ${result.fps} fps (${result.bytes} bytes)`,
+      );
+      out.info(
+        `activities: ${result.activities.total} (${result.activities.reused} reused from earlier runs)`,
+      );
     }
     return 0;
   } finally {

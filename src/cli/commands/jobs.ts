@@ -10,11 +10,15 @@ import { showProgress } from '../progress-view';
 import { createStore, storeConfigFromUrl } from '../../storage';
 
 function checkJobId(id: string | undefined): string {
-  if (!id || !JOB_ID_PATTERN.test(id)) throw new UserError(`job id must match ${JOB_ID_PATTERN}, got "${id ?? ''}"`);
+  if (!id || !JOB_ID_PATTERN.test(id))
+    throw new UserError(`job id must match ${JOB_ID_PATTERN}, got "${id ?? ''}"`);
   return id;
 }
 
-async function withClient<T>(cfg: VldmConfig, fn: (c: Awaited<ReturnType<typeof connectTemporal>>) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  cfg: VldmConfig,
+  fn: (c: Awaited<ReturnType<typeof connectTemporal>>) => Promise<T>,
+): Promise<T> {
   const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);
   try {
     return await fn(client);
@@ -33,7 +37,14 @@ export async function watch(id: string, opts: { json?: boolean }, cfg: VldmConfi
     await view.finished;
     await view.stop();
     const st = await jobStatus(client, jobId);
-    if (opts.json) out.result({ jobId, status: st.status, result: st.result, error: st.error, progressSource: view.source });
+    if (opts.json)
+      out.result({
+        jobId,
+        status: st.status,
+        result: st.result,
+        error: st.error,
+        progressSource: view.source,
+      });
     else out.info(`job ${jobId}: ${st.status}${st.error ? ` — ${st.error}` : ''}`);
     return st.status === 'COMPLETED' ? 0 : 1;
   });
@@ -46,11 +57,17 @@ export async function status(id: string, opts: { json?: boolean }, cfg: VldmConf
     const st = await jobStatus(client, jobId);
     if (opts.json) out.result({ ...st, temporalUiUrl: jobUiUrl(cfg, jobId) });
     else {
-      out.info(`job ${jobId}: ${st.status} (started ${st.startTime}${st.closeTime ? `, closed ${st.closeTime}` : ''})`);
+      out.info(
+        `job ${jobId}: ${st.status} (started ${st.startTime}${st.closeTime ? `, closed ${st.closeTime}` : ''})`,
+      );
       if (st.stages) {
-        for (const [stage, c] of Object.entries(st.stages)) out.info(`  ${stage.padEnd(13)} ${c.done}/${c.total}${c.reused ? ` (${c.reused} reused)` : ''}`);
+        for (const [stage, c] of Object.entries(st.stages))
+          out.info(`  ${stage.padEnd(13)} ${c.done}/${c.total}${c.reused ? ` (${c.reused} reused)` : ''}`);
       }
-      if (st.result) out.info(`  output: ${st.result.outputKey} (${st.result.frames} frames) — fetch with: vldm fetch ${jobId} --out video.mp4`);
+      if (st.result)
+        out.info(
+          `  output: ${st.result.outputKey} (${st.result.frames} frames) — fetch with: vldm fetch ${jobId} --out video.mp4`,
+        );
       if (st.error) out.info(`  error: ${st.error}`);
       out.info(`  Temporal UI: ${jobUiUrl(cfg, jobId)}`);
     }
@@ -61,7 +78,8 @@ export async function status(id: string, opts: { json?: boolean }, cfg: VldmConf
 export async function list(opts: { json?: boolean; limit?: string }, cfg: VldmConfig): Promise<number> {
   const out = makeOut(Boolean(opts.json));
   const limit = opts.limit === undefined ? 50 : Number(opts.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit must be a positive integer, got "${opts.limit}"`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new UserError(`--limit must be a positive integer, got "${opts.limit}"`);
   return withClient(cfg, async (client) => {
     const jobs = await listJobs(client, limit);
     if (opts.json) out.result(jobs);
@@ -80,20 +98,35 @@ export async function cancel(id: string, _opts: unknown, cfg: VldmConfig): Promi
   });
 }
 
-export async function fetch(id: string, opts: { out?: string; json?: boolean }, cfg: VldmConfig): Promise<number> {
+export async function fetch(
+  id: string,
+  opts: { out?: string; json?: boolean },
+  cfg: VldmConfig,
+): Promise<number> {
   const jobId = checkJobId(id);
   const outFile = checkOutputPath(opts.out);
   const out = makeOut(Boolean(opts.json));
   return withClient(cfg, async (client) => {
     const st = await jobStatus(client, jobId);
-    if (!st.result) throw new UserError(`job ${jobId} has no result yet (status ${st.status})${st.error ? `: ${st.error}` : ''}`);
+    if (!st.result)
+      throw new UserError(
+        `job ${jobId} has no result yet (status ${st.status})${st.error ? `: ${st.error}` : ''}`,
+      );
     const store = createStore(storeConfigFromUrl(cfg.store));
     try {
       await store.getToFile(st.result.outputKey, outFile);
     } finally {
       await store.close?.();
     }
-    const r = { jobId, output: outFile, frames: st.result.frames, width: st.result.width, height: st.result.height, fps: st.result.fps, sha256: st.result.sha256 };
+    const r = {
+      jobId,
+      output: outFile,
+      frames: st.result.frames,
+      width: st.result.width,
+      height: st.result.height,
+      fps: st.result.fps,
+      sha256: st.result.sha256,
+    };
     if (opts.json) out.result(r);
     else out.info(`wrote ${outFile} (${r.frames} frames ${r.width}×${r.height} @ ${r.fps} fps)`);
     return 0;

@@ -11,7 +11,9 @@ export async function plan(opts: JobFlags & { json?: boolean }, cfg: VldmConfig)
     return 0;
   }
   out.info(`job ${spec.jobId} with pack ${pack.name} (${pack.digest.slice(0, 12)})`);
-  out.info(`video: ${p.frames} frames ${p.width}×${p.height} @ ${p.fps} fps; ${p.keyframes} keyframes @ ${p.keyframeFps} fps`);
+  out.info(
+    `video: ${p.frames} frames ${p.width}×${p.height} @ ${p.fps} fps; ${p.keyframes} keyframes @ ${p.keyframeFps} fps`,
+  );
   out.info(`segments: ${p.segments.length}`);
   for (const s of p.segments) {
     out.info(
@@ -19,6 +21,10 @@ export async function plan(opts: JobFlags & { json?: boolean }, cfg: VldmConfig)
         `frames ${s.frames.start}–${s.frames.end - 1}; interpolation windows ${s.interpolation.length}, decode windows ${s.decode.length}, upscale tiles ${s.upscale.length}`,
     );
   }
-  out.info(`activities: ${Object.entries(p.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  out.info(
+    `activities: ${Object.entries(p.counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   return 0;
 }

@@ -5,7 +5,10 @@ import { compileJob, type JobFlags } from '../edge';
 import { makeOut } from '../io';
 import { connectTemporal, startJob } from '../../client/jobs';
 
-export async function submit(opts: JobFlags & { json?: boolean; workerPack?: string }, cfg: VldmConfig): Promise<number> {
+export async function submit(
+  opts: JobFlags & { json?: boolean; workerPack?: string },
+  cfg: VldmConfig,
+): Promise<number> {
   const out = makeOut(Boolean(opts.json));
   const { spec, plan } = await compileJob(opts, cfg.pack, opts.workerPack);
   const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);
@@ -22,7 +25,9 @@ export async function submit(opts: JobFlags & { json?: boolean; workerPack?: str
     };
     if (opts.json) out.result(result);
     else {
-      out.info(`${started.started ? 'started' : 'already running:'} job ${spec.jobId} (${plan.frames} frames, ${plan.segments.length} segments, ${plan.counts.total} activities)`);
+      out.info(
+        `${started.started ? 'started' : 'already running:'} job ${spec.jobId} (${plan.frames} frames, ${plan.segments.length} segments, ${plan.counts.total} activities)`,
+      );
       out.info(`watch: vldm watch ${spec.jobId}`);
       out.info(`Temporal UI: ${result.temporalUiUrl}`);
     }

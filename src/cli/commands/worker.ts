@@ -10,20 +10,32 @@ import { connectTemporal } from '../../client/jobs';
 
 export function parseQueues(v: string | undefined): QueueRole[] {
   if (!v || v === 'all') return [...QUEUE_ROLES];
-  const qs = v.split(',').map((q) => q.trim()).filter(Boolean);
+  const qs = v
+    .split(',')
+    .map((q) => q.trim())
+    .filter(Boolean);
   const bad = qs.filter((q) => !(QUEUE_ROLES as string[]).includes(q));
-  if (bad.length || qs.length === 0) throw new UserError(`--queues must be "all" or a comma list of ${QUEUE_ROLES.join(', ')}; unknown: ${bad.join(', ') || '(empty)'}`);
+  if (bad.length || qs.length === 0)
+    throw new UserError(
+      `--queues must be "all" or a comma list of ${QUEUE_ROLES.join(', ')}; unknown: ${bad.join(', ') || '(empty)'}`,
+    );
   return [...new Set(qs)] as QueueRole[];
 }
 
-export async function worker(opts: { queues?: string; graceSeconds?: string }, cfg: VldmConfig): Promise<number> {
+export async function worker(
+  opts: { queues?: string; graceSeconds?: string },
+  cfg: VldmConfig,
+): Promise<number> {
   const queues = parseQueues(opts.queues);
   const grace = opts.graceSeconds === undefined ? 30 : Number(opts.graceSeconds);
-  if (!Number.isFinite(grace) || grace < 0) throw new UserError(`--grace-seconds must be a number ≥ 0, got "${opts.graceSeconds}"`);
+  if (!Number.isFinite(grace) || grace < 0)
+    throw new UserError(`--grace-seconds must be a number ≥ 0, got "${opts.graceSeconds}"`);
   // Fail fast and clearly when Temporal is not there.
   await (await connectTemporal(cfg.temporalAddress, cfg.namespace)).connection.close();
   const store = createStore(storeConfigFromUrl(cfg.store));
-  const events = await connectEventBus(cfg.natsUrl === 'off' ? undefined : cfg.natsUrl, { name: 'vldm-worker' });
+  const events = await connectEventBus(cfg.natsUrl === 'off' ? undefined : cfg.natsUrl, {
+    name: 'vldm-worker',
+  });
   const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
   const running = await startWorkers({
     temporalAddress: cfg.temporalAddress,
