@@ -10,7 +10,7 @@ import { blendTiles } from '../src/pipeline/tile-blend';
 import { decodeTensor } from '../src/tensors';
 import { UPSCALE_FACTOR } from '../src/planning/pack-summary';
 import { encodeClip, toRgb24 } from '../src/media/ffmpeg';
-import { emit, type StageEvent } from '../src/pipeline/stage-runner';
+import { alreadyDone, emit, type StageEvent } from '../src/pipeline/stage-runner';
 import { segName, stageKey } from '../src/pipeline/keys';
 import type { ActivityDeps } from './deps';
 import type { EncodeInput, StageOutput } from './types';
@@ -27,10 +27,7 @@ export function createEncodeActivities(deps: ActivityDeps) {
         'mp4',
       );
       const ev: StageEvent = { jobId: spec.jobId, stage: 'encode', segment: seg.index };
-      if ((await deps.store.exists(key)) && (await deps.store.getVerified(key)) !== undefined) {
-        emit(deps.events, ev, 'reused');
-        return { key, reused: true };
-      }
+      if (await alreadyDone(deps, key, ev)) return { key, reused: true };
       emit(deps.events, ev, 'started');
       const { height: H, width: W } = pack.video;
       const keys = new Map(tiles.map((t) => [t.tile.index, t.key]));

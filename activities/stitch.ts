@@ -6,7 +6,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { concatClips, probeVideo } from '../src/media/ffmpeg';
-import { emit, type StageEvent } from '../src/pipeline/stage-runner';
+import { alreadyDone, emit, type StageEvent } from '../src/pipeline/stage-runner';
 import { stageKey } from '../src/pipeline/keys';
 import type { ActivityDeps } from './deps';
 import type { StitchInput, StitchOutput } from './types';
@@ -18,11 +18,8 @@ export function createStitchActivities(deps: ActivityDeps) {
       const key = stageKey(spec.jobId, 'output', spec.name, { clips }, 'mp4');
       const ev: StageEvent = { jobId: spec.jobId, stage: 'stitch' };
       const geometry = { frames, width: pack.video.width, height: pack.video.height, fps: spec.fps };
-      const existing = (await deps.store.exists(key)) ? await deps.store.stat(key) : undefined;
-      if (existing && (await deps.store.getVerified(key)) !== undefined) {
-        emit(deps.events, ev, 'reused');
-        return { key, reused: true, ...geometry, bytes: existing.size, sha256: existing.sha256 };
-      }
+      const existing = (await alreadyDone(deps, key, ev)) ? await deps.store.stat(key) : undefined;
+      if (existing) return { key, reused: true, ...geometry, bytes: existing.size, sha256: existing.sha256 };
       emit(deps.events, ev, 'started');
       const dir = await mkdtemp(path.join(deps.scratchDir, `stitch-${spec.jobId}-`));
       try {

@@ -88,16 +88,25 @@ export function makeStepReporter(
   };
 }
 
+/**
+ * The first half of the checkpoint rule: true, with a `reused` event, when `key` already holds an
+ * artifact that verifies. A corrupt one is dropped by the store, so the caller recomputes it.
+ */
+export async function alreadyDone(deps: StageDeps, key: string, ev: StageEvent): Promise<boolean> {
+  if ((await deps.store.exists(key)) && (await deps.store.getVerified(key)) !== undefined) {
+    emit(deps.events, ev, 'reused');
+    return true;
+  }
+  return false;
+}
+
 export async function runStage(
   deps: StageDeps,
   key: string,
   ev: StageEvent,
   compute: () => Promise<Uint8Array>,
 ): Promise<StageOutput> {
-  if ((await deps.store.exists(key)) && (await deps.store.getVerified(key)) !== undefined) {
-    emit(deps.events, ev, 'reused');
-    return { key, reused: true };
-  }
+  if (await alreadyDone(deps, key, ev)) return { key, reused: true };
   emit(deps.events, ev, 'started');
   const bytes = await compute();
   await deps.store.put(key, bytes);
