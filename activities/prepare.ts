@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { UserError } from '../src/common/errors';
 import { compileSpec, type JobSpec } from '../src/planning/spec';
 import { planJob } from '../src/planning/plan';
-import { runStage } from '../src/pipeline/stage-runner';
+import { runStage, withHeartbeats } from '../src/pipeline/stage-runner';
 import { stageKey } from '../src/pipeline/keys';
 import type { ActivityDeps } from './deps';
 import type { PrepareOutput } from './types';
@@ -17,7 +17,7 @@ export function createPrepareActivities(deps: ActivityDeps) {
     async prepareJob(spec: JobSpec): Promise<PrepareOutput> {
       let summary;
       try {
-        summary = (await deps.models.get(spec.pack)).summary;
+        summary = (await withHeartbeats(() => deps.models.get(spec.pack), { loading: spec.pack })).summary;
         // Validate again on the worker's side: the spec must fit the pack the workers have.
         compileSpec({ ...spec }, { labels: summary.labels, packFps: summary.video.fps, pack: spec.pack });
         planJob(spec, summary);

@@ -6,7 +6,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { concatClips, probeVideo } from '../src/media/ffmpeg';
-import { alreadyDone, emit, type StageEvent } from '../src/pipeline/stage-runner';
+import { alreadyDone, emit, withHeartbeats, type StageEvent } from '../src/pipeline/stage-runner';
 import { stageKey } from '../src/pipeline/keys';
 import type { ActivityDeps } from './deps';
 import type { StitchInput, StitchOutput } from './types';
@@ -30,8 +30,10 @@ export function createStitchActivities(deps: ActivityDeps) {
           files.push(file);
         }
         const out = path.join(dir, 'video.mp4');
-        await concatClips(files, out);
-        const probe = await probeVideo(out);
+        const probe = await withHeartbeats(async () => {
+          await concatClips(files, out);
+          return probeVideo(out);
+        }, { stitching: files.length });
         if (
           probe.frames !== frames ||
           probe.width !== geometry.width ||

@@ -14,7 +14,7 @@ import {
 import type { FrameSource, StageContext, StageOutput, StitchOutput } from '../activities/types';
 import type { JobSpec } from '../src/planning/spec';
 import { planJob, type JobPlan } from '../src/planning/plan';
-import { QUERIES, TASK_QUEUES, segmentWorkflowId } from '../src/common/names';
+import { QUERIES, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, segmentWorkflowId } from '../src/common/names';
 import { FAILURE_TYPES } from '../src/common/errors';
 import { STAGES, emptyCount, type JobProgress, type Stage, type StageCount } from '../src/common/progress';
 import { keyframeActivities, mediaActivities, speedProbe, stageOptions } from './proxies';
@@ -129,6 +129,7 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
       const child = await startChild(segmentRenderWorkflow, {
         workflowId: segmentWorkflowId(spec.jobId, seg.index),
         taskQueue: TASK_QUEUES.orchestration,
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
         args: [{ ...ctx, segment: seg, keyframes: previous, timeouts: renderTimeouts }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `${spec.jobId} segment ${seg.index}: frames ${seg.frames.start}–${seg.frames.end - 1}`,

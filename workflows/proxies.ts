@@ -19,7 +19,8 @@ function proxy(role: QueueRole, startToCloseMinutes: number) {
   return proxyActivities<Activities>({
     taskQueue: TASK_QUEUES[role],
     startToCloseTimeout: `${startToCloseMinutes} minutes`,
-    heartbeatTimeout: '2 minutes',
+    // Media activities heartbeat every frame (encode) or every 5 s (prepare, stitch: withHeartbeats).
+    heartbeatTimeout: '30 seconds',
     retry: {
       initialInterval: '1 second',
       backoffCoefficient: 2,

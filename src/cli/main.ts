@@ -209,6 +209,52 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
     .option('--json', 'JSON output')
     .action((o: ConfigFlags & { json?: boolean }) => run(() => load.dev().devStatusCommand(o, configOf(o))));
 
+  // The cost-aware scaler (docs/scaling.md).
+  {
+    const scaler = lazy<typeof import('./commands/scaler')>('./commands/scaler');
+    type RunFlags = ConfigFlags & import('./commands/scaler').ScalerRunFlags;
+    const cmd = program
+      .command('scaler')
+      .description('the cost-aware scaler of the worker pools (docs/scaling.md)');
+    withConfigOptions(cmd.command('run'))
+      .description(
+        "decide every pool's replicas from Temporal's backlog and the jobs' deadlines, and apply them (leader-elected)",
+      )
+      .option('--pools <file>', 'the pools file (docs/scaling.md)')
+      .option('--interval <s>', 'seconds between decisions', '15')
+      .option('--lease <name>', 'leader-election Lease name', 'vldm-scaler')
+      .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
+      .option(
+        '--kube-namespace <ns>',
+        'Kubernetes namespace of the pools (default $POD_NAMESPACE, else "default")',
+      )
+      .option(
+        '--identity <name>',
+        "this replica's name in the Lease and Events (default $POD_NAME, else host-pid)",
+      )
+      .option('--once', 'decide and apply one round, without leader election, then exit')
+      .option('--dry-run', 'decide one round and print it; change nothing')
+      .option('--json', 'with --once/--dry-run: print the round as JSON')
+      .action((o: RunFlags) => run(() => scaler().scalerRun(o, configOf(o))));
+    cmd
+      .command('simulate')
+      .description(
+        'compare static, backlog-proportional (KEDA-like) and our scaling on a simulated cluster and job trace',
+      )
+      .option('--trace <file>', 'trace file (default: the one shipped in src/scaling/traces/default.json)')
+      .option('--seed <n>', "replace the trace's seed")
+      .option('--json', 'print the whole comparison as JSON')
+      .action((o: { trace?: string; seed?: string; json?: boolean }) =>
+        run(() => scaler().scalerSimulate(o)),
+      );
+    withConfigOptions(cmd.command('measure <jobId>'))
+      .description('seconds per activity of a finished job, from its Temporal history (for the pools file)')
+      .option('--json', 'JSON output')
+      .action((id: string, o: ConfigFlags & { json?: boolean }) =>
+        run(() => scaler().scalerMeasure(id, o, configOf(o))),
+      );
+  }
+
   program.addOption(new Option('--debug', 'print stack traces of errors').hideHelp());
   return program;
 }

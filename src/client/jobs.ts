@@ -12,7 +12,7 @@ import {
   type SearchAttributePair,
 } from '@temporalio/common';
 import { dataConverterWith, payloadCodecFromEnv } from '../security';
-import { TASK_QUEUES, WORKFLOW_TYPES, QUERIES } from '../common/names';
+import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, WORKFLOW_TYPES, QUERIES } from '../common/names';
 import { UserError } from '../common/errors';
 import { temporalTlsFromEnv } from '../config/tls';
 import type { JobSpec } from '../planning/spec';
@@ -106,6 +106,7 @@ async function startJobWith(
     ...(searchAttributes.length ? { typedSearchAttributes: searchAttributes } : {}),
     args: [spec],
     taskQueue: TASK_QUEUES.orchestration,
+    workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
     workflowId: spec.jobId,
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,

@@ -30,6 +30,14 @@ export function segmentWorkflowId(jobId: string, segment: number): string {
   return `${jobId}/segment-${String(segment).padStart(3, '0')}`;
 }
 
+/**
+ * Workflow task timeout of job and segment workflows. Temporal's default (10 s) is meant for
+ * workers with idle CPUs; a vldm worker may share its cores with model inference (the embedded
+ * default runs everything in one process on 2 cores), where a workflow task can wait seconds for CPU.
+ * A timed-out task is only retried, but each retry costs another wait: 60 s avoids the churn.
+ */
+export const WORKFLOW_TASK_TIMEOUT = '60 seconds';
+
 /** Query and signal names. */
 export const QUERIES = { progress: 'progress' } as const;
 
@@ -63,3 +71,6 @@ export const JOB_SEARCH_ATTRIBUTES = {
   VldmScene: 'Keyword',
   VldmDeadline: 'Datetime',
 } as const;
+
+/** NATS subject of the scaler's decisions (one JSON message per decision round, src/scaling/loop.ts). */
+export const SCALER_DECISIONS_SUBJECT = 'vldm.scaler.decisions';

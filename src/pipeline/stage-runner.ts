@@ -120,3 +120,22 @@ export async function runStage(
 export function activityStopping(): boolean {
   return Context.current().cancellationSignal.aborted;
 }
+
+/** How often `withHeartbeats` beats: well inside the media queue's 30 s heartbeat timeout. */
+export const BACKGROUND_HEARTBEAT_MS = 5_000;
+
+/**
+ * Run `fn` while heartbeating in the background, for steps with no natural progress points (loading a
+ * pack, an ffmpeg concat): a worker that dies is then noticed within the heartbeat timeout instead
+ * of the start-to-close timeout.
+ */
+export async function withHeartbeats<T>(fn: () => Promise<T>, details: Record<string, unknown> = {}): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat(details);
+  const timer = setInterval(() => ctx.heartbeat(details), BACKGROUND_HEARTBEAT_MS);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}

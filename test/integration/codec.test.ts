@@ -6,6 +6,9 @@
  * for the UI's origin only.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Payload } from '@temporalio/common';
 import { payloadToJson, type JsonPayload } from '../../src/security/payload-json';
@@ -74,6 +77,14 @@ describe('the AES-256-GCM payload codec', () => {
     await expect(both.decode([tampered])).rejects.toThrow(PayloadDecryptionError);
     const impostor = new AesGcmPayloadCodec(parseKeyEntries([`k2:${b64()}`], 'other keys'));
     await expect(impostor.decode([newer])).rejects.toThrow(/failed authentication with key "k2"/);
+  });
+
+  it('reads a key file (comments, blank lines; the last key encrypts)', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'vldm-keys-')), 'keys');
+    writeFileSync(file, `# rotated 2026-06\n${K1}\n\n${K2}\n`, { mode: 0o600 });
+    const ring = keyringFromEnv({ VLDM_CODEC_KEY_FILE: file })!;
+    expect(ring.current.id).toBe('k2');
+    expect([...ring.byId.keys()]).toEqual(['k1', 'k2']);
   });
 
   it('refuses badly written keys with what is allowed', () => {

@@ -7,8 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { Worker } from '@temporalio/worker';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { workflowBundle } from '../../src/worker/workers';
 import { WORKFLOW_TYPES } from '../../src/common/names';
@@ -22,6 +22,15 @@ function load(file: string): History {
 function workflowTypeOf(h: History): string | null | undefined {
   return h.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
 }
+
+beforeAll(() => {
+  try {
+    // Replay workers log every state change at INFO; only problems matter here.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // A runtime is already installed in this process: keep it.
+  }
+});
 
 describe('recorded histories replay against the current workflow code', () => {
   it('every fixture replays without a nondeterminism error', async () => {

@@ -32,7 +32,7 @@ UPSAMPLER_WINDOW = 8
 DEFAULT_SAMPLING = {
     "keyframe": {"steps": 20, "eta": 0, "contextGuidance": 1.5, "labelGuidance": 1.0},
     "interpolation": {"steps": 10, "eta": 0, "contextGuidance": 1.0, "labelGuidance": 1.0},
-    "upsampler": {"steps": 10, "eta": 0, "noiseAugmentation": 50},
+    "upsampler": {"steps": 10, "eta": 0, "noiseAugmentation": 20},
 }
 
 
