@@ -86,7 +86,7 @@ export async function startJob(client: Client, spec: JobSpec): Promise<StartedJo
     return await startJobWith(client, spec, jobSearchAttributes(spec));
   } catch (err) {
     // A namespace without vldm's search attributes still runs jobs; they are just less findable.
-    if (!/search attribute|SearchAttribute/i.test((err as Error).message)) throw err;
+    if (!/search attribute|SearchAttribute/i.test(describeFailure(err))) throw err;
     if (!warnedNoSearchAttributes) {
       warnedNoSearchAttributes = true;
       process.stderr.write(

@@ -40,49 +40,49 @@ export async function encodeClip(
   outFile: string,
 ): Promise<void> {
   const input = new PassThrough({ highWaterMark: geometry.width * geometry.height * 3 * 4 });
+  const command = ffmpeg()
+    .input(input)
+    .inputFormat('rawvideo')
+    .inputOptions(['-pix_fmt', 'rgb24', '-s', `${geometry.width}x${geometry.height}`, '-r', String(geometry.fps)])
+    .videoCodec(VIDEO_CODEC.codec)
+    .outputOptions([
+      '-pix_fmt',
+      VIDEO_CODEC.pixFmt,
+      '-crf',
+      String(VIDEO_CODEC.crf),
+      '-preset',
+      VIDEO_CODEC.preset,
+      '-threads',
+      '1',
+      '-r',
+      String(geometry.fps),
+      ...BITEXACT,
+    ])
+    .format('mp4');
   const done = new Promise<void>((resolve, reject) => {
-    ffmpeg()
-      .input(input)
-      .inputFormat('rawvideo')
-      .inputOptions([
-        '-pix_fmt',
-        'rgb24',
-        '-s',
-        `${geometry.width}x${geometry.height}`,
-        '-r',
-        String(geometry.fps),
-      ])
-      .videoCodec(VIDEO_CODEC.codec)
-      .outputOptions([
-        '-pix_fmt',
-        VIDEO_CODEC.pixFmt,
-        '-crf',
-        String(VIDEO_CODEC.crf),
-        '-preset',
-        VIDEO_CODEC.preset,
-        '-threads',
-        '1',
-        '-r',
-        String(geometry.fps),
-        ...BITEXACT,
-      ])
-      .format('mp4')
+    command
       .on('error', (err: Error, _stdout: string | null, stderr: string | null) =>
         reject(new Error(`ffmpeg encode failed: ${err.message}\n${tail(stderr)}`)),
       )
       .on('end', () => resolve())
       .save(outFile);
   });
+  // Settled below in every path; this keeps an early failure of ffmpeg from being "unhandled".
+  done.catch(() => undefined);
   const frameBytes = geometry.width * geometry.height * 3;
   try {
     for await (const frame of frames) {
-      if (frame.length !== frameBytes)
-        throw new Error(`frame has ${frame.length} bytes, expected ${frameBytes}`);
+      if (frame.length !== frameBytes) throw new Error(`frame has ${frame.length} bytes, expected ${frameBytes}`);
       if (!input.write(frame)) await new Promise((r) => input.once('drain', r));
     }
-  } finally {
-    input.end();
+  } catch (err) {
+    // The frames failed (or the activity was cancelled): stop ffmpeg, wait for it, report the cause.
+    command.kill('SIGKILL');
+    input.destroy();
+    await done.catch(() => undefined);
+    throw err;
   }
+  input.end();
   await done;
 }
 

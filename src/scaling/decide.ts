@@ -36,6 +36,7 @@
  *    one pod on every queue with work as long as the cap allows.
  */
 import type { QueueRole } from '../common/names';
+import type { Stage } from '../common/progress';
 import { scaleDownDelay, type PoolConfig, type PoolsConfig } from './pools';
 
 export interface QueueObservation {
@@ -155,6 +156,17 @@ export const DOWNSTREAM: Record<QueueRole, ReadonlyArray<readonly [QueueRole, nu
   media: [],
 };
 
+/** Which queue runs each stage's activities (activities/index.ts QUEUE_ACTIVITIES). */
+export const STAGE_QUEUE: Record<Stage, QueueRole> = {
+  prepare: 'media',
+  keyframe: 'keyframe',
+  interpolation: 'interpolation',
+  decode: 'decode',
+  upscale: 'upscale',
+  encode: 'media',
+  stitch: 'media',
+};
+
 /** Queues whose tasks of one job run one after another: at most one task per job at a time. */
 export const SEQUENTIAL_QUEUES: ReadonlySet<QueueRole> = new Set<QueueRole>(['keyframe']);
 
@@ -169,7 +181,13 @@ const EMPTY_POOL: PoolObservation = {
 /** Below this, a fraction of a pod is rounding noise, not demand. */
 const EPS = 1e-6;
 
-const fmt = (x: number) => (Math.abs(x - Math.round(x)) < 0.05 ? String(Math.round(x)) : x.toFixed(1));
+/** A pod count for reasons: whole when it is, one decimal, or one significant digit when small. */
+const fmt = (x: number) =>
+  x > 0 && x < 0.05
+    ? x.toPrecision(1)
+    : Math.abs(x - Math.round(x)) < 0.05
+      ? String(Math.round(x))
+      : x.toFixed(1);
 
 /** Cheapest work first: price per unit of throughput, spot before on-demand at equal price, then name. */
 function byCostPerWork(a: PoolConfig, b: PoolConfig): number {

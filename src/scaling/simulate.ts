@@ -11,9 +11,15 @@
  */
 import type { Stage } from '../common/progress';
 import type { QueueRole } from '../common/names';
-import type { JobObservation, PoolObservation, QueueObservation, ScalerInput } from './decide';
+import {
+  STAGE_QUEUE,
+  type JobObservation,
+  type PoolObservation,
+  type QueueObservation,
+  type ScalerInput,
+} from './decide';
 import type { PoolConfig } from './pools';
-import { Rng, STAGE_QUEUE, jobShape, traceJobs, type SegmentShape, type Trace, type TraceJob } from './trace';
+import { Rng, jobShape, traceJobs, type SegmentShape, type Trace, type TraceJob } from './trace';
 
 /** A scaling policy as the simulator drives it: observations in, replicas per pool out. */
 export interface SimPolicy {
@@ -595,7 +601,11 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
     }
     if (e.kind === 'tick' && arrived === jobsIn.length && active.size === 0 && t >= horizon) break;
   }
-  const end = t;
+  // The run ends when the arrival window is over and the last job is done (or time ran out): pods
+  // still up are billed until then, not until the control round that noticed it.
+  const lastDone = finished.reduce((a, j) => Math.max(a, j.done ?? 0), 0);
+  const end = finished.length === jobsIn.length ? Math.min(t, Math.max(horizon, lastDone)) : t;
+  t = end;
   for (const pool of cfg.pools) for (const pod of [...(pods.get(pool.name) as Pod[])]) removePod(pod);
 
   const outcomes: JobOutcome[] = allJobs.map((j) => ({

@@ -7,23 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../common/errors';
 import { STAGES, type Stage } from '../common/progress';
-import type { QueueRole } from '../common/names';
 import type { JobSpec } from '../planning/spec';
 import type { PackSummary } from '../planning/pack-summary';
 import { planJob } from '../planning/plan';
 import { parsePoolsConfig, type PoolsConfig } from './pools';
 import defaultTraceJson from './traces/default.json';
-
-/** Which queue runs each stage (activities/index.ts QUEUE_ACTIVITIES). */
-export const STAGE_QUEUE: Record<Stage, QueueRole> = {
-  prepare: 'media',
-  keyframe: 'keyframe',
-  interpolation: 'interpolation',
-  decode: 'decode',
-  upscale: 'upscale',
-  encode: 'media',
-  stitch: 'media',
-};
 
 /** A small, fast, seedable generator (mulberry32): uniform in [0, 1). */
 export class Rng {

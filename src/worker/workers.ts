@@ -111,15 +111,18 @@ function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const level = (process.env.VLDM_LOG_LEVEL ?? 'WARN').toUpperCase() as 'WARN';
+  // The SDK core's own warnings (e.g. "workflow task took > 5 s" on a busy 2-core machine) are only
+  // shown when asked for: they would break progress bars, and by default they go to stdout, which
+  // `--json` keeps for its one JSON object. Forwarded, they reach stderr through the logger below.
+  const coreLevel = process.env.VLDM_LOG_LEVEL ? level : 'ERROR';
   try {
     Runtime.install({
       logger: new DefaultLogger(level, (entry) => {
         // A pool serves activities or workflows, never both: the SDK's warning about that is expected.
         if (/^No (activities|workflows) registered/.test(entry.message)) return;
-        process.stderr.write(
-          `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}\n`,
-        );
+        process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}\n`);
       }),
+      telemetryOptions: { logging: { filter: { core: coreLevel, other: coreLevel }, forward: {} } },
     });
   } catch {
     // Already installed by the embedding program (e.g. a test): keep its logger.

@@ -227,7 +227,9 @@ const rows: Row[] = [
     name: 'spot pods stuck Pending: on-demand fallback for a deadline',
     jobs: [job({ keyframe: 3 }, 3000)],
     queues: { keyframe: queued(1) },
-    pools: { 'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 } },
+    pools: {
+      'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 },
+    },
     expect: { 'kf-spot': 0, 'kf-od': 1 },
     reason: ['kf-spot', /spot capacity unavailable/],
   },
@@ -235,7 +237,9 @@ const rows: Row[] = [
     name: 'spot pods stuck Pending: work without a deadline waits for spot',
     jobs: [job({ keyframe: 3 })],
     queues: { keyframe: queued(1) },
-    pools: { 'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 } },
+    pools: {
+      'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 },
+    },
     expect: { 'kf-spot': 0, 'kf-od': 0 },
   },
   {
@@ -243,7 +247,9 @@ const rows: Row[] = [
     name: 'a spot pod pending for less than the timeout is waited for',
     jobs: [job({ keyframe: 3 }, 3000)],
     queues: { keyframe: queued(1) },
-    pools: { 'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 60 } },
+    pools: {
+      'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 60 },
+    },
     expect: { 'kf-spot': 1, 'kf-od': 0 },
   },
   {
@@ -295,7 +301,9 @@ const rows: Row[] = [
   {
     // Pods not yet on a node cost nothing: dropped at once, window or not.
     name: 'unscheduled pods are dropped at once when the work is gone',
-    pools: { 'up-spot': { replicas: 3, ready: 0, pending: 3, unschedulable: 3, oldestUnschedulableSeconds: 30 } },
+    pools: {
+      'up-spot': { replicas: 3, ready: 0, pending: 3, unschedulable: 3, oldestUnschedulableSeconds: 30 },
+    },
     memory: { ...remember('up-spot', 10, 3), unattributedAt: { upscale: NOW - 10 } },
     expect: { 'up-spot': 0 },
   },

@@ -2,8 +2,11 @@
 # Trains the reference pack in two lanes that run side by side on two cores (one torch thread each):
 #   lane a: ae → latents → ldm → pred          lane b: up_image → up_video → tdec → interp
 # Each stage resumes from its checkpoint, so re-running this script continues training; MINUTES scales
-# every stage's wall-time budget for one pass. Logs: $RUN/lane-a.log, $RUN/lane-b.log.
-# Usage: training/scripts/train_reference.sh [RUN=training/runs/ref] [PASS_MINUTES_FACTOR=1]
+# every stage's wall-time budget for one pass (budgets: ae 12, ldm 25, pred 20, up_image 15, up_video 10,
+# tdec 10, interp 20 minutes). Logs: $RUN/lane-a.log, $RUN/lane-b.log.
+# For a fresh run, or to resume an interrupted one. Do not use it to train a finished run further:
+# more `ae` or `ldm` steps would change what later stages were trained on; use continue_reference.sh.
+# Usage (from training/): scripts/train_reference.sh [RUN=runs/ref] [PASS_MINUTES_FACTOR=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${1:-runs/ref}

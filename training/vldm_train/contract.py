@@ -147,7 +147,39 @@ def role_metadata(
     return meta
 
 
-def export_role(module, role, example_inputs, path, metadata):
+FP16_MIN_ELEMENTS = 4096
+
+
+def round_fp16_(module):
+    """Round the module's large parameters to float16 values in place (see `store_fp16`)."""
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.numel() >= FP16_MIN_ELEMENTS:
+                p.copy_(p.half().float())
+
+
+def store_fp16(model):
+    """Store large float32 initializers as float16 followed by a Cast to float32.
+
+    Halves the file; the graph still computes in float32 and its inputs and outputs are float32 as the
+    contract requires. Weights are rounded in torch first (`round_fp16_`), so this loses nothing more
+    and the evaluation measures exactly the shipped weights. Small tensors (schedule tables, biases)
+    stay float32."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    casts = []
+    for init in model.graph.initializer:
+        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= FP16_MIN_ELEMENTS:
+            arr = numpy_helper.to_array(init)
+            name = init.name
+            init.CopyFrom(numpy_helper.from_array(arr.astype(np.float16), name + "__fp16"))
+            casts.append(helper.make_node("Cast", [name + "__fp16"], [name], to=TensorProto.FLOAT,
+                                          name=name + "__cast"))
+    for node in reversed(casts):
+        model.graph.node.insert(0, node)
+
+
+def export_role(module, role, example_inputs, path, metadata, fp16_weights=False):
     """Export `module` as the ONNX file of `role` with the contract's names, dynamic axes and metadata."""
     names = ROLE_INPUTS[role]
     if len(example_inputs) != len(names):
@@ -179,6 +211,8 @@ def export_role(module, role, example_inputs, path, metadata):
         entry = model.metadata_props.add()
         entry.key, entry.value = k, v
     model.producer_name = "vldm_train"
+    if fp16_weights:
+        store_fp16(model)
     onnx.checker.check_model(model)
     onnx.save(model, path)
 

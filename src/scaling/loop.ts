@@ -1,0 +1,217 @@
+/**
+ * The scaler's control loop: every interval, if this replica leads, observe (Temporal's queues and
+ * jobs, each pool's Deployment and pods), decide (decide.ts), apply each changed replica count through
+ * the scale subresource, and record every decision with its reason: a log line, a Kubernetes Event on
+ * each Deployment it changed, and one NATS message per round. Observation that fails skips the round:
+ * the scaler never acts on half a picture. Recording that fails is logged and forgotten.
+ */
+import { connect, type NatsConnection } from 'nats';
+import { SCALER_DECISIONS_SUBJECT, type QueueRole } from '../common/names';
+import { NATS_CONNECTION_DEFAULTS } from '../events';
+import { decide, type Decision, type PoolObservation, type ScalerMemory } from './decide';
+import type { ScaleTarget } from './kube';
+import { poolObservation } from './kube';
+import type { LeaderElector } from './leader';
+import type { PoolsConfig } from './pools';
+import type { TemporalObservation } from './temporal';
+
+/** Where decisions are published besides the log and Events. */
+export interface DecisionSink {
+  publish(decision: Decision & { applied: AppliedChange[] }): void;
+  close(): Promise<void>;
+}
+
+export interface AppliedChange {
+  pool: string;
+  deployment: string;
+  from: number;
+  to: number;
+  /** Absent when the API server took it; the error otherwise. */
+  error?: string;
+}
+
+export interface StepResult {
+  /** False when another replica leads (nothing was read or changed). */
+  leader: boolean;
+  decision?: Decision;
+  applied: AppliedChange[];
+  /** Why the round was skipped, when it was. */
+  skipped?: string;
+}
+
+export interface ScalerLoopOptions {
+  config: PoolsConfig;
+  target: ScaleTarget;
+  /** Reads Temporal (observeTemporal bound to a client, or a stand-in in tests). */
+  observe: (roles: QueueRole[]) => Promise<TemporalObservation>;
+  elector?: LeaderElector;
+  sink?: DecisionSink;
+  log?: (line: string) => void;
+  clock?: () => Date;
+}
+
+export class ScalerLoop {
+  #memory?: ScalerMemory;
+  readonly roles: QueueRole[];
+  #log: (line: string) => void;
+  #clock: () => Date;
+
+  constructor(private readonly opts: ScalerLoopOptions) {
+    this.roles = [...new Set(opts.config.pools.flatMap((p) => p.queues))];
+    this.#log = opts.log ?? ((line) => process.stdout.write(`${line}\n`));
+    this.#clock = opts.clock ?? (() => new Date());
+  }
+
+  /** One round of observe, decide, apply, record. */
+  async step(): Promise<StepResult> {
+    const { config, target, elector } = this.opts;
+    if (elector && !elector.isLeader()) {
+      // A replica that was not leading has no memory worth keeping when it takes over.
+      this.#memory = undefined;
+      return { leader: false, applied: [] };
+    }
+    let temporal: TemporalObservation;
+    const pools: Record<string, PoolObservation> = {};
+    try {
+      temporal = await this.opts.observe(this.roles);
+      const now = this.#clock();
+      await Promise.all(
+        config.pools.map(async (p) => {
+          const scale = await target.getScale(p.deployment);
+          const pods = scale.selector ? await target.listPods(scale.selector) : [];
+          pools[p.name] = poolObservation(scale, pods, now);
+        }),
+      );
+    } catch (err) {
+      const skipped = `observation failed, nothing changed this round: ${(err as Error).message}`;
+      this.#log(`scaler: ${skipped}`);
+      return { leader: true, applied: [], skipped };
+    }
+    const now = this.#clock();
+    const decision = decide({
+      now: now.getTime() / 1000,
+      config,
+      queues: temporal.queues,
+      jobs: temporal.jobs,
+      pools,
+      ...(this.#memory ? { memory: this.#memory } : {}),
+    });
+    this.#memory = decision.memory;
+
+    const applied: AppliedChange[] = [];
+    for (const d of decision.pools) {
+      if (d.replicas === d.current) continue;
+      // Leadership is checked again right before each write: a round can outlast the renew deadline.
+      if (elector && !elector.isLeader()) {
+        this.#log('scaler: lost the lease mid-round; the rest of this round is not applied');
+        break;
+      }
+      const change: AppliedChange = {
+        pool: d.pool,
+        deployment: d.deployment,
+        from: d.current,
+        to: d.replicas,
+      };
+      try {
+        await target.setScale(d.deployment, d.replicas);
+      } catch (err) {
+        change.error = (err as Error).message;
+      }
+      applied.push(change);
+      this.#log(
+        `scaler: ${change.error ? `FAILED to scale ${d.deployment} ${d.current} → ${d.replicas}: ${change.error}; ` : ''}${d.reason}`,
+      );
+      try {
+        await target.recordEvent(d.deployment, {
+          reason: change.error ? 'ScaleFailed' : d.replicas > d.current ? 'ScaledUp' : 'ScaledDown',
+          message: change.error ? `${change.error}; wanted: ${d.reason}` : d.reason,
+          type: change.error ? 'Warning' : 'Normal',
+        });
+      } catch (err) {
+        this.#log(`scaler: could not record an Event on ${d.deployment}: ${(err as Error).message}`);
+      }
+    }
+    this.opts.sink?.publish({ ...decision, applied });
+    return { leader: true, decision, applied };
+  }
+
+  /**
+   * Run until `signal` aborts: the elector renews every `leaseDurationSeconds / 3`, the loop decides
+   * every `intervalSeconds`. On abort the Lease is released so the other replica takes over at once.
+   */
+  async run(intervalSeconds: number, signal: AbortSignal): Promise<void> {
+    const { elector } = this.opts;
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        if (signal.aborted) return resolve();
+        const t = setTimeout(resolve, ms);
+        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+    let wasLeader: boolean | undefined;
+    const tick = async () => {
+      if (!elector) return;
+      try {
+        await elector.tick();
+      } catch (err) {
+        this.#log(`scaler: lease ${elector.name}: ${(err as Error).message}`);
+      }
+      const leads = elector.isLeader();
+      if (leads !== wasLeader) {
+        this.#log(
+          leads
+            ? `scaler: ${elector.identity} leads (lease ${elector.name})`
+            : `scaler: ${elector.identity} does not lead; ${elector.holder || 'nobody'} does`,
+        );
+      }
+      wasLeader = leads;
+    };
+    await tick();
+    const renewing = (async () => {
+      while (elector && !signal.aborted) {
+        await sleep((elector.leaseDurationSeconds * 1000) / 3);
+        if (!signal.aborted) await tick();
+      }
+    })();
+    while (!signal.aborted) {
+      await this.step();
+      await sleep(intervalSeconds * 1000);
+    }
+    await renewing;
+    await elector
+      ?.release()
+      .catch((err: unknown) => this.#log(`scaler: could not release the lease: ${(err as Error).message}`));
+    await this.opts.sink?.close();
+  }
+}
+
+/** Publishes each round's decision on NATS; drops them while NATS is unreachable (never blocks). */
+export async function natsDecisionSink(
+  url: string,
+  log: (line: string) => void,
+): Promise<DecisionSink | undefined> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: url, name: 'vldm-scaler', timeout: 2_000, ...NATS_CONNECTION_DEFAULTS });
+  } catch (err) {
+    log(
+      `scaler: NATS at ${url} unreachable (${(err as Error).message}); decisions go to the log and Events only`,
+    );
+    return undefined;
+  }
+  const encoder = new TextEncoder();
+  return {
+    publish(decision) {
+      try {
+        nc.publish(
+          SCALER_DECISIONS_SUBJECT,
+          encoder.encode(JSON.stringify({ ...decision, memory: undefined })),
+        );
+      } catch {
+        // Disconnected: the decision is in the log and the Events.
+      }
+    },
+    async close() {
+      await nc.drain().catch(() => undefined);
+    },
+  };
+}
