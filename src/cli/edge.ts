@@ -69,7 +69,8 @@ export async function compileJob(
   const ctx = { labels: pack.labels, packFps: pack.video.fps, pack: pack.location };
   // First pass validates; the hash is then taken over the resolved content fields.
   const probe = compileSpec({ ...input, jobId: input.jobId ?? 'probe' }, ctx);
-  const specHash = digestOf({ content: contentFields(probe), pack: pack.digest });
+  // The pack's model files *and* its sampling/window defaults decide the bytes, so both name the job.
+  const specHash = digestOf({ content: contentFields(probe), pack: pack.digest, sampling: pack.sampling, windows: pack.windows });
   const spec = compileSpec(input, { ...ctx, specHash });
   return { spec, pack, plan: planJob(spec, pack) };
 }
