@@ -136,25 +136,28 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
         memo: { jobId: spec.jobId, segment: seg.index },
       });
       progress.segments[seg.index].state = 'rendering';
-      rendering.push(
-        child.result().then(
-          (r) => {
-            progress.segments[seg.index].state = 'done';
-            // Fold the child's counters into the job's, so one query shows the whole job.
-            for (const [stage, c] of Object.entries(r.stages) as Array<[Stage, StageCount]>) {
-              progress.stages[stage].done += c.done;
-              progress.stages[stage].reused += c.reused;
-            }
-            total += r.activities.total;
-            reused += r.activities.reused;
-            return r;
-          },
-          (err: unknown) => {
-            progress.segments[seg.index].state = 'failed';
-            throw err;
-          },
-        ),
+      const renderingSegment = child.result().then(
+        (r) => {
+          progress.segments[seg.index].state = 'done';
+          // Fold the child's counters into the job's, so one query shows the whole job.
+          for (const [stage, c] of Object.entries(r.stages) as Array<[Stage, StageCount]>) {
+            progress.stages[stage].done += c.done;
+            progress.stages[stage].reused += c.reused;
+          }
+          total += r.activities.total;
+          reused += r.activities.reused;
+          return r;
+        },
+        (err: unknown) => {
+          progress.segments[seg.index].state = 'failed';
+          throw err;
+        },
       );
+      // Awaited below with Promise.all; if the chain stops first (cancellation, a failed keyframe
+      // activity), a child's later failure must not become an unhandled rejection, which would fail
+      // every workflow task from then on instead of letting the job close.
+      renderingSegment.catch(() => undefined);
+      rendering.push(renderingSegment);
     }
     const results = await Promise.all(rendering);
     const stitched: StitchOutput = count(
