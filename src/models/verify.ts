@@ -6,6 +6,7 @@
  * inputs at the manifest's sizes ("shape probe"): output shape, finite values, decoder range.
  */
 
+import { seededRandom } from '../common/random';
 import { resolve } from 'node:path';
 
 import {
@@ -79,17 +80,6 @@ export interface VerifyOptions extends RuntimeOptions {
   skipProbes?: boolean;
 }
 
-/** A small seeded generator (mulberry32) so probe inputs, and so reports, are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function tensor(shape: number[], fill: (i: number) => number): TensorData {
   const data = new Float32Array(shape.reduce((n, d) => n * d, 1));
@@ -98,13 +88,13 @@ function tensor(shape: number[], fill: (i: number) => number): TensorData {
 }
 
 function normal(shape: number[], seed: number, scale = 1): TensorData {
-  const u = rng(seed);
+  const u = seededRandom(seed);
   // Box–Muller; 1 − u avoids log(0).
   return tensor(shape, () => scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
 }
 
 function uniform(shape: number[], seed: number): TensorData {
-  const u = rng(seed);
+  const u = seededRandom(seed);
   return tensor(shape, () => 2 * u() - 1);
 }
 

@@ -17,17 +17,8 @@ import type { JobResult } from '../../workflows/job';
 import { startCli } from './cli';
 import { testServers, testStateDir } from './servers';
 
-/** A seeded PRNG (mulberry32): the same seed gives the same kill moments and victims. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG: the same seed gives the same kill moments and victims. */
+export { seededRandom } from '../../src/common/random';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
