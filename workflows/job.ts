@@ -17,7 +17,7 @@ import { planJob, type JobPlan } from '../src/planning/plan';
 import { QUERIES, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, segmentWorkflowId } from '../src/common/names';
 import { FAILURE_TYPES } from '../src/common/errors';
 import { STAGES, emptyCount, type JobProgress, type Stage, type StageCount } from '../src/common/progress';
-import { keyframeActivities, mediaActivities, speedProbe, stageOptions } from './proxies';
+import { keyframeActivities, mediaActivities, mediaOptions, speedProbe, stageOptions } from './proxies';
 import { MEASURED_STAGES, timeoutsFor, type MeasuredStage, type StageSpeed } from '../src/planning/timeouts';
 import { segmentRenderWorkflow, type SegmentRenderInput, type SegmentRenderResult } from './segment';
 
@@ -80,7 +80,10 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
     progress.stages.prepare.total = 1;
     const prepared = count(
       'prepare',
-      await mediaActivities.prepareJob.executeWithOptions({ summary: 'load pack, validate spec' }, [spec]),
+      await mediaActivities.prepareJob.executeWithOptions(
+        mediaOptions('load pack, validate spec', spec.deadline),
+        [spec],
+      ),
     );
     const plan = plannedOrFail(spec, prepared.pack);
     const ctx: StageContext = { spec, pack: prepared.pack, labels: plan.labels };
@@ -95,7 +98,9 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
     speeds = Object.fromEntries(
       MEASURED_STAGES.map((stage) => [
         stage,
-        speedProbe(stage).executeWithOptions({ summary: `measure ${stage} speed` }, [{ ...ctx, stage }]),
+        speedProbe(stage).executeWithOptions(mediaOptions(`measure ${stage} speed`, spec.deadline), [
+          { ...ctx, stage },
+        ]),
       ]),
     ) as Record<MeasuredStage, Promise<StageSpeed>>;
     for (const p of Object.values(speeds)) p.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
@@ -111,6 +116,7 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
           stageOptions(
             keyframeTimeouts,
             `segment ${seg.index}: keyframes ${seg.keyframes.start}–${seg.keyframes.start + seg.keyframes.frames - 1}`,
+            spec.deadline,
           ),
           [{ ...ctx, segment: seg.index, window: seg.keyframes, ...(previous ? { previous } : {}) }],
         ),
@@ -162,9 +168,10 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
     const results = await Promise.all(rendering);
     const stitched: StitchOutput = count(
       'stitch',
-      await mediaActivities.stitchJob.executeWithOptions({ summary: `stitch ${results.length} clips` }, [
-        { ...ctx, clips: results.map((r) => r.clipKey), frames: plan.frames },
-      ]),
+      await mediaActivities.stitchJob.executeWithOptions(
+        mediaOptions(`stitch ${results.length} clips`, spec.deadline),
+        [{ ...ctx, clips: results.map((r) => r.clipKey), frames: plan.frames }],
+      ),
     );
     progress.state = 'completed';
     progress.outputKey = stitched.key;

@@ -6,6 +6,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { TASK_QUEUES, type QueueRole } from '../src/common/names';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../src/common/errors';
+import { specPriority } from '../src/common/priority';
 import type { MeasuredStage, StageTimeouts } from '../src/planning/timeouts';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -37,9 +38,27 @@ export const decodeActivities = proxy('decode', 15);
 export const upscaleActivities = proxy('upscale', 30);
 export const mediaActivities = proxy('media', 15);
 
-/** Call-site options of a GPU stage's activity from its measured timeouts. */
-export function stageOptions(t: StageTimeouts, summary: string) {
-  return { summary, heartbeatTimeout: t.heartbeatTimeoutMs, startToCloseTimeout: t.startToCloseTimeoutMs };
+/**
+ * Priority of an activity scheduled now for a job with this deadline (src/common/priority.ts): the
+ * nearer the deadline, the sooner its tasks are dispatched. `Date.now()` is workflow time here.
+ */
+export function priorityNow(deadline: string | undefined) {
+  return { priorityKey: specPriority(deadline, Date.now()) };
+}
+
+/** Call-site options of a GPU stage's activity from its measured timeouts and the job's deadline. */
+export function stageOptions(t: StageTimeouts, summary: string, deadline: string | undefined) {
+  return {
+    summary,
+    heartbeatTimeout: t.heartbeatTimeoutMs,
+    startToCloseTimeout: t.startToCloseTimeoutMs,
+    priority: priorityNow(deadline),
+  };
+}
+
+/** Call-site options of a media activity (default timeouts) with the job's deadline's priority. */
+export function mediaOptions(summary: string, deadline: string | undefined) {
+  return { summary, priority: priorityNow(deadline) };
 }
 
 /** `measureStage` on the pool of `stage` (it waits there until the pool has a worker). */

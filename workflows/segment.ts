@@ -14,6 +14,7 @@ import {
   decodeActivities,
   interpolationActivities,
   mediaActivities,
+  mediaOptions,
   stageOptions,
   upscaleActivities,
 } from './proxies';
@@ -75,7 +76,11 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
     pass0.map((w) =>
       interpolationActivities.interpolate
         .executeWithOptions(
-          stageOptions(timeouts.interpolation, `segment ${seg.index} T→4T window @${w.start}`),
+          stageOptions(
+            timeouts.interpolation,
+            `segment ${seg.index} T→4T window @${w.start}`,
+            ctx.spec.deadline,
+          ),
           [{ ...base, segment: seg.index, window: w, sources: [keyframes] }],
         )
         .then(count(progress.stages.interpolation))
@@ -92,7 +97,11 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
     pass1.map((w) =>
       interpolationActivities.interpolate
         .executeWithOptions(
-          stageOptions(timeouts.interpolation, `segment ${seg.index} 4T→16T window @${w.start}`),
+          stageOptions(
+            timeouts.interpolation,
+            `segment ${seg.index} 4T→16T window @${w.start}`,
+            ctx.spec.deadline,
+          ),
           [
             {
               ...base,
@@ -116,7 +125,11 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
     seg.decode.map((w) =>
       decodeActivities.decode
         .executeWithOptions(
-          stageOptions(timeouts.decode, `segment ${seg.index} decode frames ${w.own.start}–${w.own.end - 1}`),
+          stageOptions(
+            timeouts.decode,
+            `segment ${seg.index} decode frames ${w.own.start}–${w.own.end - 1}`,
+            ctx.spec.deadline,
+          ),
           [
             {
               ...base,
@@ -135,7 +148,11 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
     seg.upscale.map((tile) =>
       upscaleActivities.upscale
         .executeWithOptions(
-          stageOptions(timeouts.upscale, `segment ${seg.index} upscale tile ${tile.index}`),
+          stageOptions(
+            timeouts.upscale,
+            `segment ${seg.index} upscale tile ${tile.index}`,
+            ctx.spec.deadline,
+          ),
           [{ ...base, segment: seg.index, tile, sources: covering(pixels, tile.t.start, tile.t.end - 1) }],
         )
         .then(count(progress.stages.upscale))
@@ -143,7 +160,9 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
     ),
   );
   const clip = await mediaActivities.encodeSegment
-    .executeWithOptions({ summary: `segment ${seg.index} encode clip` }, [{ ...base, segment: seg, tiles }])
+    .executeWithOptions(mediaOptions(`segment ${seg.index} encode clip`, ctx.spec.deadline), [
+      { ...base, segment: seg, tiles },
+    ])
     .then(count(progress.stages.encode));
   return { segment: seg.index, clipKey: clip.key, stages: progress.stages, activities: { total, reused } };
 }

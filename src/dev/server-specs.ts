@@ -61,6 +61,18 @@ function typeName(indexedValueType: number): string {
   return entry ? entry[0] : `type #${indexedValueType}`;
 }
 
+/**
+ * Dynamic config the local Temporal server runs with. `matching.useNewMatcher` makes Server 1.29 dispatch
+ * by task priority (src/common/priority.ts); priority orders tasks within a task-queue partition, so
+ * one partition per queue makes the order exact (a cluster's Temporal needs the matcher setting, and
+ * orders approximately across its partitions: docs/deploy.md).
+ */
+export const TEMPORAL_DYNAMIC_CONFIG: Readonly<Record<string, string>> = {
+  'matching.useNewMatcher': 'true',
+  'matching.numTaskqueueReadPartitions': '1',
+  'matching.numTaskqueueWritePartitions': '1',
+};
+
 const temporal: ServerSpec<'temporal'> = {
   kind: 'temporal',
   tool: TOOL_NAMES.temporal,
@@ -82,6 +94,8 @@ const temporal: ServerSpec<'temporal'> = {
       String(ctx.ports.temporalUi),
       '--log-level',
       'warn',
+      // Task priorities (src/common/priority.ts) need the new matcher on Server 1.29.
+      ...Object.entries(TEMPORAL_DYNAMIC_CONFIG).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${v}`]),
       ...Object.entries(ctx.searchAttributes).flatMap(([name, type]) => [
         '--search-attribute',
         `${name}=${type}`,

@@ -37,6 +37,7 @@
  */
 import type { QueueRole } from '../common/names';
 import type { Stage } from '../common/progress';
+import { deadlinePriority, TEMPORAL_DEFAULT_PRIORITY } from '../common/priority';
 import { scaleDownDelay, type PoolConfig, type PoolsConfig } from './pools';
 
 export interface QueueObservation {
@@ -219,6 +220,8 @@ interface WorkItem {
   jobId?: string;
   /** A deadline the user asked for (not the default pace). */
   hard: boolean;
+  /** Priority key its tasks are scheduled with now (1 first). */
+  priority: number;
 }
 
 interface QueueDemand extends QueueNeed {
@@ -298,6 +301,7 @@ function queueDemand(
       what: `job ${j.jobId}`,
       jobId: j.jobId,
       hard,
+      priority: deadlinePriority(j.deadline, now),
     });
   }
   // Tasks on the queue that no job's progress accounts for (a job that does not answer queries, or
@@ -312,6 +316,7 @@ function queueDemand(
       tasks: unattributed,
       what: `${unattributed} queued task(s)`,
       hard: false,
+      priority: TEMPORAL_DEFAULT_PRIORITY,
     });
   }
   items.sort((a, b) => a.due - b.due || a.since - b.since || a.what.localeCompare(b.what));
@@ -330,17 +335,17 @@ function queueDemand(
   let binding = '';
   const hopeless: WorkItem[] = [];
   for (const item of items) {
-    // Everything ahead in the queue (Temporal dispatches first in, first out, deadline or not),
-    // and everything due earlier that is still meant to be on time, is done before this item.
-    const work = items.reduce(
-      (a, x) =>
-        a +
-        (x.since <= item.since || (x.due <= item.due && !hopeless.includes(x))
-          ? x.tasks
-          : Math.min(x.tasks, item.tasks)) *
-          s,
-      0,
-    );
+    // Done before this item: everything Temporal dispatches first (a lower priority key, or the same
+    // key queued earlier: first in, first out within a key), and everything due earlier that is still
+    // meant to be on time. Work of the same key queued later interleaves with this item's; work of a
+    // higher key waits.
+    const work = items.reduce((a, x) => {
+      const first = x.priority < item.priority || (x.priority === item.priority && x.since <= item.since);
+      const dueFirst = x.due <= item.due && !hopeless.includes(x);
+      const n =
+        first || dueFirst ? x.tasks : x.priority === item.priority ? Math.min(x.tasks, item.tasks) : 0;
+      return a + n * s;
+    }, 0);
     // On time only if the ready pods manage it, or new pods have time to start and finish a task,
     // and no more pods than the pools can have are needed. The margin is kept in hand when it can
     // be; a deadline is given up only when it cannot be met even without it.

@@ -11,6 +11,7 @@
  */
 import type { Stage } from '../common/progress';
 import type { QueueRole } from '../common/names';
+import { deadlinePriority } from '../common/priority';
 import {
   STAGE_QUEUE,
   type JobObservation,
@@ -87,6 +88,8 @@ interface Task {
   /** Work left, in seconds on a speed-1 pod. */
   work: number;
   queuedAt: number;
+  /** Temporal priority key (1 first). */
+  priority: number;
 }
 
 interface Job {
@@ -170,7 +173,7 @@ class EventQueue {
 }
 
 /** A FIFO queue of tasks with O(1) push and shift. */
-class TaskQueue {
+class Fifo {
   #items: Task[] = [];
   #head = 0;
   get length(): number {
@@ -190,6 +193,51 @@ class TaskQueue {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
+    return t;
+  }
+}
+
+/** A task queue as Temporal's matching dispatches it: lowest priority key first, FIFO within a key. */
+class TaskQueue {
+  #byKey = new Map<number, Fifo>();
+  #keys: number[] = [];
+  #length = 0;
+  get length(): number {
+    return this.#length;
+  }
+  push(t: Task): void {
+    let f = this.#byKey.get(t.priority);
+    if (!f) {
+      f = new Fifo();
+      this.#byKey.set(t.priority, f);
+      this.#keys.push(t.priority);
+      this.#keys.sort((a, b) => a - b);
+    }
+    f.push(t);
+    this.#length += 1;
+  }
+  #first(): Fifo | undefined {
+    for (const k of this.#keys) {
+      const f = this.#byKey.get(k) as Fifo;
+      if (f.length) return f;
+    }
+    return undefined;
+  }
+  peek(): Task | undefined {
+    return this.#first()?.peek();
+  }
+  /** The oldest task, whatever its key (for the backlog age). */
+  oldest(): Task | undefined {
+    let o: Task | undefined;
+    for (const f of this.#byKey.values()) {
+      const h = f.peek();
+      if (h && (!o || h.queuedAt < o.queuedAt)) o = h;
+    }
+    return o;
+  }
+  shift(): Task | undefined {
+    const t = this.#first()?.shift();
+    if (t) this.#length -= 1;
     return t;
   }
 }
@@ -313,7 +361,13 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
     for (const q of pod.pool.queues) {
       const tq = queues.get(q) as TaskQueue;
       const head = tq.peek();
-      if (head && (!from || head.queuedAt < (from.peek() as Task).queuedAt)) {
+      const cur = from?.peek();
+      if (
+        head &&
+        (!cur ||
+          head.priority < cur.priority ||
+          (head.priority === cur.priority && head.queuedAt < cur.queuedAt))
+      ) {
         from = tq;
         role = q;
       }
@@ -429,7 +483,7 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
   }
 
   function spawn(job: Job, stage: Stage, segment: number, work: number): void {
-    enqueue({ job, stage, segment, work, queuedAt: t });
+    enqueue({ job, stage, segment, work, queuedAt: t, priority: deadlinePriority(job.deadline, t) });
   }
 
   /** Start the segment's next non-empty phase. */
@@ -497,7 +551,7 @@ export function simulate(trace: Trace, policy: SimPolicy, jobsIn: TraceJob[] = t
       }
       qs[q] = {
         backlog: tq.length,
-        backlogAgeSeconds: tq.length ? t - (tq.peek() as Task).queuedAt : 0,
+        backlogAgeSeconds: tq.length ? t - (tq.oldest() as Task).queuedAt : 0,
         addRate: (added.get(q) as number[]).length / RATE_WINDOW,
         dispatchRate: (dispatched.get(q) as number[]).length / RATE_WINDOW,
         running: running.get(q) ?? 0,

@@ -189,6 +189,14 @@ describe('scaler: reading Temporal', () => {
     // Before prepareJob the plan is not made: the one activity the job knows of is prepare (media).
     expect(o.jobs[0].remaining).toEqual({ media: 1 });
     expect(o.jobs[0].deadline).toBeCloseTo(deadline.getTime() / 1000, 0);
+    // The job workflow scheduled it with the priority of a job due within 30 minutes (key 2), so it
+    // would overtake work of later deadlines queued before it (test/integration/priority.test.ts).
+    const history = await client.workflow.getHandle('progress-a').fetchHistory();
+    const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+    expect(scheduled.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)).toEqual([
+      'prepareJob',
+    ]);
+    expect(scheduled[0].activityTaskScheduledEventAttributes?.priority?.priorityKey).toBe(2);
 
     const idle = { replicas: 0, ready: 0, pending: 0, unschedulable: 0, oldestUnschedulableSeconds: 0 };
     const d = decide({

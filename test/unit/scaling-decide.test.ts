@@ -182,14 +182,26 @@ const rows: Row[] = [
     reason: ['up-spot', /out of reach/],
   },
   {
-    // A big job without deadline started first: its 3000 pod-s are ahead in the FIFO queue, so the
-    // small job's 300 pod-s due in 1000 s need (3000 + 300) / 900 = 3.7 ⇒ 4 pods, not 1.
-    name: 'work ahead in the FIFO queue counts against a later deadline',
+    // Two jobs of the same priority key (both due within 10–30 min: key 2). The big one started
+    // first: its 3000 pod-s are ahead in the FIFO order within the key, so the small job's 300 pod-s
+    // due in 1000 s need (3000 + 300) / 900 = 3.7 ⇒ 4 pods, not 1.
+    name: 'work ahead in the queue (same priority key, queued first) counts against a later deadline',
+    jobs: [
+      { jobId: 'big', startedAt: NOW - 100, deadline: NOW + 1500, remaining: { upscale: 100 } },
+      { jobId: 'small', startedAt: NOW - 10, deadline: NOW + 1010, remaining: { upscale: 10 } },
+    ],
+    expect: { 'up-spot': 4 },
+  },
+  {
+    // The big job has no deadline (key 5), the small one is due in 1010 s (key 2): Temporal
+    // dispatches the small one's tasks first, so only its own 300 pod-s count: 300 / 900 ⇒ 1. The big
+    // one, due an hour after its start (3490 s left), follows: (3000 + 300) / 3390 = 0.97 ⇒ 1.
+    name: 'work of a lower priority queued earlier does not hold up a deadline',
     jobs: [
       { jobId: 'big', startedAt: NOW - 100, remaining: { upscale: 100 } },
       { jobId: 'small', startedAt: NOW - 10, deadline: NOW + 1010, remaining: { upscale: 10 } },
     ],
-    expect: { 'up-spot': 4 },
+    expect: { 'up-spot': 1 },
   },
   {
     // Started after the small one, the big job delays it only by as much as the small one's own
