@@ -464,7 +464,9 @@ def write_report(ev, speed, path, seconds):
             lines.append(f"| {e['role']} | {e['case']} | {'×'.join(map(str, e['shape']))} | {e['ms']:.1f} |")
         lines += ["", "Measured while other work shared the two cores; treat as upper bounds."]
     size = sum(os.path.getsize(os.path.join(ev.pack, e["file"])) for e in m["models"].values())
-    lines += ["", f"Pack size: {size / 1e6:.1f} MB of ONNX files ({len(m['models'])} roles; weights stored as float16)."]
+    lines += ["", f"Pack size: {size / 1e6:.1f} MB of ONNX files ({len(m['models'])} roles; weights stored as float16); "
+              "`training/scripts/export_and_eval.sh` then stores the PNGs with a 256-colour palette and prints the whole "
+              "pack's size (under 20 MB)."]
     lines += ["", "## Training behind this pack", "",
               "Steps reached per stage (checkpoints in the run folder; batch sizes in training/README.md). Stages "
               "stopped on their wall-time budgets on two CPU cores shared with the rest of the project's work, so "
