@@ -5,9 +5,10 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DevServerAddresses } from '../../src/dev/servers';
 import { testServers, testStateDir } from '../support/servers';
@@ -67,6 +68,61 @@ describe('vldm generate and the cluster path give the same video', () => {
     );
     expect((summary.activities as { total: number }).total).toBeGreaterThan(20);
     expect(await probeVideo(generated)).toMatchObject({ frames: 120, width: 256, height: 128, fps: 24 });
+  });
+
+  it('generate stops on SIGTERM, says how to go on, and the same command resumes the job', async () => {
+    const store = path.join(tmp, 'interrupted-artifacts');
+    const out = path.join(tmp, 'interrupted.mp4');
+    const args = [
+      'generate',
+      ...job,
+      '--seed',
+      '6',
+      ...common,
+      '--name',
+      'cli-int',
+      '--store',
+      store,
+      '--out',
+      out,
+    ];
+    const { child, log } = await startCli(args, {}, /Temporal UI: /);
+    const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+    // Wait until some activities have stored their outputs, so there is finished work to keep.
+    const files = () => (existsSync(store) ? readdirSync(store, { recursive: true }).length : 0);
+    const until = Date.now() + 120_000;
+    while (files() < 6 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    expect(files()).toBeGreaterThanOrEqual(6);
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    const stopSeconds = (Date.now() - t0) / 1000;
+    expect(code, log()).toBe(143);
+    expect(log()).toMatch(
+      /interrupted \(SIGTERM\): .*Job cli-int-[0-9a-f]{10} stays in Temporal .*run the same command again/s,
+    );
+    // Running activities get the workers' shutdown grace (30 s) at most; the contract pack's are short.
+    expect(stopSeconds).toBeLessThan(40);
+    expect(existsSync(out)).toBe(false); // nothing half-written
+    // The job is still running in Temporal, with the activities it finished recorded in its history.
+    const jobId = /Job (cli-int-[0-9a-f]{10})/.exec(log())?.[1] as string;
+    const connection = await Connection.connect({ address: servers.temporal!.address });
+    try {
+      const handle = new Client({ connection }).workflow.getHandle(jobId);
+      const before = await handle.describe();
+      expect(before.status.name).toBe('RUNNING');
+
+      // The same command attaches to that run (the job id is the spec's) and finishes it.
+      const again = await runCli([...args, '--json']);
+      expect(again.code, again.stderr).toBe(0);
+      const summary = JSON.parse(again.stdout) as { jobId: string };
+      expect(summary.jobId).toBe(jobId);
+      const after = await handle.describe();
+      expect([after.runId, after.status.name]).toEqual([before.runId, 'COMPLETED']);
+      expect(await probeVideo(out)).toMatchObject({ frames: 120, width: 256, height: 128, fps: 24 });
+    } finally {
+      await connection.close();
+    }
   });
 
   it('submit + a worker in another process + watch + fetch produce the same bytes', async () => {
@@ -130,5 +186,4 @@ describe('vldm generate and the cluster path give the same video', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/OK/);
   });
-
 });

@@ -24,6 +24,20 @@ export interface GenerateOptions extends JobFlags {
   json?: boolean;
 }
 
+/** Exit codes of a command stopped by a signal, as shells report them (128 + the signal's number). */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof SIGNAL_EXIT;
+
+/** Resolves with the first SIGINT/SIGTERM; `dispose` removes the handlers. */
+function onStopSignal(): { signal: Promise<StopSignal>; dispose(): void } {
+  let handlers: Array<[StopSignal, () => void]> = [];
+  const signal = new Promise<StopSignal>((resolve) => {
+    handlers = (Object.keys(SIGNAL_EXIT) as StopSignal[]).map((sig) => [sig, () => resolve(sig)]);
+    for (const [sig, h] of handlers) process.once(sig, h);
+  });
+  return { signal, dispose: () => handlers.forEach(([sig, h]) => process.removeListener(sig, h)) };
+}
+
 export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<number> {
   const out = makeOut(Boolean(opts.json));
   // Everything a user can get wrong is checked before any server starts or any file is written.
@@ -67,11 +81,27 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
     out.info(`Temporal UI: ${ui}`);
     await startJob(client, spec);
     const view = await showProgress(client, spec.jobId, natsUrl, { draw: !opts.json });
+    // Ctrl-C or SIGTERM stops this process's workers (the SDK's runtime shuts them down on these
+    // signals too), which would leave it waiting for a job nothing runs: stop waiting and say how
+    // to go on. The job stays in Temporal; every finished activity's output is stored.
+    const stop = onStopSignal();
     let result;
     try {
-      result = await waitForJob(client, spec.jobId);
+      const job = waitForJob(client, spec.jobId);
+      job.catch(() => undefined); // abandoned when a signal wins the race; the connection closes below
+      const first = await Promise.race([job.then((r) => ({ r })), stop.signal.then((sig) => ({ sig }))]);
+      if ('sig' in first) {
+        out.info(
+          `interrupted (${first.sig}): stopping this process's workers (running activities save a checkpoint). ` +
+            `Job ${spec.jobId} stays in Temporal with its finished work stored: run the same command again to ` +
+            `resume it, or \`vldm cancel ${spec.jobId}\` to drop it.`,
+        );
+        return SIGNAL_EXIT[first.sig];
+      }
+      result = first.r;
       await view.finished; // draws the final counts
     } finally {
+      stop.dispose();
       await view.stop();
     }
     await store.getToFile(result.outputKey, outFile);
