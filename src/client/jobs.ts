@@ -14,7 +14,7 @@ import {
 import { dataConverterWith, payloadCodecFromEnv } from '../security';
 import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, WORKFLOW_TYPES, QUERIES } from '../common/names';
 import { UserError } from '../common/errors';
-import { temporalTlsFromEnv } from '../config/tls';
+import { temporalTlsFromEnv, temporalTlsProblem } from '../config/tls';
 import type { JobSpec } from '../planning/spec';
 import {
   STAGES,
@@ -39,16 +39,19 @@ export async function connectTemporal(
 ): Promise<Client> {
   const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
   let connection: Connection;
+  const tls = temporalTlsFromEnv();
   try {
-    const tls = temporalTlsFromEnv();
     connection = await Connection.connect({
       address,
       connectTimeout: CONNECT_TIMEOUT_MS,
       ...(tls ? { tls } : {}),
     });
   } catch (err) {
+    // The gRPC error does not say why a TLS handshake failed; src/config/tls.ts finds out.
+    const tlsProblem = await temporalTlsProblem(address, tls);
     throw new UserError(
-      `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS`,
+      tlsProblem ??
+        `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS`,
     );
   }
   return new Client({ connection, namespace, ...(dataConverter ? { dataConverter } : {}) });

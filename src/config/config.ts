@@ -9,6 +9,7 @@ import { UserError } from '../common/errors';
 import { defaultStateDir } from '../dev/server-types';
 import { repoRoot } from '../dev/tools';
 import { keyringFromEnv } from '../security/keys';
+import { natsTarget, redactNatsUrl } from '../events/auth';
 
 export interface VldmConfig {
   /** Temporal frontend, `host:port`. @default "127.0.0.1:7233" */
@@ -19,7 +20,10 @@ export interface VldmConfig {
   temporalUiUrl: string;
   /** Artifact store: a folder path, `file:///abs/dir`, or `s3://bucket/prefix`. @default "<stateDir>/artifacts" */
   store: string;
-  /** NATS URL for progress events; "off" disables them. @default "nats://127.0.0.1:4222" */
+  /**
+   * NATS URL for progress events; "off" disables them. May carry user info (`nats://user:pass@host:4222`);
+   * it is never printed unredacted. @default "nats://127.0.0.1:4222"
+   */
   natsUrl: string;
   /** Model pack folder. @default the reference pack shipped in models/reference */
   pack: string;
@@ -106,8 +110,13 @@ export function resolveConfig(
   }
   const natsUrl = String(pick('natsUrl') ?? DEFAULTS.natsUrl);
   if (natsUrl !== 'off' && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl)) {
-    throw new UserError(`NATS URL must look like nats://host:port (or be "off"), got "${natsUrl}"`);
+    throw new UserError(
+      `NATS URL must look like nats://host:port (or be "off"), got "${redactNatsUrl(natsUrl)}"`,
+    );
   }
+  // NATS credentials (VLDM_NATS_USER/PASSWORD, VLDM_NATS_TOKEN, VLDM_NATS_CREDS_FILE or the URL's user
+  // info) are secrets too: environment only, checked here so a bad setting fails before anything starts.
+  if (natsUrl !== 'off') natsTarget(natsUrl, env);
   // Payload keys are secrets, so they come only from the environment (VLDM_CODEC_KEYS) or a mounted
   // file (VLDM_CODEC_KEY_FILE), never from the config file; checked here so a bad key fails before
   // anything starts. Workers and clients load them again where they connect (src/security).

@@ -8,6 +8,8 @@
 import type { NatsConnection } from 'nats';
 
 import { JOB_ID_PATTERN, SUBJECTS } from '../common/names';
+import { openNats } from './connect';
+import { redactNatsUrl } from './auth';
 import type { ProgressEvent } from './types';
 
 export type WarnFn = (message: string) => void;
@@ -26,6 +28,8 @@ export interface EventBusOptions {
   timeoutMs?: number;
   /** Where warnings go (unreachable server, dropped events). @default console.warn */
   warn?: WarnFn;
+  /** Where NATS credentials are read from (src/events/auth.ts). @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Used when no NATS URL is configured or the server cannot be reached: accepts and drops everything. */
@@ -76,7 +80,7 @@ export class NatsEventBus implements EventBus {
         if (s.type === 'disconnect' && this.#up) {
           this.#up = false;
           this.warn(
-            `NATS connection to ${String(s.data)} lost; progress events are dropped until it is back (the job is not affected)`,
+            `NATS connection to ${redactNatsUrl(String(s.data))} lost; progress events are dropped until it is back (the job is not affected)`,
           );
         } else if (s.type === 'reconnect' && !this.#up) {
           this.#up = true;
@@ -122,17 +126,9 @@ export class NatsEventBus implements EventBus {
   }
 }
 
-/** Options for long-lived connections: reconnect forever, notice a dead server within about a minute. */
-export const NATS_CONNECTION_DEFAULTS = {
-  reconnect: true,
-  maxReconnectAttempts: -1,
-  reconnectTimeWait: 2_000,
-  pingInterval: 20_000,
-  maxPingOut: 3,
-} as const;
-
 /**
- * Connects to NATS at `url`; returns a NullEventBus (after one warning) when `url` is unset or the
+ * Connects to NATS at `url` with the configured credentials; returns a NullEventBus (after one warning
+ * naming no credential) when `url` is unset, the credentials are refused or badly configured, or the
  * server does not answer within `timeoutMs`. Call close() when done: an open connection keeps Node running.
  */
 export async function connectEventBus(
@@ -142,18 +138,15 @@ export async function connectEventBus(
   const warn = opts.warn ?? ((m: string) => console.warn(m));
   if (url === undefined || url.trim() === '') return new NullEventBus();
   try {
-    const { connect } = await import('nats');
-    const nc = await connect({
-      servers: url,
+    const nc = await openNats(url, {
       name: opts.name ?? 'vldm',
-      timeout: opts.timeoutMs ?? 2_000,
-      ...NATS_CONNECTION_DEFAULTS,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
     });
     return new NatsEventBus(nc, warn);
   } catch (err) {
-    warn(
-      `progress events disabled: cannot reach NATS at ${url} (${(err as Error).message}); the job runs without them`,
-    );
+    // openNats's messages name the server without user info and hold no credential.
+    warn(`progress events disabled: ${(err as Error).message}; the job runs without them`);
     return new NullEventBus();
   }
 }

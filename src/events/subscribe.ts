@@ -1,11 +1,12 @@
 /**
  * Watching one job's progress events (what `vldm watch` uses). Returns undefined when NATS is
- * unreachable so that the caller can fall back to polling Temporal.
+ * unreachable or refuses the credentials, so that the caller can fall back to polling Temporal.
  */
 
 import { UserError } from '../common/errors';
 import { JOB_ID_PATTERN, SUBJECTS } from '../common/names';
-import { NATS_CONNECTION_DEFAULTS, WarnFn } from './bus';
+import type { WarnFn } from './bus';
+import { NatsConnectError, openNats } from './connect';
 import { isProgressEvent, ProgressEvent } from './types';
 
 export interface Subscription {
@@ -15,8 +16,10 @@ export interface Subscription {
 export interface SubscribeOptions {
   /** How long to wait for the connection. Milliseconds. @default 2000 */
   timeoutMs?: number;
-  /** Where problems with received messages or the callback go. @default console.warn */
+  /** Where problems with received messages or the callback go, and refused credentials. @default console.warn */
   warn?: WarnFn;
+  /** Where NATS credentials are read from (src/events/auth.ts). @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 const decoder = new TextDecoder();
@@ -39,14 +42,16 @@ export async function subscribeProgress(
   const warn = opts.warn ?? ((m: string) => console.warn(m));
   let nc;
   try {
-    const { connect } = await import('nats');
-    nc = await connect({
-      servers: url,
+    nc = await openNats(url, {
       name: `vldm-watch-${jobId}`,
-      timeout: opts.timeoutMs ?? 2_000,
-      ...NATS_CONNECTION_DEFAULTS,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
     });
-  } catch {
+  } catch (err) {
+    // An unreachable server is ordinary (the caller polls instead); refused or badly configured
+    // credentials are the user's to fix, so they are said (without the secret).
+    if (!(err instanceof NatsConnectError) || err.authFailed)
+      warn(`progress events unavailable: ${(err as Error).message}`);
     return undefined;
   }
   let warnedBad = false;

@@ -5,9 +5,9 @@
  * each Deployment it changed, and one NATS message per round. Observation that fails skips the round:
  * the scaler never acts on half a picture. Recording that fails is logged and forgotten.
  */
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { SCALER_DECISIONS_SUBJECT, type QueueRole } from '../common/names';
-import { NATS_CONNECTION_DEFAULTS } from '../events';
+import { NatsConnectError, openNats, redactNatsUrl } from '../events';
 import { decide, type Decision, type PoolObservation, type ScalerMemory } from './decide';
 import type { ScaleTarget } from './kube';
 import { poolObservation } from './kube';
@@ -191,10 +191,13 @@ export async function natsDecisionSink(
 ): Promise<DecisionSink | undefined> {
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: url, name: 'vldm-scaler', timeout: 2_000, ...NATS_CONNECTION_DEFAULTS });
+    // The same credentials (VLDM_NATS_*) and reconnect behaviour as every vldm process.
+    nc = await openNats(url, { name: 'vldm-scaler' });
   } catch (err) {
+    // A badly configured credential is the user's to fix: fail at start, like every command.
+    if (!(err instanceof NatsConnectError)) throw err;
     log(
-      `scaler: NATS at ${url} unreachable (${(err as Error).message}); decisions go to the log and Events only`,
+      `scaler: NATS at ${redactNatsUrl(url)} ${err.authFailed ? 'refused the credentials' : 'unreachable'} (${err.message}); decisions go to the log and Events only`,
     );
     return undefined;
   }

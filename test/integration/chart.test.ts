@@ -150,7 +150,10 @@ const allFeatures = {
       serverName: 'frontend.temporal.example',
     },
   },
-  nats: { url: 'nats://nats.vldm:4222' },
+  nats: {
+    url: 'nats://nats.vldm:4222',
+    auth: { existingSecret: 'nats-creds', userKey: 'user', passwordKey: 'password' },
+  },
   store: {
     s3: {
       bucket: 'renders',
@@ -472,6 +475,14 @@ describe('optional features', () => {
     }
     const worker = envOf(container(find(objs, 'Deployment', `${RELEASE}-vldm-cpu`), 'worker'));
     expect(worker.AWS_SECRET_ACCESS_KEY.valueFrom.secretKeyRef).toEqual({ name: 's3-creds', key: 'secret' });
+    // NATS credentials reach every process that uses NATS: the workers and the scaler (no S3 keys there).
+    const scaler = envOf(find(objs, 'Deployment', `${RELEASE}-vldm-scaler`).spec.template.spec.containers[0]);
+    for (const env of [worker, scaler]) {
+      expect(env.VLDM_NATS_USER.valueFrom.secretKeyRef).toEqual({ name: 'nats-creds', key: 'user' });
+      expect(env.VLDM_NATS_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'nats-creds', key: 'password' });
+      expect(env.VLDM_NATS_TOKEN).toBeUndefined();
+    }
+    expect(scaler.AWS_SECRET_ACCESS_KEY).toBeUndefined();
   });
 
   it('mounts a volume pack, per pool when a pool names its own source', () => {
@@ -828,6 +839,32 @@ const BAD_VALUES: Array<{ what: string; by: 'schema' | 'template'; values: objec
     by: 'template',
     values: { codec: { enabled: true } },
     message: /codec\.enabled is true but codec\.existingSecret is empty/,
+  },
+  {
+    what: 'a NATS credentials Secret that names no credential',
+    by: 'template',
+    values: { nats: { auth: { existingSecret: 'nats-creds' } } },
+    message: /nats\.auth\.existingSecret is set but names no credential/,
+  },
+  {
+    what: 'a NATS user without a password',
+    by: 'template',
+    values: { nats: { auth: { existingSecret: 'nats-creds', userKey: 'user' } } },
+    message: /nats\.auth: userKey and passwordKey go together/,
+  },
+  {
+    what: 'NATS user, password and token at once',
+    by: 'template',
+    values: {
+      nats: { auth: { existingSecret: 'nats-creds', userKey: 'u', passwordKey: 'p', tokenKey: 't' } },
+    },
+    message: /nats\.auth: set either userKey and passwordKey, or tokenKey, not both/,
+  },
+  {
+    what: 'NATS credential keys without their Secret',
+    by: 'template',
+    values: { nats: { auth: { tokenKey: 'token' } } },
+    message: /nats\.auth: keys are set but existingSecret is empty/,
   },
 ];
 

@@ -3,18 +3,22 @@
  * key ids, tampering), then a real job with encryption on against the test Temporal server: its raw
  * history, read straight from the server, holds no plaintext of the spec in any payload, and
  * `vldm codec-server` (a separate process) decodes those payloads over HTTP for the Web UI, with CORS
- * for the UI's origin only.
+ * for the UI's origin only. A job that fails keeps its error message and stack trace encrypted too
+ * (the failure converter encodes them into a payload), and the codec server decodes them: a failure
+ * raised in an activity, and one raised in workflow code (which needs the converter bundled in).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { payloadToJson, type JsonPayload } from '../../src/security/payload-json';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { QUEUE_ROLES, segmentWorkflowId } from '../../src/common/names';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { QUEUE_ROLES, TASK_QUEUES, segmentWorkflowId } from '../../src/common/names';
 import { UserError } from '../../src/common/errors';
 import { compileJob } from '../../src/cli/edge';
 import { connectTemporal, startJob, waitForJob } from '../../src/client/jobs';
@@ -27,7 +31,11 @@ import {
   parseKeyEntries,
   PayloadDecryptionError,
 } from '../../src/security';
+import { dataConverterWith } from '../../src/security';
 import { CORS_ALLOWED_HEADERS } from '../../src/security/codec-server';
+import { loadPack } from '../../src/models/pack';
+import { summarisePack } from '../../src/pipeline/model-cache';
+import type { PrepareOutput } from '../../activities/types';
 import { CONTRACT_PACK, startDeployment, type TestDeployment } from '../support/pipeline';
 import { startCli } from '../support/cli';
 import { testStateDir } from '../support/servers';
@@ -112,6 +120,19 @@ function payloadsIn(value: unknown, path = ''): Array<{ path: string; payload: P
   );
 }
 
+/** Paths of every string or byte field of a raw history that holds `marker` in plain text. */
+function plaintextHits(events: unknown[], marker: string): string[] {
+  const hits: string[] = [];
+  const scan = (v: unknown, at: string): void => {
+    if (typeof v === 'string' && v.includes(marker)) hits.push(at);
+    else if (v instanceof Uint8Array && Buffer.from(v).includes(marker)) hits.push(at);
+    else if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array))
+      for (const [k, x] of Object.entries(v)) scan(x, `${at}.${k}`);
+  };
+  events.forEach((e, i) => scan(e, `events[${i}]`));
+  return hits;
+}
+
 describe('a job with payload encryption on', () => {
   const keysEnv = { VLDM_CODEC_KEYS: `${K1},${K2}` };
   const codec = new AesGcmPayloadCodec(parseKeyEntries([K1, K2], 'test keys'));
@@ -123,6 +144,7 @@ describe('a job with payload encryption on', () => {
   let jobId: string;
   let startedInput: Payload[];
   let uiOrigin: string;
+  let codecBase: string;
 
   beforeAll(async () => {
     d = await startDeployment('vldm-codec', { workers: false });
@@ -193,6 +215,7 @@ describe('a job with payload encryption on', () => {
       /codec-server ready: (http:\/\/\S+)/,
     );
     const base = /codec-server ready: (http:\/\/\S+)/.exec(codecServer.log())![1];
+    codecBase = base;
 
     const pre = await fetch(`${base}/decode`, {
       method: 'OPTIONS',
@@ -243,5 +266,115 @@ describe('a job with payload encryption on', () => {
 
     const bad = await fetch(`${base}/decode`, { method: 'POST', body: 'not json' });
     expect(bad.status).toBe(400);
+  });
+  it('a failing job keeps its error message and stack trace encrypted, and the codec server decodes them', async () => {
+    expect(codecBase).toBeDefined();
+    // The marker is in the pack's path, so the prepare activity's error message names it.
+    const marker = `failure-marker-${randomBytes(6).toString('hex')}`;
+    const pack = path.join(mkdtempSync(path.join(os.tmpdir(), 'vldm-codec-pack-')), marker);
+    cpSync(CONTRACT_PACK, pack, { recursive: true });
+    const { spec } = await compileJob({ ...flags, name: `codec-fail-${process.pid}` }, pack);
+    rmSync(path.join(pack, 'vldm-pack.json')); // breaks the pack after the edge accepted it
+    await startJob(client, spec);
+
+    // With the keys, the client sees the real message (so the marker really is in the failure).
+    const err = await waitForJob(client, spec.jobId).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const activityFailure = (err as WorkflowFailedError).cause;
+    expect(activityFailure).toBeInstanceOf(ActivityFailure);
+    const appFailure = (activityFailure as ActivityFailure).cause as ApplicationFailure;
+    expect(appFailure).toBeInstanceOf(ApplicationFailure);
+    expect(appFailure.message).toContain(marker);
+    expect(appFailure.message).toMatch(/breaks the model contract/);
+    expect(appFailure.type).toBe('VldmContractViolation');
+
+    // The raw history: no string or byte field anywhere holds the marker.
+    const history = await client.workflow.getHandle(spec.jobId).fetchHistory();
+    const events = history.events ?? [];
+    expect(plaintextHits(events, marker)).toEqual([]);
+
+    // The failures are there, with the SDK's placeholder message and encrypted attributes.
+    const activityFailed = events.find((e) => e.activityTaskFailedEventAttributes);
+    const failure = activityFailed?.activityTaskFailedEventAttributes?.failure;
+    expect(failure?.message).toBe('Encoded failure');
+    expect(failure?.stackTrace ?? '').toBe('');
+    const encoded = failure!.encodedAttributes!;
+    expect(text(encoded.metadata!.encoding)).toBe(ENCRYPTED_ENCODING);
+    const wfFailed = events.find((e) => e.workflowExecutionFailedEventAttributes);
+    const wfCause = wfFailed?.workflowExecutionFailedEventAttributes?.failure?.cause;
+    expect(wfCause?.message).toBe('Encoded failure');
+    expect(text(wfCause?.encodedAttributes?.metadata?.encoding)).toBe(ENCRYPTED_ENCODING);
+
+    // The codec server (what the Web UI calls) decodes the message and the stack trace.
+    const res = await fetch(`${codecBase}/decode`, {
+      method: 'POST',
+      body: JSON.stringify({ payloads: [payloadToJson(encoded)] }),
+    });
+    expect(res.status).toBe(200);
+    const out = (await res.json()) as { payloads: JsonPayload[] };
+    const attrs = JSON.parse(Buffer.from(out.payloads[0].data!, 'base64').toString()) as {
+      message: string;
+      stack_trace: string;
+    };
+    expect(attrs.message).toContain(marker);
+    expect(attrs.stack_trace).toMatch(/ContractError|prepareJob|at /);
+  });
+  it('a failure raised in workflow code is encrypted too (the failure converter is bundled into the workflows)', async () => {
+    // vldm's own prepare activity never lets a pack through that the workflow's planner rejects, so a
+    // stand-in prepare activity (on the real media queue, same codec) returns a summary that breaks
+    // planning: the workflow itself then fails the job with a message naming the pack.
+    await workers.shutdown();
+    workers = await startWorkers({
+      temporalAddress: d.servers.temporal!.address,
+      namespace: d.servers.temporal!.namespace,
+      queues: ['orchestration'],
+      store: d.store,
+      events: d.events,
+      scratchDir: d.scratch,
+      payloadCodec: codec,
+    });
+    const marker = `workflow-marker-${randomBytes(6).toString('hex')}`;
+    const real = summarisePack(await loadPack(CONTRACT_PACK), CONTRACT_PACK);
+    const broken = { ...real, name: marker, windows: { ...real.windows, keyframe: { frames: 1 } } };
+    const connection = await NativeConnection.connect({ address: d.servers.temporal!.address });
+    const standIn = await Worker.create({
+      connection,
+      namespace: d.servers.temporal!.namespace,
+      taskQueue: TASK_QUEUES.media,
+      dataConverter: dataConverterWith(codec),
+      activities: {
+        prepareJob: async (): Promise<PrepareOutput> => ({ key: 'stand-in', reused: false, pack: broken }),
+      },
+    });
+    const running = standIn.run();
+    try {
+      const { spec } = await compileJob({ ...flags, name: `codec-wf-fail-${process.pid}` }, CONTRACT_PACK);
+      await startJob(client, spec);
+      const err = await waitForJob(client, spec.jobId).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause).toBeInstanceOf(ApplicationFailure);
+      expect(cause.type).toBe('VldmBadInput');
+      expect(cause.message).toContain(`model pack ${marker}: windows.keyframe.frames must be an integer`);
+
+      const events = (await client.workflow.getHandle(spec.jobId).fetchHistory()).events ?? [];
+      expect(plaintextHits(events, marker)).toEqual([]);
+      const failed = events.find((e) => e.workflowExecutionFailedEventAttributes);
+      const failure = failed?.workflowExecutionFailedEventAttributes?.failure;
+      expect(failure?.message).toBe('Encoded failure');
+      expect(failure?.applicationFailureInfo?.type).toBe('VldmBadInput');
+      const [decoded] = await codec.decode([failure!.encodedAttributes!]);
+      expect((JSON.parse(text(decoded.data)) as { message: string }).message).toContain(marker);
+    } finally {
+      standIn.shutdown();
+      await running;
+      await connection.close();
+    }
   });
 });

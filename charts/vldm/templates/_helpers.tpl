@@ -173,10 +173,30 @@ vldm.store: the artifact store URL, s3://<bucket>[/<prefix>] (VLDM_STORE).
 {{- end -}}
 
 {{/*
-vldm.secretEnv: environment variables read from existing Secrets (S3 credentials), shared by the
-workers, the pack init container and the scaler.
+vldm.natsSecretEnv: the NATS credentials (nats.auth) from their Secret, for every process that uses NATS.
+*/}}
+{{- define "vldm.natsSecretEnv" -}}
+{{- with .Values.nats.auth }}
+{{- if .existingSecret }}
+{{- range $env, $key := dict "VLDM_NATS_USER" .userKey "VLDM_NATS_PASSWORD" .passwordKey "VLDM_NATS_TOKEN" .tokenKey }}
+{{- if $key }}
+- name: {{ $env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.Values.nats.auth.existingSecret }}
+      key: {{ $key }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+vldm.secretEnv: environment variables read from existing Secrets (S3 and NATS credentials), shared by
+the workers, the pack init container and the scaler.
 */}}
 {{- define "vldm.secretEnv" -}}
+{{ include "vldm.natsSecretEnv" . }}
 {{- with .Values.store.s3.existingSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
