@@ -1,6 +1,8 @@
 /**
  * Keyframe chain stage (paper §3.2, prediction model). Segment 0: the image model makes keyframe 0
- * (T = 1, no context), then the prediction model continues from it (S = 1). Later segments are
+ * (T = 1, no context), then the prediction model continues from it (S = 1); with an init image,
+ * keyframe 0 is instead the init frame encoded by the pack's encoder, and the same S = 1 window
+ * continues it. Later segments are
  * conditioned on the previous segment's last 2 keyframes (S = 2: two frames carry motion), with
  * context guidance f(z) + s·(f(z; c_S) − f(z)). Output: the whole window [T, c, h, w], context frames
  * copied through exactly so that neighbouring segments agree on them.
@@ -32,6 +34,7 @@ export function createKeyframeActivities(deps: ActivityDeps) {
         sampling: s,
         window: w,
         previous: previous?.key,
+        initFrame: input.initFrame, // undefined (left out of the digest) without an init image
       });
       const ev: StageEvent = { jobId: spec.jobId, stage: 'keyframe', segment };
       return runStage(deps, key, ev, async () => {
@@ -86,6 +89,22 @@ export function createKeyframeActivities(deps: ActivityDeps) {
           return mergeKnown(x0, context, frameMask, frame);
         };
 
+        if (w.initImage) {
+          if (!input.initFrame)
+            throw new Error(`segment ${segment} needs the init frame (prepareJob's initFrame)`);
+          // z = latent_scale · E(x): the encoder takes [B, T, 3, H, W] pixels and returns unscaled latents.
+          const pixels = decodeTensor(await deps.store.get(input.initFrame));
+          const encoder = await loaded.runtime.session('encoder');
+          const latents = await encoder.run({ pixels: { shape: [1, ...pixels.shape], data: pixels.data } });
+          if (latents.data.length !== frame)
+            throw new Error(
+              `encoder gave [${latents.shape}] for the init frame, expected [1, 1, ${c}, ${h}, ${wd}]`,
+            );
+          const known = latents.data.map((v) => v * pack.latent.scale);
+          // Window 1: the same noise and checkpoint slot as the image model's path uses for this window.
+          const out = await sample(1, T, known, 1, 0);
+          return encodeTensor({ shape: [T, c, h, wd], data: out });
+        }
         if (w.firstFrameFromImage) {
           // The image LDM's frame: T = 1, S = 0 (label guidance only).
           const first = await sample(0, 1, new Float32Array(frame), 0, 0);

@@ -1,16 +1,72 @@
 /**
  * Prepare stage: loads and checks the model pack the job names (checksums, contract metadata) and
  * validates the spec against it, then records both under the job's prefix. Its output, the pack's
- * small summary, is what the workflow plans with.
+ * small summary, is what the workflow plans with. A job with an init image also gets its first frame
+ * here: the uploaded image, verified against the spec's sha256 and fitted to the pack's base size by
+ * ffmpeg (this is the media pool, which has it), stored as a pixel tensor for the keyframe stage.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { UserError } from '../src/common/errors';
 import { compileSpec, type JobSpec } from '../src/planning/spec';
 import { planJob } from '../src/planning/plan';
+import type { PackSummary } from '../src/planning/pack-summary';
 import { runStage, withHeartbeats } from '../src/pipeline/stage-runner';
 import { stageKey } from '../src/pipeline/keys';
+import { isArtifactCorrupt, isArtifactMissing, sha256Hex } from '../src/storage';
+import { fitImage } from '../src/media/init-image';
+import { STILL_SCALER, fromRgb24 } from '../src/media/ffmpeg';
+import { encodeTensor } from '../src/tensors';
 import type { ActivityDeps } from './deps';
-import type { PrepareOutput } from './types';
+import type { PrepareOutput, StageOutput } from './types';
+
+/** User errors (a bad spec, pack or init image) fail the job at once: no retry can fix them. */
+function nonRetryable(err: unknown): unknown {
+  if (err instanceof UserError)
+    return ApplicationFailure.create({ type: err.type, nonRetryable: true, message: err.message });
+  return err;
+}
+
+/**
+ * The init image's first frame: [1, 3, H, W] pixels in [-1, 1] at the pack's base size, keyed by the
+ * image's sha256, the size and the scaler, so a rerun (or a retry) finds it and reads nothing else.
+ */
+async function initFrame(deps: ActivityDeps, spec: JobSpec, pack: PackSummary): Promise<StageOutput> {
+  const ref = spec.initImage!;
+  const { width, height } = pack.base;
+  const key = stageKey(spec.jobId, 'init', 'frame', {
+    image: ref.sha256,
+    width,
+    height,
+    scaler: STILL_SCALER,
+  });
+  if ((await deps.store.exists(key)) && (await deps.store.getVerified(key)) !== undefined)
+    return { key, reused: true };
+  const what = `init image ${ref.key}`;
+  let bytes: Uint8Array;
+  try {
+    bytes = await deps.store.get(ref.key);
+  } catch (err) {
+    // The image is the user's input: nothing can recompute it, so a missing or damaged upload is final.
+    if (isArtifactMissing(err))
+      throw new UserError(
+        `${what} is not in the artifact store (${deps.store.description}): the CLI uploads it before starting the job, so the job was started without it or against another store than the workers'`,
+      );
+    if (isArtifactCorrupt(err))
+      throw new UserError(`${what} is damaged in the artifact store: ${err.message}`);
+    throw err; // the store is unreachable: retryable
+  }
+  const actual = sha256Hex(bytes);
+  if (actual !== ref.sha256)
+    throw new UserError(
+      `${what} has sha256 ${actual}, but the job spec names ${ref.sha256}: these are not the bytes the job was submitted with`,
+    );
+  const rgb = await fitImage(bytes, what, pack.base);
+  await deps.store.put(
+    key,
+    encodeTensor({ shape: [1, 3, height, width], data: fromRgb24(rgb, height, width) }),
+  );
+  return { key, reused: false };
+}
 
 export function createPrepareActivities(deps: ActivityDeps) {
   return {
@@ -22,17 +78,23 @@ export function createPrepareActivities(deps: ActivityDeps) {
         compileSpec({ ...spec }, { labels: summary.labels, packFps: summary.video.fps, pack: spec.pack });
         planJob(spec, summary);
       } catch (err) {
-        if (err instanceof UserError) {
-          throw ApplicationFailure.create({ type: err.type, nonRetryable: true, message: err.message });
-        }
-        throw err;
+        throw nonRetryable(err);
       }
       const pack = summary;
+      let frame: StageOutput | undefined;
+      if (spec.initImage) {
+        try {
+          frame = await withHeartbeats(() => initFrame(deps, spec, pack), { initImage: spec.initImage.key });
+        } catch (err) {
+          throw nonRetryable(err);
+        }
+      }
       const key = stageKey(spec.jobId, 'job', 'spec', { spec, pack }, 'json');
       const out = await runStage(deps, key, { jobId: spec.jobId, stage: 'plan' }, async () =>
         Buffer.from(JSON.stringify({ spec, pack }, null, 2)),
       );
-      return { ...out, pack };
+      if (!frame) return { ...out, pack };
+      return { ...out, reused: out.reused && frame.reused, pack, initFrame: frame.key };
     },
   };
 }

@@ -41,6 +41,8 @@ export interface StageContext {
 
 export interface PrepareOutput extends StageOutput {
   pack: PackSummary;
+  /** Jobs with an init image: its frame at the pack's base size, [1, 3, H, W] pixels in [-1, 1]. */
+  initFrame?: string;
 }
 
 export interface KeyframeInput extends StageContext {
@@ -48,6 +50,8 @@ export interface KeyframeInput extends StageContext {
   window: KeyframeWindowPlan;
   /** The previous segment's keyframes (their last 2 frames are this window's context). */
   previous?: FrameSource;
+  /** Segment 0 of a job with an init image: the init frame (PrepareOutput.initFrame), encoded as keyframe 0. */
+  initFrame?: string;
 }
 
 export interface InterpolationInput extends StageContext {

@@ -118,7 +118,16 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
             `segment ${seg.index}: keyframes ${seg.keyframes.start}–${seg.keyframes.start + seg.keyframes.frames - 1}`,
             spec.deadline,
           ),
-          [{ ...ctx, segment: seg.index, window: seg.keyframes, ...(previous ? { previous } : {}) }],
+          [
+            {
+              ...ctx,
+              segment: seg.index,
+              window: seg.keyframes,
+              ...(previous ? { previous } : {}),
+              // Only jobs with an init image have one: other jobs' activity inputs stay as they were.
+              ...(seg.keyframes.initImage && prepared.initFrame ? { initFrame: prepared.initFrame } : {}),
+            },
+          ],
         ),
       );
       previous = {

@@ -1,6 +1,7 @@
 /**
- * Validation at the edge: job flags → a compiled JobSpec checked against the model pack, and output
- * paths checked for writability, all before any server is contacted or any file is written.
+ * Validation at the edge: job flags → a compiled JobSpec checked against the model pack, the init
+ * image read and checked, and output paths checked for writability, all before any server is
+ * contacted or any file is written.
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,8 @@ import type { PackSummary } from '../planning/pack-summary';
 import { loadPack } from '../models/pack';
 import { summarisePack } from '../pipeline/model-cache';
 import { digestOf } from '../pipeline/keys';
+import { initImageKey } from '../planning/init-image';
+import { readInitImage, type InitImage } from '../media/init-image';
 
 /** Flags shared by generate, submit and plan (strings as commander gives them). */
 export interface JobFlags {
@@ -22,6 +25,8 @@ export interface JobFlags {
   name?: string;
   jobId?: string;
   deadline?: string;
+  /** PNG or JPEG file: the video's first frame. */
+  initImage?: string;
 }
 
 function num(flag: string, v: string | undefined): number | undefined {
@@ -51,6 +56,8 @@ export interface CompiledJob {
   spec: JobSpec;
   pack: PackSummary;
   plan: JobPlan;
+  /** The checked `--init-image`, to upload under `spec.initImage.key` before the job starts. */
+  initImage?: InitImage;
 }
 
 /**
@@ -67,12 +74,25 @@ export async function compileJob(
   const local = await loadPackSummary(packLocation);
   const pack = workerPack ? { ...local, location: workerPack } : local;
   const ctx = { labels: pack.labels, packFps: pack.video.fps, pack: pack.location };
-  // First pass validates; the hash is then taken over the resolved content fields.
-  const probe = compileSpec({ ...input, jobId: input.jobId ?? 'probe' }, ctx);
+  const image = flags.initImage !== undefined ? await readInitImage(flags.initImage, pack.base) : undefined;
+  // The image's key lives under the job's prefix, so it is known only once the job id is.
+  const imageRef = (jobId: string): Pick<JobSpecInput, 'initImage'> =>
+    image
+      ? { initImage: { key: initImageKey(jobId, image.sha256, image.format), sha256: image.sha256 } }
+      : {};
+  // First pass validates; the hash is then taken over the resolved content fields (the image's sha256 included).
+  const probeId = input.jobId ?? 'probe';
+  const probe = compileSpec({ ...input, jobId: probeId, ...imageRef(probeId) }, ctx);
   // The pack's model files *and* its sampling/window defaults decide the bytes, so both name the job.
-  const specHash = digestOf({ content: contentFields(probe), pack: pack.digest, sampling: pack.sampling, windows: pack.windows });
-  const spec = compileSpec(input, { ...ctx, specHash });
-  return { spec, pack, plan: planJob(spec, pack) };
+  const specHash = digestOf({
+    content: contentFields(probe),
+    pack: pack.digest,
+    sampling: pack.sampling,
+    windows: pack.windows,
+  });
+  let spec = compileSpec(input, { ...ctx, specHash });
+  if (image) spec = compileSpec({ ...input, jobId: spec.jobId, ...imageRef(spec.jobId) }, ctx);
+  return { spec, pack, plan: planJob(spec, pack), ...(image ? { initImage: image } : {}) };
 }
 
 /** The output file must be creatable: its folder exists and is writable, and it is not a folder. */

@@ -51,6 +51,11 @@ export const SUBJECTS = {
 /** Job ids name artifact prefixes and workflow ids, so they are restricted to a safe alphabet. */
 export const JOB_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+/** Every artifact of a job lives under `jobs/<jobId>/` (docs/artifacts.md). */
+export function jobPrefix(jobId: string): string {
+  return `jobs/${jobId}/`;
+}
+
 /** Default Temporal namespace and ports of the embedded default (dev servers on loopback). */
 export const DEFAULTS = {
   namespace: 'default',

@@ -1,7 +1,8 @@
 /**
  * ffmpeg through fluent-ffmpeg: H.264 clips from raw RGB frames piped on stdin, stitching clips
- * without re-encoding, and ffprobe's exact frame count. Flags are chosen so the same frames give the
- * same bytes on every machine (bit-exact muxing, one encoder thread, no metadata).
+ * without re-encoding, ffprobe's exact frame count, and decoding still images (init images): ffmpeg
+ * is the project's only image decoder. Flags are chosen so the same frames give the same bytes on
+ * every machine (bit-exact muxing, one encoder thread, no metadata).
  */
 import { PassThrough } from 'node:stream';
 import { promises as fs } from 'node:fs';
@@ -43,7 +44,14 @@ export async function encodeClip(
   const command = ffmpeg()
     .input(input)
     .inputFormat('rawvideo')
-    .inputOptions(['-pix_fmt', 'rgb24', '-s', `${geometry.width}x${geometry.height}`, '-r', String(geometry.fps)])
+    .inputOptions([
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      `${geometry.width}x${geometry.height}`,
+      '-r',
+      String(geometry.fps),
+    ])
     .videoCodec(VIDEO_CODEC.codec)
     .outputOptions([
       '-pix_fmt',
@@ -72,7 +80,8 @@ export async function encodeClip(
   const frameBytes = geometry.width * geometry.height * 3;
   try {
     for await (const frame of frames) {
-      if (frame.length !== frameBytes) throw new Error(`frame has ${frame.length} bytes, expected ${frameBytes}`);
+      if (frame.length !== frameBytes)
+        throw new Error(`frame has ${frame.length} bytes, expected ${frameBytes}`);
       if (!input.write(frame)) await new Promise((r) => input.once('drain', r));
     }
   } catch (err) {
@@ -136,6 +145,107 @@ export async function probeVideo(file: string): Promise<ProbeResult> {
     codec: String(v.codec_name),
     durationSeconds: Number(data.format.duration ?? NaN),
   };
+}
+
+/** ffmpeg's demuxer for each still-image format: bytes come on a pipe, so no file name is trusted. */
+const STILL_DEMUXERS = { png: 'png_pipe', jpeg: 'jpeg_pipe' } as const;
+
+/**
+ * How still images are resampled: bicubic with exact rounding and full-resolution chroma. Part of the
+ * key of every frame made from an init image, so a change here cannot reuse frames made the old way.
+ */
+export const STILL_SCALER = 'bicubic+accurate_rnd+full_chroma_int';
+
+export interface StillImageFit {
+  format: keyof typeof STILL_DEMUXERS;
+  /** The region of the image kept (integers, inside the image). */
+  crop: { x: number; y: number; width: number; height: number };
+  /** Size the region is scaled to. */
+  width: number;
+  height: number;
+  /** ffmpeg refuses to decode a picture with more pixels than this (a second guard behind the caller's header check). */
+  maxPixels: number;
+}
+
+/**
+ * Decode one PNG or JPEG held in memory, crop it and scale the crop to `width × height`, and return
+ * interleaved RGB24 bytes (alpha dropped, EXIF orientation ignored). Strict: a truncated or damaged
+ * image is an error (`-err_detect explode`; ffmpeg's JPEG decoder otherwise fills missing rows with
+ * grey), and so is any output that is not exactly one frame.
+ */
+export async function decodeStillImage(bytes: Uint8Array, fit: StillImageFit): Promise<Uint8Array> {
+  const { crop: c, width, height } = fit;
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const chunks: Buffer[] = [];
+  output.on('data', (d: Buffer) => chunks.push(d));
+  const drained = new Promise<void>((resolve) => output.on('end', resolve));
+  const filters = [
+    `crop=${c.width}:${c.height}:${c.x}:${c.y}`,
+    `scale=${width}:${height}:flags=${STILL_SCALER}`,
+    'format=rgb24',
+  ].join(',');
+  await new Promise<void>((resolve, reject) => {
+    ffmpeg()
+      .input(input)
+      .inputFormat(STILL_DEMUXERS[fit.format])
+      .inputOptions([
+        '-noautorotate',
+        '-err_detect',
+        'explode',
+        '-max_pixels',
+        String(fit.maxPixels),
+        '-threads',
+        '1',
+      ])
+      .outputOptions(['-frames:v', '1', '-vf', filters, '-pix_fmt', 'rgb24', '-threads', '1'])
+      .format('rawvideo')
+      .on('error', (err: Error, _o: string | null, stderr: string | null) =>
+        reject(new StillImageError(err.message, stderr)),
+      )
+      .on('end', () => resolve())
+      .pipe(output, { end: true });
+    input.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+  await drained;
+  const rgb = Buffer.concat(chunks);
+  if (rgb.length !== width * height * 3)
+    throw new StillImageError(
+      `ffmpeg gave ${rgb.length} bytes, expected one ${width}×${height} RGB frame`,
+      '',
+    );
+  return rgb;
+}
+
+/** ffmpeg could not decode a still image; `reason` is ffmpeg's own last words, for the user. */
+export class StillImageError extends Error {
+  override name = 'StillImageError';
+  readonly reason: string;
+  constructor(message: string, stderr: string | null) {
+    super(message);
+    // What the decoder said ("[png @ 0x…] chunk too big", "[mjpeg @ 0x…] overread 8") and why decoding
+    // stopped; not ffmpeg's banner or its generic "Conversion failed!".
+    const lines = (stderr ?? '').split('\n').map((l) => l.trim());
+    const said = [
+      ...lines
+        .filter((l) => /^\[(png|mjpeg|IMGUTILS) @/.test(l))
+        .map((l) => l.replace(/^(\[[^\]]*\]\s*)+/, '')),
+      ...lines
+        .filter((l) => l.startsWith('Error while decoding'))
+        .map((l) => l.replace(/^Error while decoding stream #\d+:\d+:\s*/, '')),
+    ];
+    this.reason = /Cannot find ffmpeg/i.test(message)
+      ? 'ffmpeg is not installed or not on PATH (infra/setup.sh installs it)'
+      : [...new Set(said)].join('; ') || message;
+  }
+}
+
+/** Interleaved RGB24 bytes → pixels in [-1, 1], layout [3, H, W] (the inverse of toRgb24 up to rounding). */
+export function fromRgb24(rgb: Uint8Array, height: number, width: number): Float32Array {
+  const plane = height * width;
+  const out = new Float32Array(plane * 3);
+  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[c * plane + i] = rgb[i * 3 + c] / 127.5 - 1;
+  return out;
 }
 
 /** Pixels in [-1, 1], layout [3, H, W] (one frame) → interleaved RGB24 bytes. */

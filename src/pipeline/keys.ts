@@ -5,7 +5,7 @@
  * Keys stay under the job's prefix, so no input can address another job's artifacts.
  */
 import { createHash } from 'node:crypto';
-import { JOB_ID_PATTERN } from '../common/names';
+import { JOB_ID_PATTERN, jobPrefix } from '../common/names';
 import { UserError } from '../common/errors';
 
 /** Version of the key derivation: bump when a stage's computation changes meaning. */
@@ -39,9 +39,8 @@ export function stageKey(jobId: string, stage: string, name: string, inputs: unk
   return `${jobPrefix(jobId)}${stage}/${name}-${digestOf(inputs).slice(0, DIGEST_CHARS)}.${ext}`;
 }
 
-export function jobPrefix(jobId: string): string {
-  return `jobs/${jobId}/`;
-}
+/** Re-exported: the prefix is part of the key layout in src/common/names.ts (pure, for workflows too). */
+export { jobPrefix };
 
 /** `seg-003` */
 export function segName(segment: number): string {

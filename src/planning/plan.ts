@@ -24,6 +24,12 @@ export interface KeyframeWindowPlan {
   context: number;
   /** Segment 0 first makes keyframe 0 with the image model (T = 1, S = 0). */
   firstFrameFromImage: boolean;
+  /**
+   * Segment 0 of a job with an init image: keyframe 0 is the encoded init image instead (the S = 1
+   * context of the window). Absent otherwise, so plans (and the keys hashed from them) of jobs
+   * without an init image are exactly what they were before init images existed.
+   */
+  initImage?: true;
 }
 
 export interface InterpolationWindowPlan {
@@ -114,10 +120,16 @@ function checkWindows(pack: PackSummary): void {
   if (problems.length) throw new UserError(`model pack ${pack.name}: ${problems.join('; ')}`);
 }
 
-/** Keyframe windows of the chain: segment 0 = image frame + (W−1) predicted, then W−2 new per segment. */
-function keyframeWindows(keyframes: number, window: number): KeyframeWindowPlan[] {
+/**
+ * Keyframe windows of the chain: segment 0 = first frame (the image model's, or the init image) +
+ * (W−1) predicted, then W−2 new per segment.
+ */
+function keyframeWindows(keyframes: number, window: number, initImage: boolean): KeyframeWindowPlan[] {
+  const frames = Math.min(window, keyframes);
   const out: KeyframeWindowPlan[] = [
-    { start: 0, frames: Math.min(window, keyframes), context: 1, firstFrameFromImage: true },
+    initImage
+      ? { start: 0, frames, context: 1, firstFrameFromImage: false, initImage: true }
+      : { start: 0, frames, context: 1, firstFrameFromImage: true },
   ];
   let next = out[0].frames; // first keyframe not yet generated
   while (next < keyframes) {
@@ -135,59 +147,57 @@ export function planJob(spec: JobSpec, pack: PackSummary): JobPlan {
   const keyframes = Math.floor((frames - 1) / FRAMES_PER_KEYFRAME) + 2;
   const labels = pack.labels.map((l) => (l === spec.scene || l === spec.traffic ? 1 : 0));
   const u = pack.windows.upscale;
-  const segments: SegmentPlan[] = keyframeWindows(keyframes, pack.windows.keyframe.frames).map(
-    (kw, index) => {
-      const newStart = kw.firstFrameFromImage ? 0 : kw.start + kw.context;
-      const newEnd = kw.start + kw.frames;
-      // Intervals whose right keyframe this segment generates.
-      const intervals: Span = { start: Math.max(0, newStart - 1), end: newEnd - 1 };
-      const own: Span = {
-        start: intervals.start * FRAMES_PER_KEYFRAME,
-        end: Math.min(frames, intervals.end * FRAMES_PER_KEYFRAME),
-      };
-      // 4T-axis intervals needed to cover the owned frames, then keyframe intervals needed for those.
-      const quarter: Span = {
-        start: Math.floor(own.start / INTERPOLATION_RATE),
-        end: Math.floor((own.end - 1) / INTERPOLATION_RATE) + 1,
-      };
-      const kfNeeded: Span = { start: intervals.start, end: Math.ceil(quarter.end / INTERPOLATION_RATE) };
-      const n = pack.windows.interpolation.intervals;
-      const interpolation: InterpolationWindowPlan[] = [
-        ...chunks(kfNeeded.start, kfNeeded.end, n).map((c) => ({
-          pass: 0 as const,
-          start: c.start,
-          intervals: c.end - c.start,
-        })),
-        ...chunks(quarter.start, quarter.end, n).map((c) => ({
-          pass: 1 as const,
-          start: c.start,
-          intervals: c.end - c.start,
-        })),
-      ];
-      // Latent frames available after pass 1 of this segment: [own.start, 4·quarter.end] inclusive.
-      const available: Span = { start: own.start, end: quarter.end * INTERPOLATION_RATE + 1 };
-      const d = pack.windows.decode;
-      const decode = chunks(own.start, own.end, d.frames).map((c) => ({
-        own: c,
-        decoded: {
-          start: Math.max(available.start, c.start - d.overlap),
-          end: Math.min(available.end, c.end + d.overlap),
-        },
-      }));
-      const tTiles = overlappingTilesIn(
-        own.start,
-        own.end,
-        u.frames,
-        Math.min(u.overlapFrames, u.frames - 1),
-      );
-      const yTiles = overlappingTiles(pack.base.height, u.tileHeight, u.overlap);
-      const xTiles = overlappingTiles(pack.base.width, u.tileWidth, u.overlap);
-      const upscale: UpscaleTilePlan[] = [];
-      for (const t of tTiles)
-        for (const y of yTiles) for (const x of xTiles) upscale.push({ index: upscale.length, t, y, x });
-      return { index, keyframes: kw, intervals, frames: own, interpolation, decode, upscale };
-    },
-  );
+  const segments: SegmentPlan[] = keyframeWindows(
+    keyframes,
+    pack.windows.keyframe.frames,
+    spec.initImage !== undefined,
+  ).map((kw, index) => {
+    // Segment 0 owns keyframe 0 whether the image model makes it or the init image gives it.
+    const newStart = kw.firstFrameFromImage || kw.initImage ? 0 : kw.start + kw.context;
+    const newEnd = kw.start + kw.frames;
+    // Intervals whose right keyframe this segment generates.
+    const intervals: Span = { start: Math.max(0, newStart - 1), end: newEnd - 1 };
+    const own: Span = {
+      start: intervals.start * FRAMES_PER_KEYFRAME,
+      end: Math.min(frames, intervals.end * FRAMES_PER_KEYFRAME),
+    };
+    // 4T-axis intervals needed to cover the owned frames, then keyframe intervals needed for those.
+    const quarter: Span = {
+      start: Math.floor(own.start / INTERPOLATION_RATE),
+      end: Math.floor((own.end - 1) / INTERPOLATION_RATE) + 1,
+    };
+    const kfNeeded: Span = { start: intervals.start, end: Math.ceil(quarter.end / INTERPOLATION_RATE) };
+    const n = pack.windows.interpolation.intervals;
+    const interpolation: InterpolationWindowPlan[] = [
+      ...chunks(kfNeeded.start, kfNeeded.end, n).map((c) => ({
+        pass: 0 as const,
+        start: c.start,
+        intervals: c.end - c.start,
+      })),
+      ...chunks(quarter.start, quarter.end, n).map((c) => ({
+        pass: 1 as const,
+        start: c.start,
+        intervals: c.end - c.start,
+      })),
+    ];
+    // Latent frames available after pass 1 of this segment: [own.start, 4·quarter.end] inclusive.
+    const available: Span = { start: own.start, end: quarter.end * INTERPOLATION_RATE + 1 };
+    const d = pack.windows.decode;
+    const decode = chunks(own.start, own.end, d.frames).map((c) => ({
+      own: c,
+      decoded: {
+        start: Math.max(available.start, c.start - d.overlap),
+        end: Math.min(available.end, c.end + d.overlap),
+      },
+    }));
+    const tTiles = overlappingTilesIn(own.start, own.end, u.frames, Math.min(u.overlapFrames, u.frames - 1));
+    const yTiles = overlappingTiles(pack.base.height, u.tileHeight, u.overlap);
+    const xTiles = overlappingTiles(pack.base.width, u.tileWidth, u.overlap);
+    const upscale: UpscaleTilePlan[] = [];
+    for (const t of tTiles)
+      for (const y of yTiles) for (const x of xTiles) upscale.push({ index: upscale.length, t, y, x });
+    return { index, keyframes: kw, intervals, frames: own, interpolation, decode, upscale };
+  });
   const sum = (f: (s: SegmentPlan) => number) => segments.reduce((a, s) => a + f(s), 0);
   const counts = {
     prepare: 1,

@@ -5,6 +5,7 @@
  */
 import { JOB_ID_PATTERN } from '../common/names';
 import { UserError } from '../common/errors';
+import { initImageRefProblems, type InitImageRef } from './init-image';
 
 /** What a person may pass (CLI flags, config file, `vldm submit`). */
 export interface JobSpecInput {
@@ -26,6 +27,11 @@ export interface JobSpecInput {
   pack?: string;
   /** Wall-clock deadline (ISO 8601), read by the scaler. */
   deadline?: string;
+  /**
+   * The video's first frame: an image already uploaded to the artifact store (the CLI does it from
+   * `--init-image`). Only its key and sha256 travel in the spec, never its bytes.
+   */
+  initImage?: InitImageRef;
 }
 
 /** Defaults, in one place. */
@@ -50,6 +56,7 @@ export interface JobSpec {
   seed: number;
   pack: string;
   deadline?: string;
+  initImage?: InitImageRef;
 }
 
 function isInt(x: unknown): x is number {
@@ -130,6 +137,8 @@ export function compileSpec(
   if (input.deadline !== undefined && Number.isNaN(Date.parse(input.deadline))) {
     problems.push(`deadline must be an ISO 8601 date-time, got "${input.deadline}"`);
   }
+  if (input.initImage !== undefined && jobId !== undefined && JOB_ID_PATTERN.test(jobId))
+    problems.push(...initImageRefProblems(input.initImage, jobId));
   if (!ctx.pack) problems.push('a model pack location is required');
   if (problems.length > 0) throw new UserError(`invalid job spec: ${problems.join('; ')}`);
   return {
@@ -142,12 +151,25 @@ export function compileSpec(
     seed,
     pack: ctx.pack,
     ...(input.deadline !== undefined ? { deadline: input.deadline } : {}),
+    ...(input.initImage !== undefined
+      ? { initImage: { key: input.initImage.key, sha256: input.initImage.sha256 } }
+      : {}),
   };
 }
 
-/** The fields that define the video's content: same fields, same bytes. Hashed into the job id. */
+/**
+ * The fields that define the video's content: same fields, same bytes. Hashed into the job id. The
+ * init image counts by its sha256 (a spec without one hashes exactly as before init images existed).
+ */
 export function contentFields(
   spec: Omit<JobSpec, 'jobId' | 'name'> & { name?: string },
 ): Record<string, unknown> {
-  return { seconds: spec.seconds, fps: spec.fps, scene: spec.scene, traffic: spec.traffic, seed: spec.seed };
+  return {
+    seconds: spec.seconds,
+    fps: spec.fps,
+    scene: spec.scene,
+    traffic: spec.traffic,
+    seed: spec.seed,
+    ...(spec.initImage ? { initImage: spec.initImage.sha256 } : {}),
+  };
 }

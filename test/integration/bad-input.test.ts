@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -38,6 +39,30 @@ function editManifest(dir: string, edit: (m: Record<string, unknown>) => void): 
   edit(m);
   writeFileSync(manifestOf(dir), JSON.stringify(m));
 }
+
+/** A file made once in `tmp` the first time a case asks for it. */
+function fixture(name: string, make: (file: string) => void): string {
+  const file = path.join(tmp, 'fixtures', name);
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    make(file);
+  }
+  return file;
+}
+/** A PNG or JPEG drawn by ffmpeg (`lavfi` source such as `testsrc2=s=320x200`). */
+function drawn(name: string, source: string): string {
+  return fixture(name, (file) => {
+    const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', source, '-frames:v', '1', file]);
+    if (r.status !== 0) throw new Error(`ffmpeg could not draw ${name}: ${r.stderr.toString()}`);
+  });
+}
+const goodPng = () => drawn('good.png', 'testsrc2=s=320x200');
+/** The first half of a real image: its header is intact, its pixel data stops short. */
+const truncated = (name: string, of: string) =>
+  fixture(name, (f) => {
+    const bytes = readFileSync(of);
+    writeFileSync(f, bytes.subarray(0, bytes.length >> 1));
+  });
 
 interface Case {
   name: string;
@@ -191,6 +216,129 @@ const cases: Case[] = [
       s,
     ],
     message: /keyframe.*(ONNX|onnx|protobuf)/,
+  },
+  {
+    name: 'init image missing',
+    args: (o, s) => [
+      'generate',
+      ...job,
+      '--init-image',
+      path.join(tmp, 'no-such.png'),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message: /--init-image .*no-such\.png does not exist/,
+  },
+  {
+    name: 'init image is a folder',
+    args: (o, s) => ['generate', ...job, '--init-image', tmp, '--out', o, '--state-dir', s],
+    message: /--init-image .* is a folder, not an image file/,
+  },
+  {
+    name: 'init image empty',
+    args: (o, s) => [
+      'generate',
+      ...job,
+      '--init-image',
+      fixture('empty.png', (f) => writeFileSync(f, '')),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message: /--init-image .*empty\.png is empty \(0 bytes\)/,
+  },
+  {
+    name: 'init image is a text file named .png',
+    args: (o, s) => [
+      'generate',
+      ...job,
+      '--init-image',
+      fixture('notes.png', (f) => writeFileSync(f, 'a cat on a road at night\n')),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message: /--init-image .*notes\.png is not a PNG or JPEG image \(it starts with "a cat on"/,
+  },
+  {
+    name: 'init image is a truncated PNG',
+    args: (o, s) => [
+      'generate',
+      ...job,
+      '--init-image',
+      truncated('half.png', goodPng()),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message:
+      /--init-image .*half\.png could not be decoded as a PNG \(.*Invalid data.*\): is it truncated or damaged\?/,
+  },
+  {
+    name: 'init image is a truncated JPEG',
+    args: (o, s) => [
+      'submit',
+      ...job,
+      '--init-image',
+      truncated('half.jpg', drawn('good.jpg', 'testsrc2=s=320x200')),
+      '--temporal-address',
+      temporal,
+      '--state-dir',
+      s,
+    ],
+    message: /--init-image .*half\.jpg could not be decoded as a JPEG \(.*\): is it truncated or damaged\?/,
+  },
+  {
+    name: 'init image over the byte limit',
+    args: (o, s) => [
+      'generate',
+      ...job,
+      '--init-image',
+      // A real PNG with 33 MiB of padding after it: over the limit however little of it is pixels.
+      fixture('huge.png', (f) =>
+        writeFileSync(f, Buffer.concat([readFileSync(goodPng()), Buffer.alloc(33 << 20)])),
+      ),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message:
+      /--init-image .*huge\.png is 33\.0 MiB \(\d+ bytes\); init images may be at most 32\.0 MiB \(33554432 bytes\)/,
+  },
+  {
+    name: 'init image over the pixel limit',
+    args: (o, s) => [
+      'generate',
+      ...job,
+      '--init-image',
+      drawn('wide.png', 'color=c=gray:s=8000x6000'),
+      '--out',
+      o,
+      '--state-dir',
+      s,
+    ],
+    message:
+      /--init-image .*wide\.png is 8000×6000 pixels \(48\.0 megapixels\); init images may have at most 40 megapixels/,
+  },
+  {
+    name: 'init image with unreachable Temporal (submit uploads nothing)',
+    args: (_o, s) => [
+      'submit',
+      ...job,
+      '--init-image',
+      goodPng(),
+      '--temporal-address',
+      '127.0.0.1:1',
+      '--state-dir',
+      s,
+    ],
+    message: /cannot reach the Temporal server at 127\.0\.0\.1:1/,
   },
   {
     name: 'output folder missing',

@@ -16,6 +16,7 @@ import { createStore, storeConfigFromUrl } from '../../storage';
 import { connectEventBus } from '../../events';
 import { startWorkers } from '../../worker/workers';
 import { connectTemporal, startJob, waitForJob } from '../../client/jobs';
+import { uploadInitImage } from '../../client/init-image';
 import { showProgress } from '../progress-view';
 import { findTool } from '../../dev/tools';
 
@@ -42,7 +43,7 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
   const out = makeOut(Boolean(opts.json));
   // Everything a user can get wrong is checked before any server starts or any file is written.
   const outFile = checkOutputPath(opts.out);
-  const { spec, plan } = await compileJob(opts, cfg.pack);
+  const { spec, plan, initImage } = await compileJob(opts, cfg.pack);
 
   const useNats = cfg.natsUrl !== 'off' && findTool('nats-server') !== undefined;
   const port = (hostPort: string) => Number(hostPort.split(':').pop());
@@ -79,6 +80,7 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
       `job ${spec.jobId}: ${plan.frames} frames ${plan.width}×${plan.height} @ ${plan.fps} fps, ${plan.segments.length} segments, ${plan.counts.total} activities`,
     );
     out.info(`Temporal UI: ${ui}`);
+    if (initImage) await uploadInitImage(store, spec, initImage);
     await startJob(client, spec);
     const view = await showProgress(client, spec.jobId, natsUrl, { draw: !opts.json });
     // Ctrl-C or SIGTERM stops this process's workers (the SDK's runtime shuts them down on these

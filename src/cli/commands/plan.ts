@@ -5,19 +5,24 @@ import { makeOut } from '../io';
 
 export async function plan(opts: JobFlags & { json?: boolean }, cfg: VldmConfig): Promise<number> {
   const out = makeOut(Boolean(opts.json));
-  const { spec, pack, plan: p } = await compileJob(opts, cfg.pack);
+  const { spec, pack, plan: p, initImage } = await compileJob(opts, cfg.pack);
   if (opts.json) {
     out.result({ spec, pack: { name: pack.name, digest: pack.digest, location: pack.location }, plan: p });
     return 0;
   }
   out.info(`job ${spec.jobId} with pack ${pack.name} (${pack.digest.slice(0, 12)})`);
+  if (initImage)
+    out.info(
+      `init image: ${initImage.file} (${initImage.format.toUpperCase()} ${initImage.width}×${initImage.height}, sha256 ${initImage.sha256.slice(0, 12)}…), ` +
+        `scaled and centre-cropped to ${pack.base.width}×${pack.base.height}`,
+    );
   out.info(
     `video: ${p.frames} frames ${p.width}×${p.height} @ ${p.fps} fps; ${p.keyframes} keyframes @ ${p.keyframeFps} fps`,
   );
   out.info(`segments: ${p.segments.length}`);
   for (const s of p.segments) {
     out.info(
-      `  segment ${String(s.index).padStart(3)}: keyframes ${s.keyframes.start}–${s.keyframes.start + s.keyframes.frames - 1} (context ${s.keyframes.context}${s.keyframes.firstFrameFromImage ? ', first frame from the image model' : ''}), ` +
+      `  segment ${String(s.index).padStart(3)}: keyframes ${s.keyframes.start}–${s.keyframes.start + s.keyframes.frames - 1} (context ${s.keyframes.context}${s.keyframes.firstFrameFromImage ? ', first frame from the image model' : ''}${s.keyframes.initImage ? ', first frame from the init image' : ''}), ` +
         `frames ${s.frames.start}–${s.frames.end - 1}; interpolation windows ${s.interpolation.length}, decode windows ${s.decode.length}, upscale tiles ${s.upscale.length}`,
     );
   }

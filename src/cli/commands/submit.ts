@@ -1,18 +1,35 @@
-/** `vldm submit`: validate a job against its pack and start it on a running cluster's Temporal. */
+/**
+ * `vldm submit`: validate a job against its pack and start it on a running cluster's Temporal. With
+ * `--init-image`, the image is first uploaded to the artifact store the workers use (`--store`).
+ */
+import { mkdirSync } from 'node:fs';
 import type { VldmConfig } from '../../config/config';
 import { jobUiUrl } from '../../config/config';
 import { compileJob, type JobFlags } from '../edge';
 import { makeOut } from '../io';
 import { connectTemporal, startJob } from '../../client/jobs';
+import { uploadInitImage } from '../../client/init-image';
+import { createStore, storeConfigFromUrl } from '../../storage';
 
 export async function submit(
   opts: JobFlags & { json?: boolean; workerPack?: string },
   cfg: VldmConfig,
 ): Promise<number> {
   const out = makeOut(Boolean(opts.json));
-  const { spec, plan } = await compileJob(opts, cfg.pack, opts.workerPack);
+  const { spec, plan, initImage } = await compileJob(opts, cfg.pack, opts.workerPack);
   const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);
   try {
+    if (initImage) {
+      // Only now, with every check passed and Temporal reachable, is anything written.
+      const storeCfg = storeConfigFromUrl(cfg.store);
+      if (storeCfg.kind === 'local') mkdirSync(storeCfg.root, { recursive: true });
+      const store = createStore(storeCfg);
+      try {
+        await uploadInitImage(store, spec, initImage);
+      } finally {
+        await store.close?.();
+      }
+    }
     const started = await startJob(client, spec);
     const result = {
       jobId: spec.jobId,
