@@ -4,13 +4,48 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [
-  'fs', 'fs/promises', 'path', 'crypto', 'child_process', 'os', 'net', 'http', 'https', 'worker_threads',
-  'stream', 'zlib', 'dns', 'tls', 'readline', 'process', 'timers',
+  'fs',
+  'fs/promises',
+  'path',
+  'crypto',
+  'child_process',
+  'os',
+  'net',
+  'http',
+  'https',
+  'worker_threads',
+  'stream',
+  'zlib',
+  'dns',
+  'tls',
+  'readline',
+  'process',
+  'timers',
 ];
-const ioLibraries = ['onnxruntime-node', '@aws-sdk/*', 'nats', 'fluent-ffmpeg', '@kubernetes/client-node', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
+const ioLibraries = [
+  'onnxruntime-node',
+  '@aws-sdk/*',
+  'nats',
+  'fluent-ffmpeg',
+  '@kubernetes/client-node',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+];
 
 export default tseslint.config(
-  { ignores: ['vitest.config.ts', 'dist/**', 'node_modules/**', '.tools/**', '.vldm/**', 'models/**', 'training/**', 'bin/**'] },
+  {
+    ignores: [
+      'vitest.config.ts',
+      'dist/**',
+      'node_modules/**',
+      '.tools/**',
+      '.vldm/**',
+      'models/**',
+      'training/**',
+      'bin/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -27,8 +62,12 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'workflows/ must be deterministic: do I/O in an activity' })),
-          patterns: [{ group: ioLibraries, message: 'workflows/ must be deterministic: do I/O in an activity' }],
+          paths: nodeBuiltins
+            .flatMap((m) => [m, `node:${m}`])
+            .map((name) => ({ name, message: 'workflows/ must be deterministic: do I/O in an activity' })),
+          patterns: [
+            { group: ioLibraries, message: 'workflows/ must be deterministic: do I/O in an activity' },
+          ],
         },
       ],
     },

@@ -30,10 +30,13 @@ export function createStitchActivities(deps: ActivityDeps) {
           files.push(file);
         }
         const out = path.join(dir, 'video.mp4');
-        const probe = await withHeartbeats(async () => {
-          await concatClips(files, out);
-          return probeVideo(out);
-        }, { stitching: files.length });
+        const probe = await withHeartbeats(
+          async () => {
+            await concatClips(files, out);
+            return probeVideo(out);
+          },
+          { stitching: files.length },
+        );
         if (
           probe.frames !== frames ||
           probe.width !== geometry.width ||

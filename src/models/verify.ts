@@ -80,7 +80,6 @@ export interface VerifyOptions extends RuntimeOptions {
   skipProbes?: boolean;
 }
 
-
 function tensor(shape: number[], fill: (i: number) => number): TensorData {
   const data = new Float32Array(shape.reduce((n, d) => n * d, 1));
   for (let i = 0; i < data.length; i++) data[i] = fill(i);

@@ -129,7 +129,10 @@ export const BACKGROUND_HEARTBEAT_MS = 5_000;
  * pack, an ffmpeg concat): a worker that dies is then noticed within the heartbeat timeout instead
  * of the start-to-close timeout.
  */
-export async function withHeartbeats<T>(fn: () => Promise<T>, details: Record<string, unknown> = {}): Promise<T> {
+export async function withHeartbeats<T>(
+  fn: () => Promise<T>,
+  details: Record<string, unknown> = {},
+): Promise<T> {
   const ctx = Context.current();
   ctx.heartbeat(details);
   const timer = setInterval(() => ctx.heartbeat(details), BACKGROUND_HEARTBEAT_MS);

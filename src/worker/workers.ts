@@ -74,16 +74,27 @@ export interface RunningWorkers {
   models: ModelCache;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 
-/** The workflow code, bundled once per process (from dist/ when built, else from the sources). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+/**
+ * The workflow code, bundled once per process and failure converter (from dist/ when built, else from
+ * the sources). A prebuilt bundle ignores the worker's `failureConverterPath`, so the encrypting one
+ * (src/security) must be bundled in.
+ */
+export function workflowBundle(failureConverterPath?: string): Promise<WorkflowBundleWithSourceMap> {
+  const cacheKey = failureConverterPath ?? '';
+  let bundle = bundles.get(cacheKey);
   if (!bundle) {
     const root = repoRoot();
     const built = path.join(root, 'dist', 'workflows', 'index.js');
     const workflowsPath = existsSync(built) ? built : path.join(root, 'workflows', 'index.ts');
-    bundle = bundleWorkflowCode({ workflowsPath, logger: quietLogger });
-    bundle.catch(() => (bundle = undefined));
+    bundle = bundleWorkflowCode({
+      workflowsPath,
+      logger: quietLogger,
+      ...(failureConverterPath ? { failureConverterPath } : {}),
+    });
+    bundles.set(cacheKey, bundle);
+    bundle.catch(() => bundles.delete(cacheKey));
   }
   return bundle;
 }
@@ -120,7 +131,9 @@ function installRuntime(): void {
       logger: new DefaultLogger(level, (entry) => {
         // A pool serves activities or workflows, never both: the SDK's warning about that is expected.
         if (/^No (activities|workflows) registered/.test(entry.message)) return;
-        process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}\n`);
+        process.stderr.write(
+          `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}\n`,
+        );
       }),
       telemetryOptions: { logging: { filter: { core: coreLevel, other: coreLevel }, forward: {} } },
     });
@@ -170,7 +183,7 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
         q === 'orchestration'
           ? await Worker.create({
               ...common,
-              workflowBundle: await workflowBundle(),
+              workflowBundle: await workflowBundle(dataConverter?.failureConverterPath),
               maxConcurrentWorkflowTaskExecutions: concurrency,
             })
           : await Worker.create({

@@ -3,16 +3,25 @@
  * `vldm worker` processes that can be `kill -9`ed and replaced, stopping and restarting the shared
  * test servers (always restored), a record of a job's progress events from which recomputed work is
  * counted, undisturbed reference runs to compare bytes with, and a check of every stored artifact.
+ * For the preemption test: graceful `SIGTERM`s, which worker process runs which activity (from the
+ * Temporal server's view of pending activities), watching checkpoint objects appear, and a slower
+ * variant of the contract test pack whose sampling activities last long enough to be interrupted.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { compileJob, type JobFlags } from '../../src/cli/edge';
 import { startJob, waitForJob } from '../../src/client/jobs';
 import { devDown, type DevServerAddresses, type ServerKind } from '../../src/dev/servers';
 import { subscribeProgress, type ProgressEvent, type Subscription } from '../../src/events';
+import type { ArtifactStore } from '../../src/storage';
 import type { JobResult } from '../../workflows/job';
 import { startCli } from './cli';
 import { testServers, testStateDir } from './servers';
@@ -93,6 +102,27 @@ export class WorkerFleet {
     this.ended.add(w.id);
     w.child.kill('SIGKILL');
     await w.exited;
+  }
+
+  /**
+   * `SIGTERM`, as Kubernetes sends on pod termination or a spot reclaim notice: the worker stops
+   * polling, gives running activities its grace time, and exits. Resolves with its exit code, or
+   * null when it had to be killed after `killAfterMs` (a worker that does not exit is a failure the
+   * caller reports, not a hang of the test).
+   */
+  async terminate(w: ManagedWorker, killAfterMs = 60_000): Promise<{ code: number | null; seconds: number }> {
+    this.ended.add(w.id);
+    const t0 = Date.now();
+    w.child.kill('SIGTERM');
+    const timer = setTimeout(() => w.child.kill('SIGKILL'), killAfterMs);
+    const code = await w.exited;
+    clearTimeout(timer);
+    return { code, seconds: (Date.now() - t0) / 1000 };
+  }
+
+  /** The live worker whose process id is `pid`. */
+  byPid(pid: number): ManagedWorker | undefined {
+    return this.live().find((w) => w.child.pid === pid);
   }
 
   /** Stops every live worker (SIGTERM, then SIGKILL after `graceMs`). */
@@ -176,6 +206,52 @@ export class EventRecord {
   /** The most steps one activity reports (for bounds: one activity's worth of work). */
   maxStepsPerActivity(): number {
     return Math.max(0, ...this.events.filter((e) => e.steps !== undefined).map((e) => e.steps as number));
+  }
+
+  /** The progress steps `unit` reported, one list per attempt that started computing. */
+  stepsByAttempt(unit: string): number[][] {
+    const out: number[][] = [];
+    for (const e of this.events) {
+      if (unitKey(e) !== unit) continue;
+      if (e.state === 'started') out.push([]);
+      else if (e.state === 'progress' && e.step !== undefined && out.length) out[out.length - 1].push(e.step);
+    }
+    return out;
+  }
+
+  /**
+   * Units of `stage` that have started but not completed: the newest progress step of each, and the
+   * seconds per step it has taken so far (once it has reported two steps).
+   */
+  inFlight(stage: ProgressEvent['stage']): Map<string, { step: number; secondsPerStep?: number }> {
+    const m = new Map<
+      string,
+      { step: number; first?: { step: number; at: number }; secondsPerStep?: number }
+    >();
+    for (const e of this.events) {
+      if (e.stage !== stage) continue;
+      const k = unitKey(e);
+      if (e.state === 'completed') m.delete(k);
+      else if (e.state === 'started') m.set(k, { step: 0 });
+      else if (e.state === 'progress' && e.step !== undefined && m.has(k)) {
+        const u = m.get(k)!;
+        u.step = e.step;
+        u.first ??= { step: e.step, at: e.received };
+        if (e.step > u.first.step)
+          u.secondsPerStep = (e.received - u.first.at) / 1000 / (e.step - u.first.step);
+      }
+    }
+    return new Map(
+      [...m].map(([k, u]) => [
+        k,
+        { step: u.step, ...(u.secondsPerStep ? { secondsPerStep: u.secondsPerStep } : {}) },
+      ]),
+    );
+  }
+
+  /** When the `n`-th (1-based) attempt of `unit` started computing, as received here. */
+  startOf(unit: string, n: number): number | undefined {
+    return this.events.filter((e) => e.state === 'started' && unitKey(e) === unit)[n - 1]?.received;
   }
 
   /**
@@ -319,6 +395,172 @@ export async function verifyBucket(
     } while (token);
   } finally {
     s3.destroy();
+  }
+  return out;
+}
+
+/** An activity of a workflow that a worker has picked up (state STARTED on the Temporal server). */
+export interface RunningActivity {
+  activityId: string;
+  attempt: number;
+  /** The process id in the worker's identity (the SDK's default identity is `<pid>@<host>`). */
+  pid: number;
+  /** The activity's first argument, as the workflow scheduled it. */
+  input: unknown;
+}
+
+/**
+ * The activities of type `activityType` that workers are running for `workflowId` right now, and
+ * which worker process runs each: the Temporal server's pending-activity view names the worker,
+ * the workflow history holds the input (unencrypted in the tests).
+ */
+export async function runningActivities(
+  client: Client,
+  workflowId: string,
+  activityType: string,
+): Promise<RunningActivity[]> {
+  const handle = client.workflow.getHandle(workflowId);
+  const { raw } = await handle.describe();
+  const started = (raw.pendingActivities ?? []).filter(
+    (a) =>
+      a.activityType?.name === activityType &&
+      a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+  );
+  if (started.length === 0) return [];
+  const inputs = new Map<string, unknown>();
+  for (const e of (await handle.fetchHistory()).events ?? []) {
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a?.activityId && a.input?.payloads?.length)
+      inputs.set(a.activityId, defaultPayloadConverter.fromPayload(a.input.payloads[0]));
+  }
+  return started.map((a) => ({
+    activityId: a.activityId ?? '',
+    attempt: a.attempt ?? 0,
+    pid: Number(/^(\d+)@/.exec(a.lastWorkerIdentity ?? '')?.[1]),
+    input: inputs.get(a.activityId ?? ''),
+  }));
+}
+
+/** What the Temporal server says ended an activity's previous attempt, while it is still pending. */
+export async function lastFailureOf(
+  client: Client,
+  workflowId: string,
+  activityId: string,
+): Promise<
+  { attempt: number; endedAt?: number; message?: string; timeout?: string; type?: string } | undefined
+> {
+  const { raw } = await client.workflow.getHandle(workflowId).describe();
+  const a = (raw.pendingActivities ?? []).find((p) => p.activityId === activityId);
+  if (!a) return undefined;
+  const f = a.lastFailure;
+  const timeoutType = f?.timeoutFailureInfo?.timeoutType;
+  const ended = a.lastAttemptCompleteTime;
+  return {
+    attempt: a.attempt ?? 0,
+    // When the server recorded the end of the previous attempt (ms since the epoch).
+    ...(ended?.seconds != null
+      ? { endedAt: Number(String(ended.seconds)) * 1000 + Math.round((ended.nanos ?? 0) / 1e6) }
+      : {}),
+    ...(f?.message ? { message: f.message } : {}),
+    ...(timeoutType ? { timeout: temporal.api.enums.v1.TimeoutType[timeoutType] } : {}),
+    ...(f?.applicationFailureInfo?.type ? { type: f.applicationFailureInfo.type } : {}),
+  };
+}
+
+/**
+ * Records every key under `prefix` that matches `pattern` while it exists (polled every `everyMs`):
+ * in-flight checkpoints live only until their activity's output is stored.
+ */
+export function watchKeys(
+  store: ArtifactStore,
+  prefix: string,
+  pattern: RegExp,
+  everyMs = 200,
+): { seen: Map<string, number>; stop: () => Promise<void> } {
+  const seen = new Map<string, number>();
+  let stopped = false;
+  const poll = async () => {
+    for (;;) {
+      try {
+        for (const a of await store.list(prefix))
+          if (pattern.test(a.key) && !seen.has(a.key)) seen.set(a.key, Date.now());
+      } catch {
+        // a listing that fails is retried at the next poll
+      }
+      if (stopped) return;
+      await sleep(everyMs);
+    }
+  };
+  const running = poll();
+  return {
+    seen,
+    stop: async () => {
+      stopped = true;
+      await running;
+    },
+  };
+}
+
+/**
+ * A copy of a pack (same ONNX files, so the same digest) with other sampling settings, in a temporary
+ * folder: e.g. more upsampler steps, so that a tile takes seconds even with the fast contract models.
+ */
+export function packWithSampling(pack: string, sampling: Record<string, Record<string, number>>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vldm-pack-'));
+  cpSync(pack, dir, { recursive: true });
+  const manifestPath = path.join(dir, 'vldm-pack.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+    sampling: Record<string, Record<string, number>>;
+  };
+  for (const [role, settings] of Object.entries(sampling))
+    manifest.sampling[role] = { ...manifest.sampling[role], ...settings };
+  writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+  return dir;
+}
+
+/** What a workflow's history says went wrong: workflow tasks that timed out, activities retried. */
+export interface HistoryIncidents {
+  workflowTaskTimeouts: Array<{ workflowId: string; timeout: string; at: number }>;
+  retriedActivities: Array<{
+    workflowId: string;
+    activityType: string;
+    attempt: number;
+    lastFailure: string;
+  }>;
+}
+
+/** The incidents recorded in the histories of `workflowIds` (e.g. a job and its segment children). */
+export async function historyIncidents(client: Client, workflowIds: string[]): Promise<HistoryIncidents> {
+  const out: HistoryIncidents = { workflowTaskTimeouts: [], retriedActivities: [] };
+  const { EventType, TimeoutType } = temporal.api.enums.v1;
+  for (const workflowId of workflowIds) {
+    const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const typeOf = new Map<number, string>();
+    for (const e of events) {
+      const at =
+        Number(String(e.eventTime?.seconds ?? 0)) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6);
+      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
+        out.workflowTaskTimeouts.push({
+          workflowId,
+          timeout: TimeoutType[e.workflowTaskTimedOutEventAttributes?.timeoutType ?? 0],
+          at,
+        });
+      const scheduled = e.activityTaskScheduledEventAttributes;
+      if (scheduled) typeOf.set(Number(String(e.eventId)), scheduled.activityType?.name ?? '?');
+      const started = e.activityTaskStartedEventAttributes;
+      if (started && (started.attempt ?? 1) > 1) {
+        const f = started.lastFailure;
+        const timeout = f?.timeoutFailureInfo?.timeoutType;
+        out.retriedActivities.push({
+          workflowId,
+          activityType: typeOf.get(Number(String(started.scheduledEventId))) ?? '?',
+          attempt: started.attempt ?? 0,
+          lastFailure: timeout
+            ? TimeoutType[timeout]
+            : (f?.applicationFailureInfo?.type ?? f?.message ?? '?'),
+        });
+      }
+    }
   }
   return out;
 }
