@@ -41,6 +41,10 @@ export function createEncodeActivities(deps: ActivityDeps) {
       async function* frames(): AsyncGenerator<Uint8Array> {
         let f = seg.frames.start;
         for await (const px of blended) {
+          // Cancelled (job cancelled, worker shutting down): stop at a frame boundary; encodeClip
+          // kills ffmpeg and nothing is stored, so the retry elsewhere encodes the clip afresh.
+          if (ctx.cancellationSignal.aborted)
+            throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
           ctx.heartbeat({ frame: f++ });
           yield toRgb24(px, H, W);
         }

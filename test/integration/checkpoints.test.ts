@@ -5,19 +5,20 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createStore, type ArtifactStore } from '../../src/storage';
 import { connectEventBus, type EventBus, type ProgressEvent } from '../../src/events';
 import { ModelCache } from '../../src/pipeline/model-cache';
 import { createUpscaleActivities } from '../../activities/upscale';
+import { createEncodeActivities } from '../../activities/encode';
 import { compileSpec } from '../../src/planning/spec';
 import { planJob } from '../../src/planning/plan';
 import { encodeTensor } from '../../src/tensors';
 import { gaussian } from '../../src/sampling';
 import { CHECKPOINT_EVERY_ENV } from '../../src/pipeline/checkpoints';
-import type { StageOutput, UpscaleInput } from '../../activities/types';
+import type { EncodeInput, StageOutput, UpscaleInput } from '../../activities/types';
 import { CONTRACT_PACK } from '../support/pipeline';
 
 let store: ArtifactStore;
@@ -37,7 +38,7 @@ afterAll(async () => {
   await models.close();
 });
 
-async function inputFor(jobId: string): Promise<UpscaleInput> {
+async function inputFor(jobId: string, tileIndex = 0): Promise<UpscaleInput> {
   const { summary: pack } = await models.get(CONTRACT_PACK);
   const spec = compileSpec(
     { seconds: 2, seed: 4, jobId },
@@ -45,7 +46,7 @@ async function inputFor(jobId: string): Promise<UpscaleInput> {
   );
   const plan = planJob(spec, pack);
   const seg = plan.segments[0];
-  const tile = seg.upscale[0];
+  const tile = seg.upscale[tileIndex];
   // Synthetic decoded low-res frames for the tile's frames, stored the way the decode stage stores them.
   const T = seg.frames.end - seg.frames.start;
   const px = gaussian(
@@ -145,5 +146,50 @@ describe('sampling checkpoints', () => {
     } finally {
       process.env[CHECKPOINT_EVERY_ENV] = '1';
     }
+  });
+
+  it('an encode cancelled mid-clip (worker shutdown) stops at a frame, kills ffmpeg and stores nothing', async () => {
+    const upscale = createUpscaleActivities({ store, events: bus, models, scratchDir: os.tmpdir() });
+    const first = await inputFor('encode-cancel');
+    const seg = planJob(first.spec, first.pack).segments[0];
+    const tiles = [];
+    for (const tile of seg.upscale) {
+      const out = (await new MockActivityEnvironment().run(upscale.upscale, {
+        ...first,
+        tile,
+      })) as StageOutput;
+      tiles.push({ tile, key: out.key });
+    }
+    const scratch = mkdtempSync(path.join(os.tmpdir(), 'vldm-encode-'));
+    const encode = createEncodeActivities({ store, events: bus, models, scratchDir: scratch });
+    const input: EncodeInput = {
+      spec: first.spec,
+      pack: first.pack,
+      labels: first.labels,
+      segment: seg,
+      tiles,
+    };
+    const clips = async () =>
+      (await store.list(`jobs/${first.spec.jobId}/clips/`))
+        .map((a) => a.key)
+        .filter((k) => k.endsWith('.mp4'));
+
+    const env = new MockActivityEnvironment();
+    const frames: number[] = [];
+    env.on('heartbeat', (d: { frame?: number }) => {
+      if (d.frame === undefined) return;
+      frames.push(d.frame);
+      if (frames.length === 3) setImmediate(() => env.cancel('CANCELLED'));
+    });
+    await expect(env.run(encode.encodeSegment, input)).rejects.toThrow();
+    const total = seg.frames.end - seg.frames.start;
+    expect(frames.length).toBeLessThan(total); // it stopped before the last frame
+    expect(await clips()).toEqual([]); // no clip stored
+    expect(readdirSync(scratch)).toEqual([]); // its temporary folder (and ffmpeg's output) removed
+
+    // The retry encodes the whole clip.
+    const done = (await new MockActivityEnvironment().run(encode.encodeSegment, input)) as StageOutput;
+    expect(done.reused).toBe(false);
+    expect(await clips()).toEqual([done.key]);
   });
 });
