@@ -121,8 +121,10 @@ async function startJobWith(
       seed: spec.seed,
       pack: spec.pack,
       ...(spec.deadline ? { deadline: spec.deadline } : {}),
+      // Key and sha256 only: the image itself stays in the artifact store.
+      ...(spec.initImage ? { initImage: spec.initImage } : {}),
     },
-    staticSummary: `vldm job ${spec.name}: ${spec.seconds}s ${spec.scene}/${spec.traffic} seed ${spec.seed}`,
+    staticSummary: `vldm job ${spec.name}: ${spec.seconds}s ${spec.scene}/${spec.traffic} seed ${spec.seed}${spec.initImage ? ` from init image ${spec.initImage.sha256.slice(0, 12)}` : ''}`,
   });
   const desc = await handle.describe();
   return {

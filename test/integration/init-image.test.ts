@@ -104,6 +104,9 @@ describe('a job started from an init image', () => {
     if (image) await uploadInitImage(d.store, compiled.spec, compiled.initImage!);
     await startJob(d.client, compiled.spec);
     const result = await waitForJob(d.client, compiled.spec.jobId);
+    // The job's memo names the image (key and sha256, never its bytes) for the UI and `vldm status`.
+    const memo = (await d.client.workflow.getHandle(compiled.spec.jobId).describe()).memo ?? {};
+    expect(memo.initImage).toEqual(image ? compiled.spec.initImage : undefined);
     const file = path.join(tmp, `${compiled.spec.jobId}-${result.activities.reused}.mp4`);
     await d.store.getToFile(result.outputKey, file);
     return { compiled, result, file };
