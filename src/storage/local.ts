@@ -25,9 +25,14 @@ import {
  * Two writers of one key with different bytes can interleave their two renames (data of one, sidecar
  * of the other); each writer checks the committed pair afterwards and rewrites on a mismatch. The
  * writer that renamed last checks a state nobody changes any more, so the pair left behind always
- * matches. A few rounds are plenty; running out means writers keep racing with different bytes.
+ * matches. Writers that keep colliding could keep doing so in lockstep (seen with 6 writers on a
+ * loaded machine after 5 rounds), so each retry first waits a random, growing pause: they fall out of
+ * step and one of them commits alone. Running out of rounds means writers keep racing with different
+ * bytes for seconds.
  */
-const MAX_COMMIT_ROUNDS = 5;
+const MAX_COMMIT_ROUNDS = 12;
+/** Upper bound of the random pause before commit round n (n ≥ 2): n × this, in milliseconds. */
+const COMMIT_RETRY_JITTER_MS = 10;
 
 const SIDECAR_LINE = /^([0-9a-f]{64}) [ *](.+)\n?$/;
 
@@ -130,6 +135,7 @@ export class LocalArtifactStore implements ArtifactStore {
     writeTemp: (tmpPath: string) => Promise<{ sha256: string; size: number }>,
   ): Promise<ArtifactInfo> {
     for (let round = 1; round <= MAX_COMMIT_ROUNDS; round++) {
+      if (round > 1) await new Promise((r) => setTimeout(r, Math.random() * round * COMMIT_RETRY_JITTER_MS));
       try {
         await mkdir(p.dir, { recursive: true });
       } catch (err) {
