@@ -5,7 +5,6 @@
  * nats-server so that killing it disturbs nobody else.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'nats';
 
@@ -21,6 +20,7 @@ import {
   subscribeProgress,
 } from '../../src/events';
 import { testServers } from '../support/servers';
+import { freePort, until } from '../support/wait';
 
 let natsUrl: string;
 
@@ -29,25 +29,6 @@ beforeAll(async () => {
   if (!servers.nats) throw new Error('testServers() returned no NATS address');
   natsUrl = servers.nats.url;
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('progress events on NATS', () => {
   it('delivers a job’s events to its watcher, in order, and no other job’s', async () => {

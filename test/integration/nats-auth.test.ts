@@ -28,27 +28,9 @@ import {
 } from '../../src/events';
 import { runCli, startCli } from '../support/cli';
 import { testServers, testStateDir } from '../support/servers';
+import { freePort, until } from '../support/wait';
 
 type KeyPair = ReturnType<typeof nkeys.createUser>;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Resolves once the server on `port` greets with INFO (its protocol's first line; needs no credentials). */
 async function greets(port: number, timeoutMs = 15_000): Promise<void> {

@@ -4,7 +4,6 @@
  * listings page, a prefix confines a store, and errors never carry credentials.
  */
 import { randomBytes } from 'node:crypto';
-import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DeleteObjectCommand,
@@ -24,6 +23,7 @@ import {
 } from '../../src/storage';
 import { describeArtifactStore } from '../support/artifact-store-suite';
 import { testServers } from '../support/servers';
+import { freePort } from '../support/wait';
 
 let minio: MinioAddress;
 let raw: S3Client;
@@ -221,14 +221,3 @@ describe('S3 store specifics', () => {
     expect(Buffer.from(await b.get('x.bin')).toString()).toBe('same');
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
