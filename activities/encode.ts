@@ -10,7 +10,7 @@ import { blendTiles } from '../src/pipeline/tile-blend';
 import { decodeTensor } from '../src/tensors';
 import { UPSCALE_FACTOR } from '../src/planning/pack-summary';
 import { encodeClip, toRgb24 } from '../src/media/ffmpeg';
-import { alreadyDone, emit, type StageEvent } from '../src/pipeline/stage-runner';
+import { alreadyDone, emit, throwIfCancelled, type StageEvent } from '../src/pipeline/stage-runner';
 import { segName, stageKey } from '../src/pipeline/keys';
 import type { ActivityDeps } from './deps';
 import type { EncodeInput, StageOutput } from './types';
@@ -43,8 +43,7 @@ export function createEncodeActivities(deps: ActivityDeps) {
         for await (const px of blended) {
           // Cancelled (job cancelled, worker shutting down): stop at a frame boundary; encodeClip
           // kills ffmpeg and nothing is stored, so the retry elsewhere encodes the clip afresh.
-          if (ctx.cancellationSignal.aborted)
-            throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
+          throwIfCancelled(ctx);
           ctx.heartbeat({ frame: f++ });
           yield toRgb24(px, H, W);
         }

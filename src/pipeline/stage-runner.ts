@@ -83,9 +83,13 @@ export function makeStepReporter(
     details.steps = steps;
     ctx.heartbeat({ ...details });
     emit(events, ev, 'progress', { step, steps });
-    if (ctx.cancellationSignal.aborted)
-      throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
+    throwIfCancelled(ctx);
   };
+}
+
+/** Stop here when the running activity is being cancelled (job cancelled, worker shutting down). */
+export function throwIfCancelled(ctx: Context = Context.current()): void {
+  if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
 }
 
 /**

@@ -11,13 +11,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DevServerAddresses } from '../../src/dev/servers';
 import { connectTemporal } from '../../src/client/jobs';
-import { createStore } from '../../src/storage';
 import { compileJob } from '../../src/cli/edge';
 import { startJob, waitForJob } from '../../src/client/jobs';
 import { CHECKPOINT_EVERY_ENV } from '../../src/pipeline/checkpoints';
-import { testServers, testStateDir } from '../support/servers';
-import { CONTRACT_PACK, s3Env } from '../support/pipeline';
+import { testServers } from '../support/servers';
+import { CONTRACT_PACK, s3Env, testS3Store } from '../support/pipeline';
 import {
+  fleetArgs,
   EventRecord,
   WorkerFleet,
   runJob,
@@ -41,20 +41,7 @@ let client: Awaited<ReturnType<typeof connectTemporal>>;
 
 beforeAll(async () => {
   servers = await testServers();
-  const args = [
-    '--temporal-address',
-    servers.temporal!.address,
-    '--nats',
-    servers.nats!.url,
-    '--state-dir',
-    testStateDir(),
-    '--pack',
-    CONTRACT_PACK,
-    '--store',
-    `s3://${BUCKET}/artifacts`,
-    '--grace-seconds',
-    '2',
-  ];
+  const args = fleetArgs(servers, { pack: CONTRACT_PACK, bucket: BUCKET, graceSeconds: 2 });
   fleet = new WorkerFleet(args, { ...s3Env(servers), [CHECKPOINT_EVERY_ENV]: String(CHECKPOINT_EVERY) });
   await Promise.all([fleet.start(), fleet.start(), fleet.start()]);
   client = await connectTemporal(servers.temporal!.address, servers.temporal!.namespace);
@@ -66,17 +53,7 @@ afterAll(async () => {
 });
 
 async function mp4(key: string): Promise<Buffer> {
-  const m = servers.minio!;
-  const store = createStore({
-    kind: 's3',
-    bucket: BUCKET,
-    prefix: 'artifacts',
-    endpoint: m.endpoint,
-    accessKeyId: m.accessKeyId,
-    secretAccessKey: m.secretAccessKey,
-    region: 'us-east-1',
-    forcePathStyle: true,
-  });
+  const store = testS3Store(servers, BUCKET);
   try {
     return Buffer.from(await store.get(key));
   } finally {

@@ -17,14 +17,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DevServerAddresses } from '../../src/dev/servers';
 import { compileJob } from '../../src/cli/edge';
 import { connectTemporal, startJob, waitForJob } from '../../src/client/jobs';
-import { createStore, type ArtifactStore } from '../../src/storage';
+import type { ArtifactStore } from '../../src/storage';
 import { CHECKPOINT_EVERY_ENV } from '../../src/pipeline/checkpoints';
 import { segName } from '../../src/pipeline/keys';
 import { segmentWorkflowId } from '../../src/common/names';
 import type { UpscaleInput } from '../../activities/types';
-import { testServers, testStateDir } from '../support/servers';
-import { CONTRACT_PACK, s3Env } from '../support/pipeline';
+import { testServers } from '../support/servers';
+import { CONTRACT_PACK, s3Env, testS3Store } from '../support/pipeline';
 import {
+  fleetArgs,
   EventRecord,
   WorkerFleet,
   historyIncidents,
@@ -83,37 +84,14 @@ const reports: Record<string, Report> = {};
 beforeAll(async () => {
   servers = await testServers();
   pack = packWithSampling(CONTRACT_PACK, { upsampler: { steps: UPSCALE_STEPS } });
-  const args = [
-    '--temporal-address',
-    servers.temporal!.address,
-    '--nats',
-    servers.nats!.url,
-    '--state-dir',
-    testStateDir(),
-    '--pack',
-    pack,
-    '--store',
-    `s3://${BUCKET}/artifacts`,
-    '--grace-seconds',
-    String(GRACE_S),
-  ];
+  const args = fleetArgs(servers, { pack, bucket: BUCKET, graceSeconds: GRACE_S });
   fleet = new WorkerFleet(args, {
     ...s3Env(servers),
     [CHECKPOINT_EVERY_ENV]: String(NO_PERIODIC_CHECKPOINTS),
   });
   await Promise.all(Array.from({ length: WORKERS }, () => fleet.start()));
   client = await connectTemporal(servers.temporal!.address, servers.temporal!.namespace);
-  const m = servers.minio!;
-  store = createStore({
-    kind: 's3',
-    bucket: BUCKET,
-    prefix: 'artifacts',
-    endpoint: m.endpoint,
-    accessKeyId: m.accessKeyId,
-    secretAccessKey: m.secretAccessKey,
-    region: 'us-east-1',
-    forcePathStyle: true,
-  });
+  store = testS3Store(servers, BUCKET);
 });
 
 afterAll(async () => {

@@ -13,11 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
-import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJob } from '../../src/client/jobs';
-import { JOB_SEARCH_ATTRIBUTES } from '../../src/common/names';
 import {
   kubeRequest,
   serviceAccountUser,
@@ -36,6 +33,7 @@ import { observeTemporal } from '../../src/scaling/temporal';
 import { testKube, testNamespace } from '../support/kube';
 import { CONTRACT_PACK } from '../support/pipeline';
 import { testServers } from '../support/servers';
+import { registerTestNamespace } from '../support/temporal-namespace';
 
 const RELEASE = 'vldm';
 const TEMPORAL_NAMESPACE = `scaler-kube-${process.pid}-${Date.now().toString(36)}`;
@@ -118,30 +116,7 @@ describe('scaler on Kubernetes', () => {
     const servers = await testServers({ kinds: ['temporal'] });
     temporalAddress = servers.temporal?.address as string;
     connection = await Connection.connect({ address: temporalAddress });
-    await connection.workflowService.registerNamespace({
-      namespace: TEMPORAL_NAMESPACE,
-      workflowExecutionRetentionPeriod: msToTs('1 day'),
-    });
-    client = new Client({ connection, namespace: TEMPORAL_NAMESPACE });
-    await until(
-      'the new Temporal namespace',
-      () =>
-        observeTemporal(client, TEMPORAL_NAMESPACE, ['orchestration']).then(
-          () => true,
-          () => false,
-        ),
-      Boolean,
-    );
-    const types = temporal.api.enums.v1.IndexedValueType;
-    await connection.operatorService.addSearchAttributes({
-      namespace: TEMPORAL_NAMESPACE,
-      searchAttributes: Object.fromEntries(
-        Object.entries(JOB_SEARCH_ATTRIBUTES).map(([name, type]) => [
-          name,
-          type === 'Keyword' ? types.INDEXED_VALUE_TYPE_KEYWORD : types.INDEXED_VALUE_TYPE_DATETIME,
-        ]),
-      ),
-    });
+    client = await registerTestNamespace(connection, TEMPORAL_NAMESPACE);
   });
 
   afterAll(async () => {

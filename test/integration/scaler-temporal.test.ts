@@ -9,11 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
-import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJob } from '../../src/client/jobs';
-import { JOB_SEARCH_ATTRIBUTES } from '../../src/common/names';
 import { NullEventBus } from '../../src/events';
 import { createStore } from '../../src/storage';
 import { startWorkers, type RunningWorkers } from '../../src/worker/workers';
@@ -23,6 +20,10 @@ import { parsePoolsConfig } from '../../src/scaling/pools';
 import { observeTemporal, type TemporalObservation } from '../../src/scaling/temporal';
 import { CONTRACT_PACK } from '../support/pipeline';
 import { testServers } from '../support/servers';
+import { registerTestNamespace } from '../support/temporal-namespace';
+
+/** A pool with no pods at all. */
+const idle = { replicas: 0, ready: 0, pending: 0, unschedulable: 0, oldestUnschedulableSeconds: 0 };
 
 const NAMESPACE = `scaler-${process.pid}-${Date.now().toString(36)}`;
 
@@ -91,34 +92,7 @@ describe('scaler: reading Temporal', () => {
     const servers = await testServers({ kinds: ['temporal'] });
     address = servers.temporal?.address as string;
     connection = await Connection.connect({ address });
-    await connection.workflowService.registerNamespace({
-      namespace: NAMESPACE,
-      workflowExecutionRetentionPeriod: msToTs('1 day'),
-    });
-    client = new Client({ connection, namespace: NAMESPACE });
-    // A new namespace reaches every frontend cache within seconds; until then calls in it fail.
-    const until = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await client.workflowService.describeNamespace({ namespace: NAMESPACE });
-        await observeTemporal(client, NAMESPACE, ['orchestration']);
-        break;
-      } catch (err) {
-        if (Date.now() > until) throw err;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
-    // The job's search attributes, as `vldm dev up` registers them on the default namespace.
-    const types = temporal.api.enums.v1.IndexedValueType;
-    await connection.operatorService.addSearchAttributes({
-      namespace: NAMESPACE,
-      searchAttributes: Object.fromEntries(
-        Object.entries(JOB_SEARCH_ATTRIBUTES).map(([name, type]) => [
-          name,
-          type === 'Keyword' ? types.INDEXED_VALUE_TYPE_KEYWORD : types.INDEXED_VALUE_TYPE_DATETIME,
-        ]),
-      ),
-    });
+    client = await registerTestNamespace(connection, NAMESPACE);
   });
 
   afterAll(async () => {
@@ -143,7 +117,6 @@ describe('scaler: reading Temporal', () => {
       expect(j.remaining).toBeUndefined();
     }
 
-    const idle = { replicas: 0, ready: 0, pending: 0, unschedulable: 0, oldestUnschedulableSeconds: 0 };
     const d = decide({
       now: Date.now() / 1000,
       config: pools,
@@ -198,7 +171,6 @@ describe('scaler: reading Temporal', () => {
     ]);
     expect(scheduled[0].activityTaskScheduledEventAttributes?.priority?.priorityKey).toBe(2);
 
-    const idle = { replicas: 0, ready: 0, pending: 0, unschedulable: 0, oldestUnschedulableSeconds: 0 };
     const d = decide({
       now: Date.now() / 1000,
       config: pools,

@@ -31,6 +31,30 @@ export { seededRandom } from '../../src/common/random';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * `vldm worker` flags for a fleet on the shared test servers: Temporal, NATS, the test state folder,
+ * the pack, the S3 store under `s3://<bucket>/artifacts` (testS3Store) and the shutdown grace.
+ */
+export function fleetArgs(
+  servers: DevServerAddresses,
+  opts: { pack: string; bucket: string; graceSeconds: number },
+): string[] {
+  return [
+    '--temporal-address',
+    servers.temporal!.address,
+    '--nats',
+    servers.nats!.url,
+    '--state-dir',
+    testStateDir(),
+    '--pack',
+    opts.pack,
+    '--store',
+    `s3://${opts.bucket}/artifacts`,
+    '--grace-seconds',
+    String(opts.graceSeconds),
+  ];
+}
+
 export interface ManagedWorker {
   id: number;
   child: ChildProcess;

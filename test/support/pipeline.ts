@@ -39,13 +39,9 @@ export function s3Env(servers: DevServerAddresses): NodeJS.ProcessEnv {
   };
 }
 
-export async function startDeployment(
-  bucket: string,
-  opts: { workers?: boolean } = {},
-): Promise<TestDeployment> {
-  const servers = await testServers();
-  const storeUrl = `s3://${bucket}/artifacts`;
-  const store = createStore({
+/** The S3 artifact store on the test MinIO under `s3://<bucket>/artifacts`, as the test workers use it. */
+export function testS3Store(servers: DevServerAddresses, bucket: string): ArtifactStore {
+  return createStore({
     kind: 's3',
     bucket,
     prefix: 'artifacts',
@@ -55,6 +51,15 @@ export async function startDeployment(
     region: 'us-east-1',
     forcePathStyle: true,
   });
+}
+
+export async function startDeployment(
+  bucket: string,
+  opts: { workers?: boolean } = {},
+): Promise<TestDeployment> {
+  const servers = await testServers();
+  const storeUrl = `s3://${bucket}/artifacts`;
+  const store = testS3Store(servers, bucket);
   await (store as S3ArtifactStore).ensureBucket();
   const events = await connectEventBus(servers.nats?.url, { name: 'vldm-test' });
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'vldm-test-scratch-'));
