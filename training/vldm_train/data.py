@@ -13,6 +13,8 @@ never sees a training drive. Each set is a uint8 array saved as .npy (memory-map
 | `hifull` | [N, 8, 256, 512, 3] | held-out only: whole 256×512 frames for the upsampler evaluation |
 
 plus `<set>-labels.npy` [N, 4] (day, night, clear, crowded). `VLDM_DATA_CACHE` overrides the folder.
+`--scale K` renders training sets with K× the drives (seeds 0 … K·N−1, files `<set>-train-xK.npy`),
+for training on a GPU, which gets through the default sets in seconds; held-out sets never scale.
 """
 
 import argparse
@@ -68,12 +70,17 @@ def _render(job):
     return x, d.labels()
 
 
-def path(kind, split, small=False):
-    return os.path.join(CACHE, f"{kind}-{split}{'-small' if small else ''}.npy")
+def _scale(split, scale):
+    return scale if split == "train" else 1
 
 
-def build(kind, split, workers=2, small=False):
-    n = SIZES[(kind, split)] // (100 if small else 1)
+def path(kind, split, small=False, scale=1):
+    k = _scale(split, scale)
+    return os.path.join(CACHE, f"{kind}-{split}{'-small' if small else ''}{f'-x{k}' if k != 1 else ''}.npy")
+
+
+def build(kind, split, workers=2, small=False, scale=1):
+    n = SIZES[(kind, split)] // (100 if small else 1) * _scale(split, scale)
     n = max(n, 2)
     base = (HELD_OUT_SEED if split == "eval" else 0) + SET_OFFSET[kind]
     jobs = [(kind, base + i) for i in range(n)]
@@ -89,18 +96,18 @@ def build(kind, split, workers=2, small=False):
         x = np.stack([r[0] for r in res])
         labels = np.stack([r[1] for r in res])
     os.makedirs(CACHE, exist_ok=True)
-    p = path(kind, split, small)
+    p = path(kind, split, small, scale)
     np.save(p + ".tmp.npy", x)
     np.save(p.replace(".npy", "-labels.npy"), labels)
     os.replace(p + ".tmp.npy", p)
     return p
 
 
-def load(kind, split, small=False, workers=2):
+def load(kind, split, small=False, workers=2, scale=1):
     """(frames uint8 memmap, labels float32); renders and caches the set on first use."""
-    p = path(kind, split, small)
+    p = path(kind, split, small, scale)
     if not os.path.exists(p):
-        build(kind, split, workers=workers, small=small)
+        build(kind, split, workers=workers, small=small, scale=scale)
     return np.load(p, mmap_mode="r"), np.load(p.replace(".npy", "-labels.npy"))
 
 
@@ -120,15 +127,19 @@ def main(argv=None):
     p = argparse.ArgumentParser(description="render and cache the procedural driving datasets")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--small", action="store_true", help="1/100 size (smoke tests)")
-    p.add_argument("--only", nargs="*", help="set:split names, e.g. key:train vid:eval")
+    p.add_argument("--only", nargs="*", help="set:split names in this order, e.g. key:train vid:eval")
+    p.add_argument("--scale", type=int, default=1, help="training sets with K× the drives")
     args = p.parse_args(argv)
-    for kind, split in SIZES:
-        if args.only and f"{kind}:{split}" not in args.only:
+    names = args.only or [f"{k}:{s}" for k, s in SIZES]
+    for name in names:
+        kind, split = name.split(":")
+        if (kind, split) not in SIZES:
+            raise SystemExit(f"unknown set {name!r}; sets: {', '.join(f'{k}:{s}' for k, s in SIZES)}")
+        p = path(kind, split, args.small, args.scale)
+        if os.path.exists(p):
+            print("cached", p)
             continue
-        if os.path.exists(path(kind, split, args.small)):
-            print("cached", path(kind, split, args.small))
-            continue
-        print("built", build(kind, split, workers=args.workers, small=args.small), flush=True)
+        print("built", build(kind, split, workers=args.workers, small=args.small, scale=args.scale), flush=True)
 
 
 if __name__ == "__main__":

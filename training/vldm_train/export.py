@@ -31,9 +31,12 @@ DECODER_WINDOW = 8
 UPSAMPLER_WINDOW = 8
 DEFAULT_SAMPLING = {
     "keyframe": {"steps": 20, "eta": 0, "contextGuidance": 1.5, "labelGuidance": 1.0},
-    "interpolation": {"steps": 10, "eta": 0, "contextGuidance": 1.0, "labelGuidance": 1.0},
-    # 4 steps by default: the upsampler is most of a video's CPU time (EVAL.md was measured at 10).
-    "upsampler": {"steps": 4, "eta": 0, "noiseAugmentation": 20},
+    # Chosen on validation drives (`python -m vldm_train.sweep`): 4 steps with context guidance 1.5 beat
+    # 10 unguided steps by 0.7 dB at T→4T there, at 8 model calls per window instead of 10.
+    "interpolation": {"steps": 4, "eta": 0, "contextGuidance": 1.5, "labelGuidance": 1.0},
+    # 2 steps by default: the upsampler is most of a video's CPU time, and on validation tiles (sweep.py)
+    # 2 steps gave the highest PSNR of 2/4/8 (EVAL.md shows the same on the held-out tiles).
+    "upsampler": {"steps": 2, "eta": 0, "noiseAugmentation": 20},
 }
 
 
@@ -74,13 +77,17 @@ def load_models(run, size=None, partial=False, fp16=True):
     elif have("up_image"):
         up.load_state_dict(load_ckpt(run, "up_image")["model"], strict=False)
         models["upsampler_image"] = UpsamplerExport(up, None, C.Schedule(*PIXEL_SCHEDULE))
-    for m in (ae, ldm, up):
+    # The image autoencoder as trained on frames (stage `ae`): the evaluation's baseline for the temporal
+    # decoder, which may have fine-tuned the decoder's spatial layers too (`train tdec --train-decoder`).
+    image_ae = build_ae(size)
+    image_ae.load_state_dict(load_ckpt(run, "ae")["model"])
+    for m in (ae, ldm, up, image_ae):
         m.eval()
         if fp16:
             # The pack stores large weights as float16 (contract.store_fp16); round them here so that the
             # export's golden cases and the evaluation use exactly the shipped weights.
             C.round_fp16_(m)
-    return models, meta, {"ae": ae, "ldm": ldm, "up": up}
+    return models, meta, {"ae": ae, "ldm": ldm, "up": up, "image_ae": image_ae}
 
 
 def example_inputs(role, b=1, latent=LATENT, base=BASE, frames=None):

@@ -34,14 +34,14 @@ def video_to_frames(v):
 def timestep_embedding(t, dim, max_period=10000.0):
     """Sinusoidal embedding of float times `t` [N] → [N, dim] (DDPM/Transformer style)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
 
 
 def frame_positions(n_frames_like, dim):
     """Sinusoidal frame-position embedding [T, dim] for the T of a (B,C,T,H,W) tensor."""
-    t = torch.arange(n_frames_like.shape[2], dtype=torch.float32)
+    t = torch.arange(n_frames_like.shape[2], dtype=torch.float32, device=n_frames_like.device)
     return timestep_embedding(t, dim, max_period=100.0)
 
 

@@ -80,13 +80,17 @@ class Autoencoder(nn.Module):
         self.up2 = nn.Conv2d(c2, c1, 3, padding=1)
         self.dec_last = ResBlock(c1, c1)
         self.dec_out = nn.Conv2d(c1, 3, 3, padding=1)
-        # Temporal decoder layers, added by `add_temporal` (after the 16×32 and 32×64 blocks).
+        # Temporal decoder layers, added by `add_temporal` (after the 16×32, 32×64 and 64×128 blocks).
         self.temporal = None
 
     def add_temporal(self):
         c1, c2, c3 = self.up2.out_channels, self.up1.out_channels, self.dec_in.out_channels
-        # 3×3×3 at 16×32; purely temporal (3,1,1) at 32×64, where a full 3D kernel costs 9× the CPU.
-        self.temporal = nn.ModuleList([TemporalConvBlock(c3), TemporalConvBlock(c2, (3, 1, 1))])
+        # 3×3×3 at 16×32; purely temporal (3,1,1) at 32×64 and at full resolution, where a full 3D
+        # kernel costs 9× the CPU. The full-resolution block sits after the last spatial block, so
+        # flicker that the last layers add can still be smoothed.
+        self.temporal = nn.ModuleList([
+            TemporalConvBlock(c3), TemporalConvBlock(c2, (3, 1, 1)), TemporalConvBlock(c1, (3, 1, 1)),
+        ])
 
     def encode_frames(self, x):
         h = self.enc[0](x)
@@ -108,6 +112,8 @@ class Autoencoder(nn.Module):
             h = self.temporal[1](h, like)
         h = self.up2(F.interpolate(F.silu(h), scale_factor=2.0, mode="nearest"))
         h = self.dec_last(h)
+        if use_t and len(self.temporal) > 2:
+            h = self.temporal[2](h, like)
         return torch.tanh(self.dec_out(F.silu(h)))
 
 

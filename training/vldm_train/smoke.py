@@ -5,7 +5,9 @@ a full pack export (contract metadata, manifest with sha256s) and golden cases f
     node training/scripts/ort_check.cjs DIR DIR/cases     # the same graphs under onnxruntime-node
     npx vldm models verify DIR                            # the orchestrator's contract check
 
-It proves the code path end to end (data → every stage → resume → export), not model quality.
+It proves the code path end to end (data → every stage → resume → export), not model quality, and
+the GPU round trip of `scripts/gpu_train.sh` on the CPU: weights-only checkpoints written by
+`--weights-out`, merged into the run (`vldm_train.weights`), resumed with a fresh optimiser.
 """
 
 import argparse
@@ -17,7 +19,7 @@ import time
 
 import torch
 
-from . import export, train
+from . import export, train, weights
 
 
 def main(argv=None):
@@ -28,18 +30,25 @@ def main(argv=None):
     t0 = time.time()
     run = args.run or tempfile.mkdtemp(prefix="vldm-smoke-")
     common = ["--run", run, "--size", "tiny", "--small", "--threads", "1", "--log", "1", "--every", "2"]
+    wout = os.path.join(run, "weights-out")
     plan = [
         ("ae", ["--steps", "3", "--batch", "4"]),
         ("ae", ["--steps", "4", "--batch", "4", "--resume"]),  # resume path
         ("latents", []),
         ("tdec", ["--steps", "3", "--batch", "2"]),
         ("ldm", ["--steps", "3", "--batch", "4"]),
-        ("pred", ["--steps", "3", "--batch", "1"]),
+        ("pred", ["--steps", "3", "--batch", "1", "--weights-out", wout]),
+        ("merge", []),
+        ("pred", ["--steps", "4", "--batch", "1", "--resume"]),  # from the weights-only checkpoint
         ("interp", ["--steps", "3", "--batch", "2"]),
         ("up_image", ["--steps", "3", "--batch", "2"]),
         ("up_video", ["--steps", "2", "--batch", "1"]),
     ]
     for stage, extra in plan:
+        if stage == "merge":
+            weights.merge(wout, run)
+            weights.slim(run, os.path.join(run, "slim"), ("pred",), half=True)
+            continue
         train.main([stage] + common + extra)
     if os.path.exists(args.out):
         shutil.rmtree(args.out)

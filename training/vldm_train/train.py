@@ -19,7 +19,10 @@ Stages, in dependency order (the paper's recipe):
 A stage stops after `--steps` total steps or `--minutes` of wall time, whichever comes first, and
 checkpoints every `--every` steps and at the end (`<run>/<stage>.pt`, written atomically). With
 `--resume` it continues from its checkpoint (weights, optimiser, step and RNG states), so
-`--steps` is the total to reach. Everything is a function of `--seed`.
+`--steps` is the total to reach; a weights-only checkpoint (`vldm_train.weights`) resumes with a
+fresh optimiser. The learning rate decays over the last 30 % of the run, measured by steps or by
+minutes, whichever budget is nearer its end. Everything is a function of `--seed`; on `--device cuda`
+(see `scripts/gpu_train.sh`) results are reproducible only up to GPU arithmetic.
 """
 
 import argparse
@@ -88,7 +91,8 @@ def load_ckpt(run, stage):
     p = ckpt_path(run, stage)
     if not os.path.exists(p):
         raise SystemExit(f"stage needs {p}; train that stage first")
-    return torch.load(p, map_location="cpu")
+    # weights_only=False: checkpoints hold numpy RNG states (newer torch defaults to weights_only=True).
+    return torch.load(p, map_location="cpu", weights_only=False)
 
 
 def load_meta(run):
@@ -99,13 +103,30 @@ def load_meta(run):
 # ---------------------------------------------------------------- helpers
 
 
+def schedule_on(kind, device):
+    """A `Schedule` whose tables live on `device` (training indexes them with device tensors)."""
+    sched = Schedule(*kind)
+    sched.abar, sched.alpha, sched.sigma = (x.to(device) for x in (sched.abar, sched.alpha, sched.sigma))
+    return sched
+
+
+def to_float_t(x, device):
+    """uint8 numpy [..., H, W, 3] → float32 torch [..., 3, H, W] in [-1, 1] on `device` (converted there)."""
+    t = torch.from_numpy(np.array(x, copy=True)).to(device)  # a copy: memmap slices are read-only
+    return (t.float() / 127.5 - 1.0).movedim(-1, -3)
+
+
+def timesteps(rng, n, device):
+    return torch.from_numpy(rng.integers(0, 1000, n)).to(device)
+
+
 def v_target(sched, x0, eps, t):
     a = sched.alpha[t].view(-1, *([1] * (x0.dim() - 1)))
     s = sched.sigma[t].view(-1, *([1] * (x0.dim() - 1)))
     return a * x0 + s * eps, a * eps - s * x0
 
 
-def frames_batch(arr, rng, n, crop_hw=None):
+def frames_batch(arr, rng, n, crop_hw=None, device="cpu"):
     """n random frames of a [N, F, H, W, 3] uint8 set as float [n,1,3,h,w], optional aligned crop."""
     i = rng.integers(0, arr.shape[0], n)
     j = rng.integers(0, arr.shape[1], n)
@@ -115,7 +136,7 @@ def frames_batch(arr, rng, n, crop_hw=None):
         y0 = 4 * rng.integers(0, (x.shape[1] - h) // 4 + 1)
         x0 = 4 * rng.integers(0, (x.shape[2] - w) // 4 + 1)
         x = x[:, y0 : y0 + h, x0 : x0 + w]
-    return torch.from_numpy(D.to_float(x))[:, None]
+    return to_float_t(x, device)[:, None]
 
 
 def area_down(x, f=4):
@@ -128,6 +149,7 @@ class Stage:
     """Common loop: optimiser, step/minute budget, checkpointing, resume, logging."""
 
     def __init__(self, args, name, params, lr):
+        lr = args.lr or lr
         self.args, self.name = args, name
         self.opt = torch.optim.Adam(params, lr=lr)
         self.lr = lr
@@ -137,24 +159,44 @@ class Stage:
         self.t0 = time.time()
         self.losses = []
 
-    def resume(self, modules):
+    def resume(self, modules, strict=True):
+        """Continue from `<run>/<stage>.pt`. `strict=False` lets a stage whose architecture grew
+        (new zero-initialised layers) start from an older checkpoint; the new keys are listed."""
         if not (self.args.resume and os.path.exists(ckpt_path(self.args.run, self.name))):
             return
         st = load_ckpt(self.args.run, self.name)
+        grown = False
         for k, m in modules.items():
-            m.load_state_dict(st[k])
-        self.opt.load_state_dict(st["opt"])
+            res = m.load_state_dict(st[k], strict=strict)
+            if res.missing_keys or res.unexpected_keys:
+                grown = True
+                print(f"[{self.name}] {k}: new {res.missing_keys}, dropped {res.unexpected_keys}", flush=True)
         self.step = st["step"]
-        self.rng.bit_generator.state = st["rng"]
-        torch.set_rng_state(st["torch_rng"])
+        same_params = "opt" in st and len(st["opt"]["param_groups"][0]["params"]) == sum(
+            len(g["params"]) for g in self.opt.param_groups)
+        if same_params and not grown:
+            self.opt.load_state_dict(st["opt"])
+            self.rng.bit_generator.state = st["rng"]
+            torch.set_rng_state(st["torch_rng"])
+        else:
+            # A weights-only checkpoint (or a grown model): fresh optimiser, data order from seed+step.
+            self.rng = np.random.default_rng([self.args.seed, zlib.crc32(self.name.encode()), self.step])
         print(f"[{self.name}] resumed at step {self.step}", flush=True)
+        self.step0 = self.step
+
+    step0 = 0
+
+    def progress(self):
+        """Fraction of this invocation's budget used: steps or wall time, whichever is further along."""
+        by_steps = (self.step - self.step0) / max(1, self.args.steps - self.step0)
+        return max(by_steps, (time.time() - self.t0) / (60 * self.args.minutes))
 
     def done(self):
         return self.step >= self.args.steps or (time.time() - self.t0) > 60 * self.args.minutes
 
     def set_lr(self):
-        # Constant, then linear decay to 20 % over the last 30 % of the planned steps.
-        frac = self.step / max(1, self.args.steps)
+        # Constant, then linear decay to 20 % over the last 30 % of the budget.
+        frac = self.progress()
         lr = self.lr * (1.0 if frac < 0.7 else max(0.2, 1 - (frac - 0.7) / 0.3 * 0.8))
         for g in self.opt.param_groups:
             g["lr"] = lr
@@ -167,11 +209,13 @@ class Stage:
             torch.nn.utils.clip_grad_norm_(params, 1.0)
         self.opt.step()
         self.step += 1
-        self.losses.append(float(loss))
+        # Kept as tensors and read only when logging, so that a GPU is not synchronised every step.
+        self.losses.append(loss.detach())
         if self.step % self.args.log == 0:
             el = time.time() - self.t0
-            print(f"[{self.name}] step {self.step} loss {np.mean(self.losses[-self.args.log:]):.5f} "
-                  f"{el / 60:.1f} min", flush=True)
+            mean = float(torch.stack(self.losses).mean())
+            self.losses = []
+            print(f"[{self.name}] step {self.step} loss {mean:.5f} {el / 60:.1f} min", flush=True)
 
     def maybe_save(self, modules, force=False):
         if force or self.step % self.args.every == 0:
@@ -179,18 +223,26 @@ class Stage:
             st.update(opt=self.opt.state_dict(), step=self.step, rng=self.rng.bit_generator.state,
                       torch_rng=torch.get_rng_state(), size=self.args.size, seed=self.args.seed)
             save_ckpt(self.args.run, self.name, st)
+            if self.args.weights_out:
+                # Weights only, float32 on the CPU: what `vldm_train.weights merge` brings into a run.
+                w = {k: {n: v.detach().float().cpu() for n, v in m.state_dict().items()} for k, m in modules.items()}
+                w.update(step=self.step, size=self.args.size, seed=self.args.seed)
+                os.makedirs(self.args.weights_out, exist_ok=True)
+                p = os.path.join(self.args.weights_out, f"{self.name}.pt")
+                torch.save(w, p + ".tmp")
+                os.replace(p + ".tmp", p)
 
 
 # ---------------------------------------------------------------- stages
 
 
 def stage_ae(args):
-    key, _ = D.load("key", "train", args.small)
-    ae = build_ae(args.size)
+    key, _ = D.load("key", "train", args.small, scale=args.data_scale)
+    ae = build_ae(args.size).to(args.dev)
     st = Stage(args, "ae", ae.parameters(), 1e-3)
     st.resume({"model": ae})
     while not st.done():
-        x = frames_batch(key, st.rng, args.batch, crop_hw=(32, 64))[:, 0]
+        x = frames_batch(key, st.rng, args.batch, crop_hw=(32, 64), device=args.dev)[:, 0]
         z = ae.encode_frames(x)
         y = ae.decode_frames(z)
         loss = F.mse_loss(y, x) + 0.3 * F.l1_loss(y, x) + 1e-5 * z.pow(2).mean()
@@ -199,24 +251,24 @@ def stage_ae(args):
     st.maybe_save({"model": ae}, force=True)
 
 
-def encode_set(ae, arr, batch=64):
+def encode_set(ae, arr, batch=64, device="cpu"):
     out = np.empty(arr.shape[:2] + (4, arr.shape[2] // 4, arr.shape[3] // 4), dtype=np.float32)
     with torch.no_grad():
         flat = arr.reshape(-1, *arr.shape[2:])
         of = out.reshape(-1, *out.shape[2:])
         for i in range(0, flat.shape[0], batch):
-            of[i : i + batch] = ae.encode_frames(torch.from_numpy(D.to_float(flat[i : i + batch]))).numpy()
+            of[i : i + batch] = ae.encode_frames(to_float_t(flat[i : i + batch], device)).cpu().numpy()
     return out
 
 
 def stage_latents(args):
-    ae = build_ae(args.size)
+    ae = build_ae(args.size).to(args.dev)
     ae.load_state_dict(load_ckpt(args.run, "ae")["model"])
     ae.eval()
     stats = []
     for kind in ("key", "vid"):
-        arr, labels = D.load(kind, "train", args.small)
-        z = encode_set(ae, np.asarray(arr))
+        arr, labels = D.load(kind, "train", args.small, scale=args.data_scale)
+        z = encode_set(ae, np.asarray(arr), batch=64 if args.dev.type == "cpu" else 1024, device=args.dev)
         np.save(os.path.join(args.run, f"latents-{kind}.npy"), z.astype(np.float16))
         np.save(os.path.join(args.run, f"latents-{kind}-labels.npy"), labels)
         stats.append(z.reshape(-1))
@@ -224,24 +276,33 @@ def stage_latents(args):
     std = float(np.concatenate(stats).std())
     scale = float(f"{1.0 / std:.4g}")
     meta = {"latent_scale": scale, "latent_std": std, "size": args.size}
+    if args.keep_scale:
+        # Stages trained on the latents (ldm and everything on it) fixed the scale: new or more data
+        # must not change it. The std of this set is printed for comparison.
+        old = load_meta(args.run)
+        print(f"[latents] keeping latent_scale {old['latent_scale']} (this set alone: {scale})", flush=True)
+        meta, scale = old, old["latent_scale"]
     with open(os.path.join(args.run, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     print(f"[latents] latent_scale {scale}", flush=True)
 
 
 def stage_tdec(args):
-    vid, _ = D.load("vid", "train", args.small)
-    ae = build_ae(args.size, temporal=True)
+    vid, _ = D.load("vid", "train", args.small, scale=args.data_scale)
+    ae = build_ae(args.size, temporal=True).to(args.dev)
     ae.load_state_dict(load_ckpt(args.run, "ae")["model"], strict=False)
     for p in ae.parameters():
         p.requires_grad_(False)
     tparams = list(ae.temporal.parameters())
+    if args.train_decoder:
+        # The paper fine-tunes the decoder on video; only the encoder (the latent space) must stay.
+        tparams += [p for n, p in ae.named_parameters() if n.startswith(DECODER_PREFIXES)]
     for p in tparams:
         p.requires_grad_(True)
-    disc = PatchDiscriminator3D(16 if args.size == "full" else 4)
+    disc = PatchDiscriminator3D(16 if args.size == "full" else 4).to(args.dev)
     dopt = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.9))
     st = Stage(args, "tdec", tparams, 5e-4)
-    st.resume({"model": ae, "disc": disc})
+    st.resume({"model": ae, "disc": disc}, strict=False)
     T = 8
     while not st.done():
         i = st.rng.integers(0, vid.shape[0], args.batch)
@@ -249,15 +310,16 @@ def stage_tdec(args):
         y0 = 4 * st.rng.integers(0, (vid.shape[2] - 32) // 4 + 1)
         x0 = 4 * st.rng.integers(0, (vid.shape[3] - 64) // 4 + 1)
         clip = np.stack([vid[a, b : b + T, y0 : y0 + 32, x0 : x0 + 64] for a, b in zip(i, o)])
-        x = torch.from_numpy(D.to_float(clip))  # B,T,3,H,W
+        x = to_float_t(clip, args.dev)  # B,T,3,H,W
         with torch.no_grad():
             z = ae.encode_frames(x.reshape(-1, *x.shape[2:]))
         y = ae.decode_frames(z, x).reshape(x.shape)
         dy, dx = y[:, 1:] - y[:, :-1], x[:, 1:] - x[:, :-1]
-        loss = F.mse_loss(y, x) + 0.3 * F.l1_loss(y, x) + 1.0 * F.mse_loss(dy, dx)
-        use_gan = st.step >= args.steps // 3
+        # The L1 term on frame differences is the evaluation's temporal error itself.
+        loss = F.mse_loss(y, x) + 0.3 * F.l1_loss(y, x) + F.mse_loss(dy, dx) + args.diff_weight * F.l1_loss(dy, dx)
+        use_gan = args.gan_weight > 0 and st.progress() >= 1 / 3
         if use_gan:
-            loss = loss + 0.02 * F.relu(1.0 - disc(y)).mean()  # hinge generator loss, small weight
+            loss = loss + args.gan_weight * F.relu(1.0 - disc(y)).mean()  # hinge generator loss, small weight
         st.update(loss, tparams)
         if use_gan:
             dl = F.relu(1.0 - disc(x)).mean() + F.relu(1.0 + disc(y.detach())).mean()
@@ -266,6 +328,9 @@ def stage_tdec(args):
             dopt.step()
         st.maybe_save({"model": ae, "disc": disc})
     st.maybe_save({"model": ae, "disc": disc}, force=True)
+
+
+DECODER_PREFIXES = ("dec_in.", "dec_blocks.", "up1.", "dec_mid.", "up2.", "dec_last.", "dec_out.")
 
 
 def load_latents(args, kind):
@@ -283,8 +348,8 @@ def drop_labels(labels, rng, p=0.15):
 def stage_ldm(args):
     zk, lk, scale = load_latents(args, "key")
     zv, lv, _ = load_latents(args, "vid")
-    sched = Schedule(*LATENT_SCHEDULE)
-    net = build_ldm(args.size)
+    sched = schedule_on(LATENT_SCHEDULE, args.dev)
+    net = build_ldm(args.size).to(args.dev)
     st = Stage(args, "ldm", net.parameters(), 5e-4)
     st.resume({"model": net})
     while not st.done():
@@ -295,11 +360,11 @@ def stage_ldm(args):
         else:
             i, j = st.rng.integers(0, zv.shape[0], n), st.rng.integers(0, zv.shape[1], n)
             z, lab = np.stack([zv[a, b] for a, b in zip(i, j)]), lv[i]
-        x0 = torch.from_numpy(z.astype(np.float32) * scale)[:, None]
-        t = torch.from_numpy(st.rng.integers(0, 1000, n))
+        x0 = torch.from_numpy(z.astype(np.float32) * scale)[:, None].to(args.dev)
+        t = timesteps(st.rng, n, args.dev)
         eps = torch.randn_like(x0)
         xt, v = v_target(sched, x0, eps, t)
-        out = net(xt, t.float(), labels=drop_labels(lab, st.rng))
+        out = net(xt, t.float(), labels=drop_labels(lab, st.rng).to(args.dev))
         loss = F.mse_loss(out, v)
         st.update(loss, list(net.parameters()))
         st.maybe_save({"model": net})
@@ -308,23 +373,27 @@ def stage_ldm(args):
 
 def _temporal_stage(args, name, stack, sample):
     """Shared loop of `pred` and `interp`: frozen spatial layers, one trainable temporal stack."""
-    sched = Schedule(*LATENT_SCHEDULE)
+    sched = schedule_on(LATENT_SCHEDULE, args.dev)
     stacks = [s for s in ("pred", "interp") if s == stack]
-    net = build_ldm(args.size, stacks)
-    net.load_state_dict(load_ckpt(args.run, "ldm")["model"], strict=False)
+    net = build_ldm(args.size, stacks).to(args.dev)
+    base = load_ckpt(args.run, "ldm")["model"]
+    net.load_state_dict(base, strict=False)
     for p in net.spatial_parameters():
         p.requires_grad_(False)
     params = list(net.stacks[stack].parameters())
     st = Stage(args, name, params, 5e-4)
     st.resume({"model": net})
+    net.load_state_dict(base, strict=False)  # the frozen layers are always the image model's
     while not st.done():
         x0, mask, labels, rate = sample(st.rng)
+        x0, mask = x0.to(args.dev), mask.to(args.dev)
+        rate = rate.to(args.dev) if rate is not None else None
         b = x0.shape[0]
-        t = torch.from_numpy(st.rng.integers(0, 1000, b))
+        t = timesteps(st.rng, b, args.dev)
         eps = torch.randn_like(x0)
         xt, v = v_target(sched, x0, eps, t)
-        out = net(xt, t.float(), labels=drop_labels(labels, st.rng), stack=stack, context=x0 * mask, mask=mask,
-                  rate=rate)
+        out = net(xt, t.float(), labels=drop_labels(labels, st.rng).to(args.dev), stack=stack, context=x0 * mask,
+                  mask=mask, rate=rate)
         w = 1.0 - mask  # loss on the frames to generate
         loss = ((out - v) ** 2 * w).sum() / (w.sum() * x0.shape[2] + 1e-8)  # w is [B,T,1,h,w]
         st.update(loss, params)
@@ -379,15 +448,15 @@ def stage_interp(args):
     _temporal_stage(args, "interp", "interp", sample)
 
 
-def _up_batch(hi, rng, n, T, sched, crop=64):
+def _up_batch(hi, rng, n, T, sched, crop=64, device="cpu"):
     i = rng.integers(0, hi.shape[0], n)
     o = rng.integers(0, hi.shape[1] - T + 1, n)
     y0 = 4 * rng.integers(0, (hi.shape[2] - crop) // 4 + 1)
     x0_ = 4 * rng.integers(0, (hi.shape[3] - crop) // 4 + 1)
     clip = np.stack([hi[a, b : b + T, y0 : y0 + crop, x0_ : x0_ + crop] for a, b in zip(i, o)])
-    x0 = torch.from_numpy(D.to_float(clip))
+    x0 = to_float_t(clip, device)
     low = area_down(x0)
-    g = torch.from_numpy(rng.integers(0, UPSAMPLER_MAX_AUG + 1, n))
+    g = torch.from_numpy(rng.integers(0, UPSAMPLER_MAX_AUG + 1, n)).to(device)
     ag = sched.alpha[g].view(-1, 1, 1, 1, 1)
     sg = sched.sigma[g].view(-1, 1, 1, 1, 1)
     low_aug = ag * low + sg * torch.randn_like(low)
@@ -397,15 +466,15 @@ def _up_batch(hi, rng, n, T, sched, crop=64):
 def stage_up_image(args):
     from .models import UpsamplerExport
 
-    hi, _ = D.load("hi", "train", args.small)
-    sched = Schedule(*PIXEL_SCHEDULE)
-    net = build_up(args.size)
-    wrap = UpsamplerExport(net, None, sched)
+    hi, _ = D.load("hi", "train", args.small, scale=args.data_scale)
+    sched = schedule_on(PIXEL_SCHEDULE, args.dev)
+    net = build_up(args.size).to(args.dev)
+    wrap = UpsamplerExport(net, None, sched).to(args.dev)
     st = Stage(args, "up_image", net.parameters(), 5e-4)
     st.resume({"model": net})
     while not st.done():
-        x0, low, g = _up_batch(hi, st.rng, args.batch, 1, sched)
-        t = torch.from_numpy(st.rng.integers(0, 1000, x0.shape[0]))
+        x0, low, g = _up_batch(hi, st.rng, args.batch, 1, sched, device=args.dev)
+        t = timesteps(st.rng, x0.shape[0], args.dev)
         xt, _ = v_target(sched, x0, torch.randn_like(x0), t)
         # x̂₀-loss: the network is parametrised by x̂₀ (see UpsamplerExport); the export returns v.
         loss = F.mse_loss(wrap.x0(xt, t.float(), low, g.float()), x0)
@@ -417,20 +486,22 @@ def stage_up_image(args):
 def stage_up_video(args):
     from .models import UpsamplerExport
 
-    hi, _ = D.load("hi", "train", args.small)
-    sched = Schedule(*PIXEL_SCHEDULE)
-    net = build_up(args.size, video=True)
-    net.load_state_dict(load_ckpt(args.run, "up_image")["model"], strict=False)
+    hi, _ = D.load("hi", "train", args.small, scale=args.data_scale)
+    sched = schedule_on(PIXEL_SCHEDULE, args.dev)
+    net = build_up(args.size, video=True).to(args.dev)
+    base = load_ckpt(args.run, "up_image")["model"]
+    net.load_state_dict(base, strict=False)
     for p in net.spatial_parameters():
         p.requires_grad_(False)
     params = list(net.stacks["video"].parameters())
-    wrap = UpsamplerExport(net, "video", sched)
+    wrap = UpsamplerExport(net, "video", sched).to(args.dev)
     st = Stage(args, "up_video", params, 5e-4)
     st.resume({"model": net})
+    net.load_state_dict(base, strict=False)  # the frozen layers are always up_image's (it may have trained on)
     T = 8
     while not st.done():
-        x0, low, g = _up_batch(hi, st.rng, args.batch, T, sched, crop=48)
-        t = torch.from_numpy(st.rng.integers(0, 1000, x0.shape[0]))
+        x0, low, g = _up_batch(hi, st.rng, args.batch, T, sched, crop=48, device=args.dev)
+        t = timesteps(st.rng, x0.shape[0], args.dev)
         xt, _ = v_target(sched, x0, torch.randn_like(x0), t)
         y = wrap.x0(xt, t.float(), low, g.float())
         # x̂₀ loss plus its frame differences: the temporal layers are there to make the detail consistent.
@@ -466,12 +537,25 @@ def main(argv=None):
     p.add_argument("--log", type=int, default=25, help="log every N steps")
     p.add_argument("--size", choices=list(SIZES), default="full")
     p.add_argument("--small", action="store_true", help="use the small (smoke) datasets")
+    p.add_argument("--data-scale", type=int, default=1, help="training sets with K× the drives (data.py --scale)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
+    p.add_argument("--keep-scale", action="store_true", help="latents: keep meta.json's latent_scale")
+    p.add_argument("--diff-weight", type=float, default=1.0, help="tdec: weight of the L1 frame-difference loss")
+    p.add_argument("--train-decoder", action="store_true", help="tdec: fine-tune the decoder's spatial layers too")
+    p.add_argument("--gan-weight", type=float, default=0.02, help="tdec: weight of the 3D patch GAN loss (0: off)")
+    p.add_argument("--lr", type=float, help="learning rate (default per stage)")
+    p.add_argument("--weights-out", help="also write weights-only checkpoints here (for vldm_train.weights merge)")
     args = p.parse_args(argv)
     fn, batch = STAGES[args.stage]
     args.batch = args.batch or batch
+    args.dev = torch.device(args.device)
+    if args.dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     torch.set_num_threads(args.threads)
     os.makedirs(args.run, exist_ok=True)
-    print(f"[{args.stage}] start {json.dumps({k: v for k, v in vars(args).items()})}", flush=True)
+    print(f"[{args.stage}] start {json.dumps({k: v for k, v in vars(args).items() if k != 'dev'})}", flush=True)
     fn(args)
     with open(os.path.join(args.run, f"{args.stage}.done"), "w") as f:
         f.write(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
