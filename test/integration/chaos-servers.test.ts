@@ -13,13 +13,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DevServerAddresses } from '../../src/dev/servers';
 import { compileJob } from '../../src/cli/edge';
 import { connectTemporal, startJob } from '../../src/client/jobs';
-import { testServers, testStateDir } from '../support/servers';
+import { testServers } from '../support/servers';
 import { CONTRACT_PACK, s3Env } from '../support/pipeline';
 import { runCli } from '../support/cli';
 import {
   EventRecord,
   WorkerFleet,
+  fleetArgs,
   runJob,
+  serverArgs,
   sleep,
   verifyBucket,
   waitForJobThroughOutages,
@@ -40,18 +42,9 @@ let reference: JobRun;
 
 beforeAll(async () => {
   servers = await testServers();
-  common = [
-    '--temporal-address',
-    servers.temporal!.address,
-    '--nats',
-    servers.nats!.url,
-    '--state-dir',
-    testStateDir(),
-    '--pack',
-    CONTRACT_PACK,
-  ];
+  common = serverArgs(servers, CONTRACT_PACK);
   env = s3Env(servers);
-  fleet = new WorkerFleet([...common, '--store', `s3://${BUCKET}/artifacts`, '--grace-seconds', '2'], env, {
+  fleet = new WorkerFleet(fleetArgs(servers, { pack: CONTRACT_PACK, bucket: BUCKET, graceSeconds: 2 }), env, {
     supervise: true,
   });
   await Promise.all([fleet.start(), fleet.start()]);

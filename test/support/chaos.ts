@@ -31,14 +31,8 @@ export { seededRandom } from '../../src/common/random';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * `vldm worker` flags for a fleet on the shared test servers: Temporal, NATS, the test state folder,
- * the pack, the S3 store under `s3://<bucket>/artifacts` (testS3Store) and the shutdown grace.
- */
-export function fleetArgs(
-  servers: DevServerAddresses,
-  opts: { pack: string; bucket: string; graceSeconds: number },
-): string[] {
+/** CLI flags that point any `vldm` command at the shared test servers, the test state folder and a pack. */
+export function serverArgs(servers: DevServerAddresses, pack: string): string[] {
   return [
     '--temporal-address',
     servers.temporal!.address,
@@ -47,7 +41,20 @@ export function fleetArgs(
     '--state-dir',
     testStateDir(),
     '--pack',
-    opts.pack,
+    pack,
+  ];
+}
+
+/**
+ * `vldm worker` flags for a fleet on the shared test servers (serverArgs), the S3 store under
+ * `s3://<bucket>/artifacts` (testS3Store) and the shutdown grace.
+ */
+export function fleetArgs(
+  servers: DevServerAddresses,
+  opts: { pack: string; bucket: string; graceSeconds: number },
+): string[] {
+  return [
+    ...serverArgs(servers, opts.pack),
     '--store',
     `s3://${opts.bucket}/artifacts`,
     '--grace-seconds',

@@ -109,8 +109,11 @@ def accuracy(net, frames, labels_per_clip):
 
 
 class Evaluator:
-    def __init__(self, pack, run, quick, small=False, partial=False):
+    def __init__(self, pack, run, quick, small=False, partial=False, sets=None):
+        """`sets` maps a held-out set name ("vid", "hifull", …) to (frames, labels) in place of the
+        cached evaluation set (the sampling sweep passes validation drives)."""
         self.small = small
+        self.sets = sets or {}
         with open(os.path.join(pack, "vldm-pack.json")) as f:
             self.manifest = json.load(f)
         self.models, self.meta, self.nets = load_models(run, partial=partial)
@@ -128,6 +131,9 @@ class Evaluator:
             if os.path.exists(p):
                 self.train_steps[stage] = torch.load(p, map_location="cpu")["step"]
 
+    def held_out(self, kind):
+        return self.sets[kind] if kind in self.sets else D.load(kind, "eval", self.small)
+
     def enc(self, x):
         with torch.no_grad():
             return self.models["encoder"](x) * self.scale
@@ -142,8 +148,8 @@ class Evaluator:
 
     # ------------------------------------------------------------ autoencoder
     def autoencoder(self):
-        key, _ = D.load("key", "eval", self.small)
-        vid, _ = D.load("vid", "eval", self.small)
+        key, _ = self.held_out("key")
+        vid, _ = self.held_out("vid")
         x = torch.from_numpy(D.to_float(np.asarray(key)))
         z = self.enc(x)
         y_img = self.dec(z, temporal=False)
@@ -172,7 +178,7 @@ class Evaluator:
                               s["labelGuidance"])
 
     def prediction(self):
-        key, labels = D.load("key", "eval", self.small)
+        key, labels = self.held_out("key")
         n = 8 if self.quick else 16
         x = torch.from_numpy(D.to_float(np.asarray(key[:n, :8])))
         lab = torch.from_numpy(labels[:n])
@@ -225,7 +231,7 @@ class Evaluator:
 
     def labels(self):
         net = train_classifier(small=self.small)
-        key, labels = D.load("key", "eval", self.small)
+        key, labels = self.held_out("key")
         xr = torch.from_numpy(D.to_float(np.asarray(key)))
         self.results["cls_real"] = accuracy(net, xr, labels)
         per = 2 if self.quick else 6
@@ -253,7 +259,7 @@ class Evaluator:
                               s["contextGuidance"], s["labelGuidance"], rate=torch.full((z.shape[0],), rate))
 
     def interpolation(self):
-        vid, labels = D.load("vid", "eval", self.small)
+        vid, labels = self.held_out("vid")
         n = 6 if self.quick else 16
         lab = torch.from_numpy(labels[:n])
         for rate, idx in ((0, list(range(0, 33, 4))), (1, list(range(8, 17)))):
@@ -280,7 +286,7 @@ class Evaluator:
 
     # ------------------------------------------------------------ upsampler
     def upsampler(self):
-        hi, _ = D.load("hifull", "eval", self.small)
+        hi, _ = self.held_out("hifull")
         n = 1 if self.quick else min(2, hi.shape[0])
         s = self.manifest["sampling"]["upsampler"]
         # One upscale tile of the manifest's size (32×64 low-res → 128×256) from the centre of each frame,

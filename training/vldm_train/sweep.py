@@ -31,8 +31,8 @@ def validation_sets(workers=2):
     with Pool(workers) as p:
         vid = p.map(D._render, [("vid", VALIDATION_SEED + i) for i in range(16)])
         hif = p.map(D._render, [("hifull", VALIDATION_SEED + 100 + i) for i in range(2)])
-    return {("vid", "eval"): (np.stack([r[0] for r in vid]), np.stack([r[1] for r in vid])),
-            ("hifull", "eval"): (np.stack([r[0] for r in hif]), np.stack([r[1] for r in hif]))}
+    return {"vid": (np.stack([r[0] for r in vid]), np.stack([r[1] for r in vid])),
+            "hifull": (np.stack([r[0] for r in hif]), np.stack([r[1] for r in hif]))}
 
 
 def main(argv=None):
@@ -43,12 +43,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     sets = validation_sets(args.threads)
-    load = D.load
-    E.D.load = lambda kind, split, small=False, **kw: sets.get((kind, split)) or load(kind, split, small, **kw)
     scratch = tempfile.mkdtemp(prefix="vldm-sweep-")  # the evaluator writes PNGs next to the manifest
     shutil.copy(os.path.join(args.pack, "vldm-pack.json"), scratch)
     try:
-        ev = E.Evaluator(scratch, args.run, quick=False)
+        ev = E.Evaluator(scratch, args.run, quick=False, sets=sets)
         rows = []
         for steps, cg in INTERP_GRID:
             ev.manifest["sampling"]["interpolation"].update(steps=steps, contextGuidance=cg)

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as D
+from . import weights
 from .contract import Schedule
 from .models import Autoencoder, PatchDiscriminator3D, UNet
 
@@ -157,6 +158,7 @@ class Stage:
         self.rng = np.random.default_rng([args.seed, zlib.crc32(name.encode())])
         torch.manual_seed(args.seed)
         self.t0 = time.time()
+        self.step0 = 0  # the step this invocation started from (set by resume)
         self.losses = []
 
     def resume(self, modules, strict=True):
@@ -183,8 +185,6 @@ class Stage:
             self.rng = np.random.default_rng([self.args.seed, zlib.crc32(self.name.encode()), self.step])
         print(f"[{self.name}] resumed at step {self.step}", flush=True)
         self.step0 = self.step
-
-    step0 = 0
 
     def progress(self):
         """Fraction of this invocation's budget used: steps or wall time, whichever is further along."""
@@ -219,18 +219,15 @@ class Stage:
 
     def maybe_save(self, modules, force=False):
         if force or self.step % self.args.every == 0:
-            st = {k: m.state_dict() for k, m in modules.items()}
-            st.update(opt=self.opt.state_dict(), step=self.step, rng=self.rng.bit_generator.state,
+            sd = {k: m.state_dict() for k, m in modules.items()}
+            st = dict(sd, opt=self.opt.state_dict(), step=self.step, rng=self.rng.bit_generator.state,
                       torch_rng=torch.get_rng_state(), size=self.args.size, seed=self.args.seed)
             save_ckpt(self.args.run, self.name, st)
             if self.args.weights_out:
-                # Weights only, float32 on the CPU: what `vldm_train.weights merge` brings into a run.
-                w = {k: {n: v.detach().float().cpu() for n, v in m.state_dict().items()} for k, m in modules.items()}
-                w.update(step=self.step, size=self.args.size, seed=self.args.seed)
+                # Weights only: what `vldm_train.weights merge` brings into a run.
                 os.makedirs(self.args.weights_out, exist_ok=True)
-                p = os.path.join(self.args.weights_out, f"{self.name}.pt")
-                torch.save(w, p + ".tmp")
-                os.replace(p + ".tmp", p)
+                weights.write(os.path.join(self.args.weights_out, f"{self.name}.pt"), sd, self.step,
+                              self.args.size, self.args.seed)
 
 
 # ---------------------------------------------------------------- stages

@@ -27,6 +27,16 @@ def _modules(ckpt):
     }
 
 
+def write(path, modules, step, size, seed, half=False):
+    """Write a weights-only checkpoint atomically: {name: state dict} on the CPU, float weights as
+    float32 (float16 with `half`), plus the step. `modules` maps names to state dicts."""
+    w = {k: {n: t.detach().cpu().to(torch.float16 if half else torch.float32) if t.is_floating_point() else t
+             for n, t in sd.items()} for k, sd in modules.items()}
+    w.update(step=step, size=size, seed=seed)
+    torch.save(w, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
 def slim(run, out, stages=STAGES, half=False):
     os.makedirs(out, exist_ok=True)
     for stage in stages:
@@ -34,11 +44,8 @@ def slim(run, out, stages=STAGES, half=False):
         if not os.path.exists(p):
             raise SystemExit(f"{p} does not exist; train that stage first")
         ck = torch.load(p, map_location="cpu", weights_only=False)
-        w = {}
-        for k, sd in _modules(ck).items():
-            w[k] = {n: (t.half() if half and t.is_floating_point() else t) for n, t in sd.items()}
-        w.update(step=ck["step"], size=ck.get("size", "full"), seed=ck.get("seed", 0))
-        torch.save(w, os.path.join(out, f"{stage}.pt"))
+        write(os.path.join(out, f"{stage}.pt"), _modules(ck), ck["step"], ck.get("size", "full"), ck.get("seed", 0),
+              half)
         print(f"{stage}: step {ck['step']}, {os.path.getsize(os.path.join(out, f'{stage}.pt')) / 1e6:.1f} MB")
     shutil.copy(os.path.join(run, "meta.json"), os.path.join(out, "meta.json"))
 
@@ -54,10 +61,7 @@ def merge(src, run):
         dst = os.path.join(run, f"{stage}.pt")
         if os.path.exists(dst):
             shutil.copy(dst, os.path.join(run, f"{stage}.before-merge.pt"))
-        w = {k: {n: (t.float() if t.is_floating_point() else t) for n, t in sd.items()} for k, sd in _modules(ck).items()}
-        w.update(step=ck["step"], size=ck.get("size", "full"), seed=ck.get("seed", 0))
-        torch.save(w, dst + ".tmp")
-        os.replace(dst + ".tmp", dst)
+        write(dst, _modules(ck), ck["step"], ck.get("size", "full"), ck.get("seed", 0))
         print(f"{stage}: step {ck['step']} → {dst}")
 
 
