@@ -4,11 +4,11 @@
  * each side (so the temporal layers see motion across the window edge) and keeps only its own.
  */
 import { encodeTensor, sliceFrames } from '../src/tensors';
-import { gatherFrames } from '../src/pipeline/frames';
-import { runStage, type StageEvent } from '../src/pipeline/stage-runner';
-import { segName, stageKey } from '../src/pipeline/keys';
+import { gatherFrames } from '../src/activity-runtime/frames';
+import { runStage, type StageEvent } from '../src/activity-runtime/stage-runner';
+import { segName, stageKey } from '../src/activity-runtime/keys';
 import { packFor, type ActivityDeps } from './deps';
-import type { DecodeInput, StageOutput } from './types';
+import type { DecodeInput, StageOutput } from '../src/common/boundary';
 import { Context } from '@temporalio/activity';
 
 export function createDecodeActivities(deps: ActivityDeps) {

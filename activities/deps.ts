@@ -5,9 +5,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../src/storage';
 import type { EventBus } from '../src/events';
-import type { ModelCache, LoadedPack } from '../src/pipeline/model-cache';
+import type { ModelCache, LoadedPack } from '../src/activity-runtime/model-cache';
 import { FAILURE_TYPES } from '../src/common/errors';
-import type { StageContext } from './types';
+import type { StageContext } from '../src/common/boundary';
 
 export interface ActivityDeps {
   store: ArtifactStore;

@@ -1,19 +1,19 @@
 /**
  * Encode stage: blends a segment's upscaled tiles into frames (weights fall to zero at edges shared
  * with a neighbour, so seams vanish) and pipes them as raw RGB into ffmpeg for the segment's H.264
- * clip (src/pipeline/tile-blend.ts does the blending, one temporal chunk at a time).
+ * clip (src/activity-runtime/tile-blend.ts does the blending, one temporal chunk at a time).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { blendTiles } from '../src/pipeline/tile-blend';
+import { blendTiles } from '../src/activity-runtime/tile-blend';
 import { decodeTensor } from '../src/tensors';
 import { UPSCALE_FACTOR } from '../src/planning/pack-summary';
 import { encodeClip, toRgb24 } from '../src/media/ffmpeg';
-import { alreadyDone, emit, throwIfCancelled, type StageEvent } from '../src/pipeline/stage-runner';
-import { segName, stageKey } from '../src/pipeline/keys';
+import { alreadyDone, emit, throwIfCancelled, type StageEvent } from '../src/activity-runtime/stage-runner';
+import { segName, stageKey } from '../src/activity-runtime/keys';
 import type { ActivityDeps } from './deps';
-import type { EncodeInput, StageOutput } from './types';
+import type { EncodeInput, StageOutput } from '../src/common/boundary';
 
 export function createEncodeActivities(deps: ActivityDeps) {
   return {

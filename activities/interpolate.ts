@@ -8,8 +8,8 @@
 import { makeSchedule, interpolationMask, gaussian, mergeKnown } from '../src/sampling';
 import { encodeTensor } from '../src/tensors';
 import { INTERPOLATION_RATE } from '../src/planning/pack-summary';
-import { denoise } from '../src/pipeline/denoise';
-import { gatherFrames } from '../src/pipeline/frames';
+import { denoise } from '../src/activity-runtime/denoise';
+import { gatherFrames } from '../src/activity-runtime/frames';
 import {
   activityStopping,
   makeCheckpoints,
@@ -17,10 +17,10 @@ import {
   runStage,
   type StageEvent,
   type StepDetails,
-} from '../src/pipeline/stage-runner';
-import { segName, stageKey } from '../src/pipeline/keys';
+} from '../src/activity-runtime/stage-runner';
+import { segName, stageKey } from '../src/activity-runtime/keys';
 import { packFor, scheduleOf, type ActivityDeps } from './deps';
-import type { InterpolationInput, StageOutput } from './types';
+import type { InterpolationInput, StageOutput } from '../src/common/boundary';
 
 export function createInterpolationActivities(deps: ActivityDeps) {
   return {

@@ -9,7 +9,7 @@
  */
 import { makeSchedule, contextMask, gaussian, mergeKnown } from '../src/sampling';
 import { encodeTensor, decodeTensor } from '../src/tensors';
-import { denoise } from '../src/pipeline/denoise';
+import { denoise } from '../src/activity-runtime/denoise';
 import {
   activityStopping,
   makeCheckpoints,
@@ -17,10 +17,10 @@ import {
   runStage,
   type StageEvent,
   type StepDetails,
-} from '../src/pipeline/stage-runner';
-import { segName, stageKey } from '../src/pipeline/keys';
+} from '../src/activity-runtime/stage-runner';
+import { segName, stageKey } from '../src/activity-runtime/keys';
 import { packFor, scheduleOf, type ActivityDeps } from './deps';
-import type { KeyframeInput, StageOutput } from './types';
+import type { KeyframeInput, StageOutput } from '../src/common/boundary';
 
 export function createKeyframeActivities(deps: ActivityDeps) {
   return {

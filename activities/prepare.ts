@@ -10,14 +10,14 @@ import { UserError } from '../src/common/errors';
 import { compileSpec, type JobSpec } from '../src/planning/spec';
 import { planJob } from '../src/planning/plan';
 import type { PackSummary } from '../src/planning/pack-summary';
-import { runStage, withHeartbeats } from '../src/pipeline/stage-runner';
-import { stageKey } from '../src/pipeline/keys';
+import { runStage, withHeartbeats } from '../src/activity-runtime/stage-runner';
+import { stageKey } from '../src/activity-runtime/keys';
 import { isArtifactCorrupt, isArtifactMissing, sha256Hex } from '../src/storage';
 import { fitImage } from '../src/media/init-image';
 import { STILL_SCALER, fromRgb24 } from '../src/media/ffmpeg';
 import { encodeTensor } from '../src/tensors';
 import type { ActivityDeps } from './deps';
-import type { PrepareOutput, StageOutput } from './types';
+import type { PrepareOutput, StageOutput } from '../src/common/boundary';
 
 /** User errors (a bad spec, pack or init image) fail the job at once: no retry can fix them. */
 function nonRetryable(err: unknown): unknown {

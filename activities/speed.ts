@@ -8,7 +8,7 @@ import { guidanceRows } from '../src/sampling';
 import { INTERPOLATION_RATE, UPSCALE_FACTOR } from '../src/planning/pack-summary';
 import type { MeasuredStage, StageSpeed } from '../src/planning/timeouts';
 import { packFor, type ActivityDeps } from './deps';
-import type { StageContext } from './types';
+import type { StageContext } from '../src/common/boundary';
 
 const cache = new Map<string, Promise<number>>();
 

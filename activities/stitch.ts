@@ -6,10 +6,10 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { concatClips, probeVideo } from '../src/media/ffmpeg';
-import { alreadyDone, emit, withHeartbeats, type StageEvent } from '../src/pipeline/stage-runner';
-import { stageKey } from '../src/pipeline/keys';
+import { alreadyDone, emit, withHeartbeats, type StageEvent } from '../src/activity-runtime/stage-runner';
+import { stageKey } from '../src/activity-runtime/keys';
 import type { ActivityDeps } from './deps';
-import type { StitchInput, StitchOutput } from './types';
+import type { StitchInput, StitchOutput } from '../src/common/boundary';
 
 export function createStitchActivities(deps: ActivityDeps) {
   return {

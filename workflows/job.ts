@@ -11,7 +11,15 @@ import {
   setHandler,
   startChild,
 } from '@temporalio/workflow';
-import type { FrameSource, StageContext, StageOutput, StitchOutput } from '../activities/types';
+import type {
+  FrameSource,
+  JobResult,
+  SegmentRenderInput,
+  SegmentRenderResult,
+  StageContext,
+  StageOutput,
+  StitchOutput,
+} from '../src/common/boundary';
 import type { JobSpec } from '../src/planning/spec';
 import { planJob, type JobPlan } from '../src/planning/plan';
 import { QUERIES, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, segmentWorkflowId } from '../src/common/names';
@@ -19,23 +27,7 @@ import { FAILURE_TYPES } from '../src/common/errors';
 import { STAGES, emptyCount, type JobProgress, type Stage, type StageCount } from '../src/common/progress';
 import { keyframeActivities, mediaActivities, mediaOptions, speedProbe, stageOptions } from './proxies';
 import { MEASURED_STAGES, timeoutsFor, type MeasuredStage, type StageSpeed } from '../src/planning/timeouts';
-import { segmentRenderWorkflow, type SegmentRenderInput, type SegmentRenderResult } from './segment';
-
-export interface JobResult {
-  jobId: string;
-  outputKey: string;
-  frames: number;
-  width: number;
-  height: number;
-  fps: number;
-  bytes: number;
-  sha256: string;
-  segments: number;
-  /** Stage activities (artifact-producing; the speed probes are not counted). */
-  activities: { total: number; reused: number };
-  /** What each pool measured for this job, from which its timeouts were derived. */
-  stageSpeeds: StageSpeed[];
-}
+import { segmentRenderWorkflow } from './segment';
 
 export const jobProgressQuery = defineQuery<JobProgress>(QUERIES.progress);
 

@@ -5,8 +5,13 @@
  * and keeps the job's own history small (one child per segment instead of hundreds of activities).
  */
 import { defineQuery, setHandler } from '@temporalio/workflow';
-import type { FrameSource, StageContext, StageOutput } from '../activities/types';
-import type { SegmentPlan } from '../src/planning/plan';
+import type {
+  FrameSource,
+  SegmentRenderInput,
+  SegmentRenderResult,
+  StageContext,
+  StageOutput,
+} from '../src/common/boundary';
 import { INTERPOLATION_RATE } from '../src/planning/pack-summary';
 import { QUERIES } from '../src/common/names';
 import { emptyCount, type SegmentRenderProgress, type StageCount } from '../src/common/progress';
@@ -18,22 +23,6 @@ import {
   stageOptions,
   upscaleActivities,
 } from './proxies';
-import type { StageTimeouts } from '../src/planning/timeouts';
-
-export interface SegmentRenderInput extends StageContext {
-  segment: SegmentPlan;
-  keyframes: FrameSource;
-  /** Per-stage timeouts from the speeds the pools measured for this job. */
-  timeouts: Record<'interpolation' | 'decode' | 'upscale', StageTimeouts>;
-}
-
-export interface SegmentRenderResult {
-  segment: number;
-  clipKey: string;
-  /** Per-stage counters, folded into the job's progress when the child completes. */
-  stages: SegmentRenderProgress['stages'];
-  activities: { total: number; reused: number };
-}
 
 export const segmentProgressQuery = defineQuery<SegmentRenderProgress>(QUERIES.progress);
 

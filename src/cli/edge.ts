@@ -10,8 +10,8 @@ import { compileSpec, contentFields, type JobSpec, type JobSpecInput } from '../
 import { planJob, type JobPlan } from '../planning/plan';
 import type { PackSummary } from '../planning/pack-summary';
 import { loadPack } from '../models/pack';
-import { summarisePack } from '../pipeline/model-cache';
-import { digestOf } from '../pipeline/keys';
+import { summarisePack } from '../activity-runtime/model-cache';
+import { digestOf } from '../activity-runtime/keys';
 import { initImageKey } from '../planning/init-image';
 import { readInitImage, type InitImage } from '../media/init-image';
 

@@ -23,7 +23,7 @@ import {
   type Stage,
   type StageCount,
 } from '../common/progress';
-import type { JobResult } from '../../workflows/job';
+import type { JobResult } from '../common/boundary';
 
 /** How long to wait for the Temporal frontend before saying it is unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;

@@ -6,8 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULTS } from '../common/names';
 import { UserError } from '../common/errors';
-import { defaultStateDir } from '../dev/server-types';
-import { repoRoot } from '../dev/tools';
+import { defaultStateDir } from '../host/paths';
+import { repoRoot } from '../host/paths';
 import { keyringFromEnv } from '../security/keys';
 import { natsTarget, redactNatsUrl } from '../events/auth';
 

@@ -3,7 +3,6 @@
  * default and `vldm dev up` run on loopback. Kept apart from the process handling in servers.ts so the
  * CLI can read defaults without loading the Temporal client.
  */
-import * as path from 'node:path';
 import { DEFAULTS } from '../common/names';
 import { UserError } from '../common/errors';
 
@@ -91,14 +90,6 @@ export interface DevServerStatus {
   logFile: string;
 }
 
-/** Environment variable overriding the state folder. */
-export const STATE_DIR_ENV = 'VLDM_STATE_DIR';
-
-/** `$VLDM_STATE_DIR`, else `.vldm` in the given folder (the current directory by default). */
-export function defaultStateDir(cwd: string = process.cwd()): string {
-  const fromEnv = process.env[STATE_DIR_ENV];
-  return path.resolve(cwd, fromEnv ? fromEnv : '.vldm');
-}
 
 /** MinIO reads its root credentials from these variables; the dev server passes them through. */
 export const MINIO_CREDENTIAL_ENV = {

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../common/errors';
+import { repoRoot } from '../host/paths';
 
 /** Programs vldm starts, by the name of their executable. */
 export const TOOL_NAMES = {
@@ -19,7 +20,6 @@ export const TOOL_NAMES = {
 /** Environment variable naming an extra folder searched first (container images put tools elsewhere). */
 export const TOOLS_BIN_ENV = 'VLDM_TOOLS_BIN';
 
-const PACKAGE_NAME = 'vldm';
 const SYSTEM_SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin'];
 
 /** A program vldm needs is not installed where it looks. */
@@ -30,32 +30,6 @@ export class MissingToolError extends UserError {
     searched: string[],
   ) {
     super(`${tool} was not found (searched ${searched.join(', ')}): run infra/setup.sh to install it`);
-  }
-}
-
-let cachedRoot: string | undefined;
-
-/**
- * The repository root: the nearest folder above this module holding vldm's package.json. Walking up
- * (instead of a fixed `../..`) makes it the same from src/ under vitest and from dist/src/ when built.
- * Falls back to the current directory when vldm is not run from its repository.
- */
-export function repoRoot(): string {
-  if (cachedRoot !== undefined) return cachedRoot;
-  let dir = __dirname;
-  for (;;) {
-    const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest)) {
-      try {
-        const pkg = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: unknown };
-        if (pkg.name === PACKAGE_NAME) return (cachedRoot = dir);
-      } catch {
-        // An unreadable package.json above us is not ours; keep walking.
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return (cachedRoot = process.cwd());
-    dir = parent;
   }
 }
 

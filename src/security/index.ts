@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { DataConverter, PayloadCodec } from '@temporalio/common';
-import { repoRoot } from '../dev/tools';
+import { repoRoot } from '../host/paths';
 import { AesGcmPayloadCodec } from './codec';
 import { keyringFromEnv } from './keys';
 

@@ -19,8 +19,8 @@ import { createActivities, QUEUE_ACTIVITIES, type Activities } from '../../activ
 import { TASK_QUEUES, type QueueRole } from '../common/names';
 import type { ArtifactStore } from '../storage';
 import type { EventBus } from '../events';
-import { ModelCache } from '../pipeline/model-cache';
-import { repoRoot } from '../dev/tools';
+import { ModelCache } from '../activity-runtime/model-cache';
+import { repoRoot } from '../host/paths';
 import { temporalTlsFromEnv } from '../config/tls';
 import type { Role } from '../models/contract';
 import type { PayloadCodec } from '@temporalio/common';

@@ -13,7 +13,7 @@ import type { DevServerAddresses } from '../../src/dev/servers';
 import { connectTemporal } from '../../src/client/jobs';
 import { compileJob } from '../../src/cli/edge';
 import { startJob, waitForJob } from '../../src/client/jobs';
-import { CHECKPOINT_EVERY_ENV } from '../../src/pipeline/checkpoints';
+import { CHECKPOINT_EVERY_ENV } from '../../src/activity-runtime/checkpoints';
 import { testServers } from '../support/servers';
 import { CONTRACT_PACK, s3Env, testS3Store } from '../support/pipeline';
 import {

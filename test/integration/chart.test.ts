@@ -18,7 +18,8 @@ import { STORE_ENV } from '../../src/storage/config';
 import { parseQueues } from '../../src/cli/commands/worker';
 import { CODEC_ENV } from '../../src/security/keys';
 import { parsePoolsConfig } from '../../src/scaling/pools';
-import { findTool, repoRoot } from '../../src/dev/tools';
+import { findTool } from '../../src/dev/tools';
+import { repoRoot } from '../../src/host/paths';
 import { kubeRequest, serviceAccountUser, type KubeCluster } from '../../src/dev/kube';
 import { testKube, testNamespace } from '../support/kube';
 

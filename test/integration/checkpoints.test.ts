@@ -10,15 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createStore, type ArtifactStore } from '../../src/storage';
 import { connectEventBus, type EventBus, type ProgressEvent } from '../../src/events';
-import { ModelCache } from '../../src/pipeline/model-cache';
+import { ModelCache } from '../../src/activity-runtime/model-cache';
 import { createUpscaleActivities } from '../../activities/upscale';
 import { createEncodeActivities } from '../../activities/encode';
 import { compileSpec } from '../../src/planning/spec';
 import { planJob } from '../../src/planning/plan';
 import { encodeTensor } from '../../src/tensors';
 import { gaussian } from '../../src/sampling';
-import { CHECKPOINT_EVERY_ENV } from '../../src/pipeline/checkpoints';
-import type { EncodeInput, StageOutput, UpscaleInput } from '../../activities/types';
+import { CHECKPOINT_EVERY_ENV } from '../../src/activity-runtime/checkpoints';
+import type { EncodeInput, StageOutput, UpscaleInput } from '../../src/common/boundary';
 import { CONTRACT_PACK } from '../support/pipeline';
 
 let store: ArtifactStore;

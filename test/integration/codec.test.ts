@@ -34,8 +34,8 @@ import {
 import { dataConverterWith } from '../../src/security';
 import { CORS_ALLOWED_HEADERS } from '../../src/security/codec-server';
 import { loadPack } from '../../src/models/pack';
-import { summarisePack } from '../../src/pipeline/model-cache';
-import type { PrepareOutput } from '../../activities/types';
+import { summarisePack } from '../../src/activity-runtime/model-cache';
+import type { PrepareOutput } from '../../src/common/boundary';
 import { CONTRACT_PACK, startDeployment, type TestDeployment } from '../support/pipeline';
 import { startCli } from '../support/cli';
 import { testStateDir } from '../support/servers';

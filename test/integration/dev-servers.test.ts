@@ -20,7 +20,8 @@ import { connect as natsConnect, StringCodec } from 'nats';
 import { UserError } from '../../src/common/errors';
 import { DevServerAddresses, devDown, devStatus, devUp, resolvePorts } from '../../src/dev/servers';
 import { isAlive, tcpAnswers } from '../../src/dev/process';
-import { MissingToolError, findTool, repoRoot, requireTool } from '../../src/dev/tools';
+import { MissingToolError, findTool, requireTool } from '../../src/dev/tools';
+import { repoRoot } from '../../src/host/paths';
 import { TEST_PORTS, testServers, testStateDir } from '../support/servers';
 
 const SEARCH_ATTRIBUTES = { VldmDevServersTest: 'Keyword' } as const;

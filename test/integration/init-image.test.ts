@@ -19,7 +19,7 @@ import { uploadInitImage } from '../../src/client/init-image';
 import { fitImage } from '../../src/media/init-image';
 import { probeVideo } from '../../src/media/ffmpeg';
 import { FAILURE_TYPES } from '../../src/common/errors';
-import { ModelCache } from '../../src/pipeline/model-cache';
+import { ModelCache } from '../../src/activity-runtime/model-cache';
 import { decodeTensor } from '../../src/tensors';
 import { CONTRACT_PACK, s3Env, startDeployment, type TestDeployment } from '../support/pipeline';
 import { runCli } from '../support/cli';

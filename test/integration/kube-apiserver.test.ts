@@ -16,7 +16,7 @@ import {
   serviceAccountUser,
   writeServiceAccountKubeconfig,
 } from '../../src/dev/kube';
-import { repoRoot } from '../../src/dev/tools';
+import { repoRoot } from '../../src/host/paths';
 import { testKube, testNamespace } from '../support/kube';
 
 const SA = 'scaler';

@@ -18,10 +18,10 @@ import type { DevServerAddresses } from '../../src/dev/servers';
 import { compileJob } from '../../src/cli/edge';
 import { connectTemporal, startJob, waitForJob } from '../../src/client/jobs';
 import type { ArtifactStore } from '../../src/storage';
-import { CHECKPOINT_EVERY_ENV } from '../../src/pipeline/checkpoints';
-import { segName } from '../../src/pipeline/keys';
+import { CHECKPOINT_EVERY_ENV } from '../../src/activity-runtime/checkpoints';
+import { segName } from '../../src/activity-runtime/keys';
 import { segmentWorkflowId } from '../../src/common/names';
-import type { UpscaleInput } from '../../activities/types';
+import type { UpscaleInput } from '../../src/common/boundary';
 import { testServers } from '../support/servers';
 import { CONTRACT_PACK, s3Env, testS3Store } from '../support/pipeline';
 import {

@@ -21,7 +21,8 @@ import {
   writeServiceAccountKubeconfig,
   type KubeCluster,
 } from '../../src/dev/kube';
-import { findTool, repoRoot } from '../../src/dev/tools';
+import { findTool } from '../../src/dev/tools';
+import { repoRoot } from '../../src/host/paths';
 import { NullEventBus } from '../../src/events';
 import { createStore } from '../../src/storage';
 import { startWorkers, type RunningWorkers } from '../../src/worker/workers';

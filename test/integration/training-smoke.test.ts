@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../../src/dev/tools';
+import { repoRoot } from '../../src/host/paths';
 import { verifyPack } from '../../src/models/verify';
 
 /** Debian's python3 has python3-torch (infra/setup.sh --test installs it). */

@@ -22,7 +22,7 @@ import { startJob, waitForJob } from '../../src/client/jobs';
 import { devDown, type DevServerAddresses, type ServerKind } from '../../src/dev/servers';
 import { subscribeProgress, type ProgressEvent, type Subscription } from '../../src/events';
 import type { ArtifactStore } from '../../src/storage';
-import type { JobResult } from '../../workflows/job';
+import type { JobResult } from '../../src/common/boundary';
 import { startCli } from './cli';
 import { testServers, testStateDir } from './servers';
 

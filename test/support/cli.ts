@@ -1,7 +1,7 @@
 /** Running the built `vldm` command as a separate process, the way a person does. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { repoRoot } from '../../src/dev/tools';
+import { repoRoot } from '../../src/host/paths';
 
 export const VLDM_BIN = path.join(repoRoot(), 'bin', 'vldm.js');
 

@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as Proto from '@temporalio/proto';
-import { repoRoot } from '../../src/dev/tools';
+import { repoRoot } from '../../src/host/paths';
 
 export type History = Proto.temporal.api.history.v1.IHistory;
 

@@ -13,7 +13,7 @@ import { startWorkers, type RunningWorkers } from '../../src/worker/workers';
 import { connectTemporal } from '../../src/client/jobs';
 import type { Client } from '@temporalio/client';
 import type { DevServerAddresses } from '../../src/dev/servers';
-import { repoRoot } from '../../src/dev/tools';
+import { repoRoot } from '../../src/host/paths';
 import { testServers } from './servers';
 
 export const CONTRACT_PACK = path.join(repoRoot(), 'models', 'contract-test');

@@ -17,7 +17,7 @@ import { QUEUE_ROLES, TASK_QUEUES, WORKFLOW_TYPES, segmentWorkflowId } from '../
 import { compileJob } from '../../src/cli/edge';
 import { connectTemporal, startJob, waitForJob } from '../../src/client/jobs';
 import { devDown, devUp } from '../../src/dev/servers';
-import { repoRoot } from '../../src/dev/tools';
+import { repoRoot } from '../../src/host/paths';
 import { NullEventBus } from '../../src/events';
 import { LocalArtifactStore } from '../../src/storage';
 import { startWorkers } from '../../src/worker/workers';

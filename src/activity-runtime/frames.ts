@@ -5,7 +5,7 @@
  */
 import type { ArtifactStore } from '../storage';
 import { decodeTensor, tensor, type Tensor } from '../tensors';
-import type { FrameSource } from '../../activities/types';
+import type { FrameSource } from '../common/boundary';
 
 export async function gatherFrames(
   store: ArtifactStore,

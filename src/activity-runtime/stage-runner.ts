@@ -6,7 +6,7 @@
 import { Context } from '@temporalio/activity';
 import type { ArtifactStore } from '../storage';
 import type { EventBus, ProgressEvent } from '../events';
-import type { StageOutput } from '../../activities/types';
+import type { StageOutput } from '../common/boundary';
 import { SamplingCheckpoints, checkpointEveryFromEnv } from './checkpoints';
 
 export interface StageEvent {

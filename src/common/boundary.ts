@@ -1,17 +1,21 @@
 /**
- * Inputs and outputs of every stage activity: small, JSON-safe values. Tensors and clips never cross
- * the workflow boundary; artifacts travel by key (Temporal payloads are capped at 2 MB and histories
- * at 50 MB). Types only: workflows import this file.
+ * The values that cross the workflow / activity / client boundaries: every stage activity's input and
+ * output, the segment child's input and result, and the job's result. Small, JSON-safe values only:
+ * tensors and clips never cross a boundary; artifacts travel by key (Temporal payloads are capped at
+ * 2 MB and histories at 50 MB). Types only and pure: workflows, activities and the client all import
+ * this module, and it imports nothing but other pure types.
  */
-import type { JobSpec } from '../src/planning/spec';
-import type { PackSummary } from '../src/planning/pack-summary';
+import type { JobSpec } from '../planning/spec';
+import type { PackSummary } from '../planning/pack-summary';
 import type {
   DecodeWindowPlan,
   InterpolationWindowPlan,
   KeyframeWindowPlan,
   SegmentPlan,
   UpscaleTilePlan,
-} from '../src/planning/plan';
+} from '../planning/plan';
+import type { StageSpeed, StageTimeouts } from '../planning/timeouts';
+import type { SegmentRenderProgress } from './progress';
 
 /** What every stage activity returns: where its output is, and whether it was already there. */
 export interface StageOutput {
@@ -93,4 +97,38 @@ export interface StitchOutput extends StageOutput {
   fps: number;
   bytes: number;
   sha256: string;
+}
+
+/** Input of one segment's rendering child (`segmentRenderWorkflow`). */
+export interface SegmentRenderInput extends StageContext {
+  segment: SegmentPlan;
+  keyframes: FrameSource;
+  /** Per-stage timeouts from the speeds the pools measured for this job. */
+  timeouts: Record<'interpolation' | 'decode' | 'upscale', StageTimeouts>;
+}
+
+/** What a segment's rendering child returns to the job. */
+export interface SegmentRenderResult {
+  segment: number;
+  clipKey: string;
+  /** Per-stage counters, folded into the job's progress when the child completes. */
+  stages: SegmentRenderProgress['stages'];
+  activities: { total: number; reused: number };
+}
+
+/** What a job workflow returns (and `vldm generate --json` / `fetch` report). */
+export interface JobResult {
+  jobId: string;
+  outputKey: string;
+  frames: number;
+  width: number;
+  height: number;
+  fps: number;
+  bytes: number;
+  sha256: string;
+  segments: number;
+  /** Stage activities (artifact-producing; the speed probes are not counted). */
+  activities: { total: number; reused: number };
+  /** What each pool measured for this job, from which its timeouts were derived. */
+  stageSpeeds: StageSpeed[];
 }
