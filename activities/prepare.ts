@@ -8,7 +8,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { UserError } from '../src/common/errors';
 import { compileSpec, type JobSpec } from '../src/planning/spec';
-import { planJob } from '../src/planning/plan';
 import type { PackSummary } from '../src/planning/pack-summary';
 import { runStage, withHeartbeats } from '../src/activity-runtime/stage-runner';
 import { stageKey } from '../src/activity-runtime/keys';
@@ -74,9 +73,9 @@ export function createPrepareActivities(deps: ActivityDeps) {
       let summary;
       try {
         summary = (await withHeartbeats(() => deps.models.get(spec.pack), { loading: spec.pack })).summary;
-        // Validate again on the worker's side: the spec must fit the pack the workers have.
+        // Validate again on the worker's side: the spec must fit the pack the workers have. (The
+        // workflow plans with this pack's summary right after, and fails the job if that cannot plan.)
         compileSpec({ ...spec }, { labels: summary.labels, packFps: summary.video.fps, pack: spec.pack });
-        planJob(spec, summary);
       } catch (err) {
         throw nonRetryable(err);
       }
@@ -90,7 +89,7 @@ export function createPrepareActivities(deps: ActivityDeps) {
         }
       }
       const key = stageKey(spec.jobId, 'job', 'spec', { spec, pack }, 'json');
-      const out = await runStage(deps, key, { jobId: spec.jobId, stage: 'plan' }, async () =>
+      const out = await runStage(deps, key, { jobId: spec.jobId, stage: 'prepare' }, async () =>
         Buffer.from(JSON.stringify({ spec, pack }, null, 2)),
       );
       if (!frame) return { ...out, pack };

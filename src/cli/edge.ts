@@ -6,7 +6,14 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors';
-import { compileSpec, contentFields, type JobSpec, type JobSpecInput } from '../planning/spec';
+import {
+  contentFields,
+  defaultJobId,
+  finishSpec,
+  resolveSpec,
+  type JobSpec,
+  type JobSpecInput,
+} from '../planning/spec';
 import { planJob, type JobPlan } from '../planning/plan';
 import type { PackSummary } from '../planning/pack-summary';
 import { loadPack } from '../models/pack';
@@ -73,25 +80,24 @@ export async function compileJob(
   const input = jobInputFromFlags(flags);
   const local = await loadPackSummary(packLocation);
   const pack = workerPack ? { ...local, location: workerPack } : local;
-  const ctx = { labels: pack.labels, packFps: pack.video.fps, pack: pack.location };
   const image = flags.initImage !== undefined ? await readInitImage(flags.initImage, pack.base) : undefined;
-  // The image's key lives under the job's prefix, so it is known only once the job id is.
-  const imageRef = (jobId: string): Pick<JobSpecInput, 'initImage'> =>
-    image
-      ? { initImage: { key: initImageKey(jobId, image.sha256, image.format), sha256: image.sha256 } }
-      : {};
-  // First pass validates; the hash is then taken over the resolved content fields (the image's sha256 included).
-  const probeId = input.jobId ?? 'probe';
-  const probe = compileSpec({ ...input, jobId: probeId, ...imageRef(probeId) }, ctx);
-  // The pack's model files *and* its sampling/window defaults decide the bytes, so both name the job.
+  const resolved = resolveSpec(input, { labels: pack.labels, packFps: pack.video.fps, pack: pack.location });
+  // The pack's model files *and* its sampling/window defaults decide the bytes, so both name the job,
+  // with the content fields (the image counts by its sha256).
   const specHash = digestOf({
-    content: contentFields(probe),
+    content: contentFields({ ...resolved, ...(image ? { initImage: { sha256: image.sha256 } } : {}) }),
     pack: pack.digest,
     sampling: pack.sampling,
     windows: pack.windows,
   });
-  let spec = compileSpec(input, { ...ctx, specHash });
-  if (image) spec = compileSpec({ ...input, jobId: spec.jobId, ...imageRef(spec.jobId) }, ctx);
+  // The image's key lives under the job's prefix, so it is known only once the job id is.
+  const jobId = input.jobId ?? defaultJobId(resolved.name, specHash);
+  const spec = finishSpec(resolved, {
+    jobId,
+    ...(image
+      ? { initImage: { key: initImageKey(jobId, image.sha256, image.format), sha256: image.sha256 } }
+      : {}),
+  });
   return { spec, pack, plan: planJob(spec, pack), ...(image ? { initImage: image } : {}) };
 }
 

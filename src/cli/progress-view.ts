@@ -6,21 +6,11 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { Client } from '@temporalio/client';
 import { STAGES, type Stage } from '../common/progress';
-import { subscribeProgress, type ProgressEvent } from '../events';
+import { subscribeProgress } from '../events';
 import { jobStatus } from '../client/jobs';
 
 /** How often the query fallback polls, in ms. */
 const POLL_MS = 1_000;
-
-const EVENT_STAGE: Partial<Record<ProgressEvent['stage'], Stage>> = {
-  plan: 'prepare',
-  keyframe: 'keyframe',
-  interpolation: 'interpolation',
-  decode: 'decode',
-  upscale: 'upscale',
-  encode: 'encode',
-  stitch: 'stitch',
-};
 
 export interface ProgressView {
   /** Resolves when the job is no longer running. */
@@ -68,8 +58,8 @@ export async function showProgress(
   const sub =
     natsUrl && natsUrl !== 'off'
       ? await subscribeProgress(natsUrl, jobId, (e) => {
-          const stage = EVENT_STAGE[e.stage];
-          if (!stage) return;
+          if (e.stage === 'job') return;
+          const stage: Stage = e.stage;
           if (e.state === 'completed' || e.state === 'reused')
             done.get(stage)?.add(`${e.segment}/${e.window}/${e.tile}/${e.message ?? ''}`);
           if (e.state === 'progress' && e.step !== undefined) {

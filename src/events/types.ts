@@ -2,17 +2,10 @@
  * Progress events: what a job is doing right now (stage, segment, window, tile, diffusion step), as
  * published on NATS for `vldm watch` and dashboards. Pure types and helpers, no I/O.
  */
+import { STAGES } from '../common/progress';
 
-export const PROGRESS_STAGES = [
-  'plan',
-  'keyframe',
-  'interpolation',
-  'decode',
-  'upscale',
-  'encode',
-  'stitch',
-  'job',
-] as const;
+/** The job's stages (one list, src/common/progress.ts), and `job` for events about the job as a whole. */
+export const PROGRESS_STAGES = [...STAGES, 'job'] as const;
 export type ProgressStage = (typeof PROGRESS_STAGES)[number];
 
 export const PROGRESS_STATES = ['started', 'progress', 'completed', 'reused', 'failed'] as const;

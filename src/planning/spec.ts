@@ -1,7 +1,9 @@
 /**
  * The job spec: what a person asks for, compiled once at the edge (CLI, workflow start) into a fully
  * resolved spec that the rest of the code trusts. Stages, like the Temporal SDK's worker options:
- * input (all optional, as typed) → defaults → validated JobSpec. Pure; imported by workflows.
+ * 1. JobSpecInput (all optional, as typed) → 2. ResolvedSpec (defaults applied, checked; its content
+ * fields name the job) → 3. JobSpec (job id and init image key joined, everything checked). The plan
+ * (src/planning/plan.ts) is the fourth stage. Pure; imported by workflows.
  */
 import { JOB_ID_PATTERN } from '../common/names';
 import { UserError } from '../common/errors';
@@ -72,16 +74,39 @@ export function normaliseName(name: string): string {
     .slice(0, 40);
 }
 
+/** What compiling a spec knows of the pack (the CLI loads it first; the workers check again with theirs). */
+export interface SpecContext {
+  labels: string[];
+  packFps: number;
+  pack: string;
+  /**
+   * A digest of the spec used to derive a default job id (computed by the caller, who has a hash
+   * function; workflows have none).
+   */
+  specHash?: string;
+}
+
 /**
- * Validate everything that does not need the pack. `labels` and `packFps` come from the pack when
- * known (the CLI loads it first); the workflow validates again against the pack its workers load.
- * `specHash` is a digest of the spec used to derive a default job id (computed by the caller, who
- * has a hash function; workflows have none).
+ * Stage 2 of compilation: the input with every default applied, and what is wrong with the parts
+ * that do not involve the job id. Its content fields name the job, so the edge hashes them into the
+ * job id before the last stage; nothing downstream uses a ResolvedSpec.
  */
-export function compileSpec(
-  input: JobSpecInput,
-  ctx: { labels: string[]; packFps: number; pack: string; specHash?: string },
-): JobSpec {
+export interface ResolvedSpec {
+  seconds: number;
+  fps: number;
+  scene: string;
+  traffic: string;
+  seed: number;
+  /** The normalised name ("" when the given name had no letters or digits). */
+  name: string;
+  pack: string;
+  deadline?: string;
+  /** Problems found so far, in the order a person reads the flags. */
+  problems: string[];
+}
+
+/** Stage 1 → 2: apply the defaults and check everything that does not need the job id. */
+export function resolveSpec(input: JobSpecInput, ctx: SpecContext): ResolvedSpec {
   const problems: string[] = [];
   const seconds = input.seconds ?? SPEC_DEFAULTS.seconds;
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_SECONDS) {
@@ -123,7 +148,34 @@ export function compileSpec(
   if (input.name !== undefined && name.length === 0) {
     problems.push(`name must contain letters or digits, got "${input.name}"`);
   }
-  let jobId = input.jobId;
+  return {
+    seconds,
+    fps,
+    scene,
+    traffic,
+    seed,
+    name,
+    pack: ctx.pack,
+    ...(input.deadline !== undefined ? { deadline: input.deadline } : {}),
+    problems,
+  };
+}
+
+/** The job id a spec gets when none is given: its name and the first 10 hex digits of its hash. */
+export function defaultJobId(name: string, specHash: string): string {
+  return `${name || 'job'}-${specHash.slice(0, 10)}`;
+}
+
+/**
+ * Stage 3: join the job id (given, or derived from `specHash`) and the init image's reference to a
+ * resolved input, check them, and throw every problem of every stage in one message.
+ */
+export function finishSpec(
+  resolved: ResolvedSpec,
+  id: { jobId?: string; specHash?: string; initImage?: InitImageRef },
+): JobSpec {
+  const problems = [...resolved.problems];
+  let jobId = id.jobId;
   if (jobId !== undefined) {
     if (!JOB_ID_PATTERN.test(jobId)) {
       problems.push(
@@ -131,30 +183,42 @@ export function compileSpec(
       );
     }
   } else {
-    jobId = ctx.specHash ? `${name || 'job'}-${ctx.specHash.slice(0, 10)}` : undefined;
+    jobId = id.specHash ? defaultJobId(resolved.name, id.specHash) : undefined;
     if (!jobId) problems.push('a job id or a spec hash is required');
   }
-  if (input.deadline !== undefined && Number.isNaN(Date.parse(input.deadline))) {
-    problems.push(`deadline must be an ISO 8601 date-time, got "${input.deadline}"`);
+  if (resolved.deadline !== undefined && Number.isNaN(Date.parse(resolved.deadline))) {
+    problems.push(`deadline must be an ISO 8601 date-time, got "${resolved.deadline}"`);
   }
-  if (input.initImage !== undefined && jobId !== undefined && JOB_ID_PATTERN.test(jobId))
-    problems.push(...initImageRefProblems(input.initImage, jobId));
-  if (!ctx.pack) problems.push('a model pack location is required');
+  if (id.initImage !== undefined && jobId !== undefined && JOB_ID_PATTERN.test(jobId))
+    problems.push(...initImageRefProblems(id.initImage, jobId));
+  if (!resolved.pack) problems.push('a model pack location is required');
   if (problems.length > 0) throw new UserError(`invalid job spec: ${problems.join('; ')}`);
   return {
     jobId: jobId as string,
-    name,
-    seconds,
-    fps,
-    scene,
-    traffic,
-    seed,
-    pack: ctx.pack,
-    ...(input.deadline !== undefined ? { deadline: input.deadline } : {}),
-    ...(input.initImage !== undefined
-      ? { initImage: { key: input.initImage.key, sha256: input.initImage.sha256 } }
+    name: resolved.name,
+    seconds: resolved.seconds,
+    fps: resolved.fps,
+    scene: resolved.scene,
+    traffic: resolved.traffic,
+    seed: resolved.seed,
+    pack: resolved.pack,
+    ...(resolved.deadline !== undefined ? { deadline: resolved.deadline } : {}),
+    ...(id.initImage !== undefined
+      ? { initImage: { key: id.initImage.key, sha256: id.initImage.sha256 } }
       : {}),
   };
+}
+
+/**
+ * All stages at once, for a spec whose job id is given or whose hash the caller has: the workers'
+ * check of a submitted spec against the pack they load, and tests.
+ */
+export function compileSpec(input: JobSpecInput, ctx: SpecContext): JobSpec {
+  return finishSpec(resolveSpec(input, ctx), {
+    ...(input.jobId !== undefined ? { jobId: input.jobId } : {}),
+    ...(ctx.specHash !== undefined ? { specHash: ctx.specHash } : {}),
+    ...(input.initImage !== undefined ? { initImage: input.initImage } : {}),
+  });
 }
 
 /**
@@ -162,7 +226,9 @@ export function compileSpec(
  * init image counts by its sha256 (a spec without one hashes exactly as before init images existed).
  */
 export function contentFields(
-  spec: Omit<JobSpec, 'jobId' | 'name'> & { name?: string },
+  spec: Pick<JobSpec, 'seconds' | 'fps' | 'scene' | 'traffic' | 'seed'> & {
+    initImage?: Pick<InitImageRef, 'sha256'>;
+  },
 ): Record<string, unknown> {
   return {
     seconds: spec.seconds,

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { QUEUE_ROLES } from '../../src/common/names';
 import { CONFIG_ENV } from '../../src/config/config';
+import { TEMPORAL_TLS_ENV } from '../../src/config/tls';
 import { STORE_ENV } from '../../src/storage/config';
 import { parseQueues } from '../../src/cli/commands/worker';
 import { CODEC_ENV } from '../../src/security/keys';
@@ -32,14 +33,6 @@ const RELEASE = 'rel';
 const NAMESPACE = 'video';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'vldm-chart-'));
 
-/** Environment variables the chart sets that vldm does not read yet (the lead adds them; see docs/deploy.md). */
-const PENDING_ENV = [
-  'VLDM_TEMPORAL_TLS_CERT_FILE',
-  'VLDM_TEMPORAL_TLS_KEY_FILE',
-  'VLDM_TEMPORAL_TLS_CA_FILE',
-  'VLDM_TEMPORAL_TLS_SERVER_NAME',
-  'VLDM_EXECUTION_PROVIDERS',
-];
 /** Read by the Temporal SDK logger setup in src/worker/workers.ts. */
 const WORKER_ENV = ['VLDM_LOG_LEVEL'];
 
@@ -274,8 +267,8 @@ describe('the default install', () => {
       ...Object.values(CONFIG_ENV),
       ...Object.values(STORE_ENV),
       ...Object.values(CODEC_ENV),
+      ...Object.values(TEMPORAL_TLS_ENV),
       ...WORKER_ENV,
-      ...PENDING_ENV,
     ];
     for (const key of Object.keys(cm.data)) expect(known, `ConfigMap key ${key}`).toContain(key);
     expect(cm.data).toMatchObject({

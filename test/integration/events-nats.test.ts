@@ -92,8 +92,8 @@ describe('progress events on NATS', () => {
     const enc = (x: unknown) => new TextEncoder().encode(typeof x === 'string' ? x : JSON.stringify(x));
     nc.publish(subject, enc('not json'));
     nc.publish(subject, enc({ jobId: 'job-garbage', stage: 'warp', state: 'started', at: 'now' }));
-    nc.publish(subject, enc({ jobId: 'other', stage: 'plan', state: 'started', at: 'now' }));
-    const good = progressEvent({ jobId: 'job-garbage', stage: 'plan', state: 'started' });
+    nc.publish(subject, enc({ jobId: 'other', stage: 'prepare', state: 'started', at: 'now' }));
+    const good = progressEvent({ jobId: 'job-garbage', stage: 'prepare', state: 'started' });
     nc.publish(subject, enc(good));
     nc.publish(subject, enc({ ...good, state: 'completed' }));
     await nc.flush();
@@ -118,7 +118,7 @@ describe('progress events on NATS', () => {
     expect(bus).toBeInstanceOf(NullEventBus);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`nats://127.0.0.1:${port}`);
-    expect(() => bus.publish(progressEvent({ jobId: 'j', stage: 'plan', state: 'started' }))).not.toThrow();
+    expect(() => bus.publish(progressEvent({ jobId: 'j', stage: 'prepare', state: 'started' }))).not.toThrow();
     await bus.close();
 
     expect(
@@ -135,10 +135,10 @@ describe('progress events on NATS', () => {
     const warnings: string[] = [];
     const bus = await connectEventBus(natsUrl, { warn: (m) => warnings.push(m) });
     expect(() =>
-      bus.publish(progressEvent({ jobId: 'bad.id', stage: 'plan', state: 'started' })),
+      bus.publish(progressEvent({ jobId: 'bad.id', stage: 'prepare', state: 'started' })),
     ).not.toThrow();
     expect(() =>
-      bus.publish(progressEvent({ jobId: 'bad.id', stage: 'plan', state: 'started' })),
+      bus.publish(progressEvent({ jobId: 'bad.id', stage: 'prepare', state: 'started' })),
     ).not.toThrow();
     expect(warnings).toHaveLength(1);
     await bus.close();
@@ -221,7 +221,7 @@ describe('progress events on NATS', () => {
       const bus = await connectEventBus(`nats://127.0.0.1:${port}`, { warn: () => undefined });
       await killServer();
       expect(() =>
-        bus.publish(progressEvent({ jobId: 'outage', stage: 'plan', state: 'failed' })),
+        bus.publish(progressEvent({ jobId: 'outage', stage: 'prepare', state: 'failed' })),
       ).not.toThrow();
       const started = Date.now();
       await bus.close();

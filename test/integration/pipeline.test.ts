@@ -63,7 +63,7 @@ describe('a multi-segment job end to end', () => {
       'encode',
       'interpolation',
       'keyframe',
-      'plan',
+      'prepare',
       'stitch',
       'upscale',
     ]);
