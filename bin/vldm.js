@@ -7,6 +7,23 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // several long model calls at once; with 4 threads they would leave none for file I/O (artifacts),
 // so the pool gets room for both. Must be set before anything uses the pool.
 process.env.UV_THREADPOOL_SIZE ??= '16';
-require('../dist/src/cli/main.js')
-  .main(process.argv)
-  .then((code) => process.exit(code));
+// Exit only once stdout and stderr have taken everything: writes to a pipe complete asynchronously,
+// and exiting at once cut `vldm plan --json | …` at 64 KiB. (A stream calls write callbacks in
+// order, so an empty write's callback means all earlier writes are done.) process.exit is still
+// needed: a NATS or Temporal connection may keep the event loop alive.
+// A reader that stops early (`| head`) closes the pipe: that is not an error of vldm's.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+function exitWhenFlushed(code) {
+  process.exitCode = code;
+  let open = 2;
+  const done = () => {
+    if (--open === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+require('../dist/src/cli/main.js').main(process.argv).then(exitWhenFlushed);
