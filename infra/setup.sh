@@ -173,7 +173,7 @@ go_tool temporal "$TEMPORAL_MODULE" "$TEMPORAL_PACKAGE" "$TEMPORAL_VERSION"
 go_tool minio "$MINIO_MODULE" "$MINIO_PACKAGE" "$MINIO_VERSION"
 build_helm
 
-# kube-apiserver for the tests that talk to Kubernetes (src/dev/kube.ts, docs/kube-testing.md). It is built
+# kube-apiserver for the tests that talk to Kubernetes (test/support/kube-control-plane.ts, docs/kube-testing.md). It is built
 # from infra/kube-apiserver, whose go.mod pins k8s.io/kubernetes and repeats its staging `replace` lines
 # (v1.X.Y needs the staging modules at v0.X.Y); `go install` cannot do that. The binary is reused while it
 # was built from the pinned version. The version variables are set as upstream's release build sets them,

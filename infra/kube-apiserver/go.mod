@@ -1,8 +1,9 @@
-// Builds the real kube-apiserver from k8s.io/kubernetes for vldm's integration tests (src/dev/kube.ts
-// starts it). k8s.io/kubernetes points its k8s.io/* staging modules at ./staging with `replace`; those
-// lines do not apply to a module that requires it, so they are repeated here against the published staging
-// modules: Kubernetes v1.X.Y ships staging modules v0.X.Y. Change both together (infra/setup.sh reads the
-// k8s.io/kubernetes version from the built binary to decide whether to rebuild).
+// Builds the real kube-apiserver from k8s.io/kubernetes for vldm's integration tests
+// (test/support/kube-control-plane.ts starts it). k8s.io/kubernetes points its k8s.io/* staging modules
+// at ./staging with `replace`; those lines do not apply to a module that requires it, so they are
+// repeated here against the published staging modules: Kubernetes v1.X.Y ships staging modules v0.X.Y.
+// Change both together (infra/setup.sh reads the k8s.io/kubernetes version from the built binary to
+// decide whether to rebuild).
 module vldm.local/infra/kube-apiserver
 
 go 1.26.0

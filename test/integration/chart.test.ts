@@ -21,7 +21,8 @@ import { CODEC_ENV } from '../../src/security/keys';
 import { parsePoolsConfig } from '../../src/scaling/pools';
 import { findTool } from '../../src/dev/tools';
 import { repoRoot } from '../../src/host/paths';
-import { kubeRequest, serviceAccountUser, type KubeCluster } from '../../src/dev/kube';
+import type { KubeCluster } from '../support/kube-control-plane';
+import { kubeRequest, serviceAccountUser } from '../support/kube-rest';
 import { testKube, testNamespace } from '../support/kube';
 
 const ROOT = repoRoot();

@@ -1,5 +1,5 @@
 /**
- * The real kube-apiserver that src/dev/kube.ts starts (built from k8s.io/kubernetes by infra/setup.sh),
+ * The real kube-apiserver that test/support/kube-control-plane.ts starts (built from k8s.io/kubernetes by infra/setup.sh),
  * driven through @kubernetes/client-node: it is the pinned version, stores Deployments and serves their
  * scale subresource, and enforces RBAC for a ServiceAccount limited to `deployments/scale`, both when
  * the admin impersonates it and when it authenticates with its own signed token.
@@ -8,14 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  KUBE_ADMIN_USER,
-  KubeCluster,
-  kubeRequest,
-  kubeconfigText,
-  serviceAccountUser,
-  writeServiceAccountKubeconfig,
-} from '../../src/dev/kube';
+import type { KubeCluster } from '../support/kube-control-plane';
+import { KUBE_ADMIN_USER, kubeconfigText } from '../support/kube-pki';
+import { kubeRequest, serviceAccountUser, writeServiceAccountKubeconfig } from '../support/kube-rest';
 import { repoRoot } from '../../src/host/paths';
 import { testKube, testNamespace } from '../support/kube';
 

@@ -15,12 +15,6 @@ import * as k8s from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJob } from '../../src/client/jobs';
-import {
-  kubeRequest,
-  serviceAccountUser,
-  writeServiceAccountKubeconfig,
-  type KubeCluster,
-} from '../../src/dev/kube';
 import { findTool } from '../../src/dev/tools';
 import { repoRoot } from '../../src/host/paths';
 import { NullEventBus } from '../../src/events';
@@ -32,6 +26,8 @@ import { ScalerLoop } from '../../src/scaling/loop';
 import { parsePoolsConfig, type PoolsConfig } from '../../src/scaling/pools';
 import { observeTemporal } from '../../src/scaling/temporal';
 import { testKube, testNamespace } from '../support/kube';
+import type { KubeCluster } from '../support/kube-control-plane';
+import { kubeRequest, serviceAccountUser, writeServiceAccountKubeconfig } from '../support/kube-rest';
 import { CONTRACT_PACK } from '../support/pipeline';
 import { testServers } from '../support/servers';
 import { registerTestNamespace } from '../support/temporal-namespace';

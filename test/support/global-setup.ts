@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { devDown } from '../../src/dev/servers';
-import { kubeDown } from '../../src/dev/kube';
+import { kubeDown } from './kube-control-plane';
 
 /** The provide/inject key under which the run's state folder reaches test files. */
 export const TEST_STATE_DIR_KEY = 'vldmTestStateDir';

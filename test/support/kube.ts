@@ -1,5 +1,5 @@
 /**
- * A real Kubernetes API server (etcd + kube-apiserver, src/dev/kube.ts) for integration tests, on
+ * A real Kubernetes API server (etcd + kube-apiserver, kube-control-plane.ts) for integration tests, on
  * loopback ports away from the usual ones and shifted by $VLDM_TEST_PORT_OFFSET like the other test
  * servers. The first test file that asks starts it in the run's state folder; later files reuse it;
  * test/support/global-setup.ts stops it at the end of the run. A missing program fails the test with
@@ -7,7 +7,8 @@
  */
 import * as crypto from 'node:crypto';
 import { MissingToolError } from '../../src/dev/tools';
-import { KubeCluster, KubePorts, kubeRequest, kubeUp } from '../../src/dev/kube';
+import { kubeUp, type KubeCluster, type KubePorts } from './kube-control-plane';
+import { kubeRequest } from './kube-rest';
 import { TEST_PORTS, TEST_PORT_OFFSET_ENV, testStateDir } from './servers';
 import { UserError } from '../../src/common/errors';
 
