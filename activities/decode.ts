@@ -7,6 +7,7 @@ import { encodeTensor, sliceFrames } from '../src/tensors';
 import { gatherFrames } from '../src/activity-runtime/frames';
 import { runStage, type StageEvent } from '../src/activity-runtime/stage-runner';
 import { segName, stageKey } from '../src/activity-runtime/keys';
+import { soleFeed } from '../src/models/inputs';
 import { packFor, type ActivityDeps } from './deps';
 import type { DecodeInput, StageOutput } from '../src/common/boundary';
 import { Context } from '@temporalio/activity';
@@ -30,7 +31,7 @@ export function createDecodeActivities(deps: ActivityDeps) {
         const inv = 1 / pack.latent.scale;
         const unscaled = latents.data.map((v) => v * inv);
         Context.current().heartbeat({ decoding: w.own });
-        const out = await model.run({ latents: { shape: [1, ...latents.shape], data: unscaled } });
+        const out = await model.run(soleFeed('decoder', { shape: [1, ...latents.shape], data: unscaled }));
         const pixels = { shape: out.shape.slice(1), data: out.data };
         const own = sliceFrames(pixels, 0, w.own.start - w.decoded.start, w.own.end - w.decoded.start);
         return encodeTensor(own);

@@ -33,15 +33,5 @@ export async function packFor(deps: ActivityDeps, ctx: StageContext): Promise<Lo
   return loaded;
 }
 
-/** The schedule spec of a denoiser role, from its ONNX metadata. */
-export function scheduleOf(loaded: LoadedPack, role: 'keyframe' | 'interpolation' | 'upsampler') {
-  const meta = loaded.pack.meta[role];
-  if (!meta.schedule || !meta.prediction) {
-    throw ApplicationFailure.create({
-      type: FAILURE_TYPES.contract,
-      nonRetryable: true,
-      message: `${role} model has no schedule/prediction metadata`,
-    });
-  }
-  return { schedule: meta.schedule, prediction: meta.prediction };
-}
+// The schedule lookup lives with the sampling activities' scaffolding; tests import it from here.
+export { scheduleOf } from '../src/activity-runtime/sampling-activity';

@@ -5,34 +5,26 @@
  * they fan out across GPU pods. Known frames are copied through exactly, so windows sharing a
  * boundary frame agree on it.
  */
-import { makeSchedule, interpolationMask, gaussian, mergeKnown } from '../src/sampling';
+import { interpolationMask, gaussian, mergeKnown } from '../src/sampling';
 import { encodeTensor } from '../src/tensors';
-import { INTERPOLATION_RATE } from '../src/planning/pack-summary';
-import { denoise } from '../src/activity-runtime/denoise';
+import { INTERPOLATION_RATE, interpolationFrames } from '../src/planning/pack-summary';
 import { gatherFrames } from '../src/activity-runtime/frames';
-import {
-  activityStopping,
-  makeCheckpoints,
-  makeStepReporter,
-  runStage,
-  type StageEvent,
-  type StepDetails,
-} from '../src/activity-runtime/stage-runner';
+import { runSamplingActivity } from '../src/activity-runtime/sampling-activity';
+import type { StageEvent } from '../src/activity-runtime/stage-runner';
 import { segName, stageKey } from '../src/activity-runtime/keys';
-import { packFor, scheduleOf, type ActivityDeps } from './deps';
+import { packFor, type ActivityDeps } from './deps';
 import type { InterpolationInput, StageOutput } from '../src/common/boundary';
 
 export function createInterpolationActivities(deps: ActivityDeps) {
   return {
     async interpolate(input: InterpolationInput): Promise<StageOutput> {
       const { spec, pack, segment, window: w, sources } = input;
-      const s = pack.sampling.interpolation;
       const name = `${segName(segment)}-p${w.pass}-at${String(w.start).padStart(5, '0')}`;
       const key = stageKey(spec.jobId, 'interpolation', name, {
         pack: pack.digest,
         seed: spec.seed,
         labels: input.labels,
-        sampling: s,
+        sampling: pack.sampling.interpolation,
         window: w,
         sources: sources.map((x) => x.key),
       });
@@ -43,53 +35,45 @@ export function createInterpolationActivities(deps: ActivityDeps) {
         window: w.start,
         message: `pass ${w.pass}`,
       };
-      return runStage(deps, key, ev, async () => {
-        const loaded = await packFor(deps, input);
-        const model = await loaded.runtime.session('interpolation');
-        const { schedule: sched, prediction } = scheduleOf(loaded, 'interpolation');
-        const schedule = makeSchedule(sched);
-        const { channels: c, height: h, width: wd } = pack.latent;
-        const frame = c * h * wd;
-        const T = INTERPOLATION_RATE * w.intervals + 1;
-        const knownFrames = await gatherFrames(deps.store, sources, w.start, w.start + w.intervals + 1);
-        const frameMask = interpolationMask(T);
-        const context = new Float32Array(T * frame);
-        for (let k = 0; k <= w.intervals; k++) {
-          context.set(knownFrames.data.subarray(k * frame, (k + 1) * frame), k * INTERPOLATION_RATE * frame);
-        }
-        const details: StepDetails = {};
-        const report = makeStepReporter(deps.events, ev, s.steps, details);
-        // Noise keyed by the window's position on its axis: same window, same noise, on any worker.
-        const noiseKey = (step: number) => ({
-          seed: spec.seed,
-          stage: `interpolation-p${w.pass}`,
-          segment,
-          window: w.start,
-          tile: 0,
-          step,
-        });
-        const x0 = await denoise({
-          model,
-          schedule,
-          prediction,
-          steps: s.steps,
-          eta: s.eta,
-          shape: [T, c, h, wd],
-          initial: gaussian(noiseKey(0), T * frame),
-          stepNoise: (i) => gaussian(noiseKey(i), T * frame),
-          conditioning: {
-            context,
-            frameMask,
-            labels: input.labels,
-            contextGuidance: s.contextGuidance ?? 1,
-            labelGuidance: s.labelGuidance ?? 1,
-          },
-          scalars: { rate: w.pass },
-          onStep: (i) => report(i),
-          checkpoints: makeCheckpoints(deps, key, 'sample', details),
-          stopping: activityStopping,
-        });
-        return encodeTensor({ shape: [T, c, h, wd], data: mergeKnown(x0, context, frameMask, frame) });
+      return runSamplingActivity({
+        deps,
+        key,
+        ev,
+        role: 'interpolation',
+        pack,
+        load: () => packFor(deps, input),
+        compute: async ({ sample }) => {
+          const { channels: c, height: h, width: wd } = pack.latent;
+          const frame = c * h * wd;
+          const T = interpolationFrames(w.intervals);
+          const knownFrames = await gatherFrames(deps.store, sources, w.start, w.start + w.intervals + 1);
+          const frameMask = interpolationMask(T);
+          const context = new Float32Array(T * frame);
+          for (let k = 0; k <= w.intervals; k++) {
+            context.set(
+              knownFrames.data.subarray(k * frame, (k + 1) * frame),
+              k * INTERPOLATION_RATE * frame,
+            );
+          }
+          // Noise keyed by the window's position on its axis: same window, same noise, on any worker.
+          const noiseKey = (step: number) => ({
+            seed: spec.seed,
+            stage: `interpolation-p${w.pass}`,
+            segment,
+            window: w.start,
+            tile: 0,
+            step,
+          });
+          const x0 = await sample({
+            shape: [T, c, h, wd],
+            initial: gaussian(noiseKey(0), T * frame),
+            stepNoise: (i) => gaussian(noiseKey(i), T * frame),
+            conditioning: { context, frameMask, labels: input.labels },
+            inputs: { rate: w.pass },
+            slot: 'sample',
+          });
+          return encodeTensor({ shape: [T, c, h, wd], data: mergeKnown(x0, context, frameMask, frame) });
+        },
       });
     },
   };

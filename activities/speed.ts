@@ -5,8 +5,11 @@
  * (src/planning/timeouts.ts). Each GPU queue registers this activity, so it runs on that pool.
  */
 import { guidanceRows } from '../src/sampling';
-import { INTERPOLATION_RATE, UPSCALE_FACTOR } from '../src/planning/pack-summary';
+import { interpolationFrames, stageSampling, UPSCALE_FACTOR } from '../src/planning/pack-summary';
+import { tileLength } from '../src/planning/tiling';
 import type { MeasuredStage, StageSpeed } from '../src/planning/timeouts';
+import type { SamplingRole } from '../src/models/contract';
+import { zeroFeeds, type Feeds } from '../src/models/inputs';
 import { packFor, type ActivityDeps } from './deps';
 import type { StageContext } from '../src/common/boundary';
 
@@ -17,48 +20,34 @@ export function createSpeedActivities(deps: ActivityDeps) {
     async measureStage(input: StageContext & { stage: MeasuredStage }): Promise<StageSpeed> {
       const { pack, stage } = input;
       const { channels: c, height: h, width: w } = pack.latent;
-      const L = pack.labels.length;
-      const rows = (g: { contextGuidance?: number; labelGuidance?: number }) =>
-        guidanceRows({ context: g.contextGuidance ?? 1, labels: g.labelGuidance ?? 1 }, true).length;
-      const z = (shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
-      let role: 'keyframe' | 'interpolation' | 'decoder' | 'upsampler';
-      let inputs: Record<string, { shape: number[]; data: Float32Array }>;
+      const latent = { c, h, w, L: pack.labels.length };
+      let role: SamplingRole | 'decoder';
+      let inputs: Feeds;
       let calls: number;
       if (stage === 'keyframe' || stage === 'interpolation') {
-        const s = pack.sampling[stage];
-        const B = rows(s);
+        const s = stageSampling(pack, stage);
+        const B = guidanceRows({ context: s.contextGuidance, labels: s.labelGuidance }, true).length;
         const T =
           stage === 'keyframe'
             ? pack.windows.keyframe.frames
-            : INTERPOLATION_RATE * pack.windows.interpolation.intervals + 1;
+            : interpolationFrames(pack.windows.interpolation.intervals);
         role = stage;
-        inputs = {
-          x: z([B, T, c, h, w]),
-          t: z([B]),
-          context: z([B, T, c, h, w]),
-          mask: z([B, T, 1, h, w]),
-          labels: z([B, L]),
-          ...(stage === 'interpolation' ? { rate: z([B]) } : {}),
-        };
+        inputs = zeroFeeds(role, { ...latent, B, T });
         // Segment 0 runs the image frame and the first window: twice the steps of one window.
         calls = stage === 'keyframe' ? 2 * s.steps : s.steps;
       } else if (stage === 'decode') {
         const d = pack.windows.decode;
         role = 'decoder';
-        inputs = { latents: z([1, d.frames + 2 * d.overlap, c, h, w]) };
+        inputs = zeroFeeds(role, { ...latent, B: 1, T: d.frames + 2 * d.overlap });
         calls = 1;
       } else {
         const u = pack.windows.upscale;
-        const th = Math.min(u.tileHeight, pack.base.height);
-        const tw = Math.min(u.tileWidth, pack.base.width);
+        // The largest tile the plan makes: a tile is never longer than the low-res frame.
+        const th = tileLength(pack.base.height, u.tileHeight);
+        const tw = tileLength(pack.base.width, u.tileWidth);
         role = 'upsampler';
-        inputs = {
-          x: z([1, u.frames, 3, th * UPSCALE_FACTOR, tw * UPSCALE_FACTOR]),
-          t: z([1]),
-          lowres: z([1, u.frames, 3, th, tw]),
-          noise_level: z([1]),
-        };
-        calls = pack.sampling.upsampler.steps;
+        inputs = zeroFeeds(role, { B: 1, T: u.frames, H: th * UPSCALE_FACTOR, W: tw * UPSCALE_FACTOR });
+        calls = stageSampling(pack, 'upsampler').steps;
       }
       const cacheKey = `${pack.digest}/${stage}/${JSON.stringify(Object.values(inputs).map((v) => v.shape))}`;
       let ms = cache.get(cacheKey);

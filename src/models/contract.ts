@@ -15,6 +15,17 @@ export const MANIFEST_FILE = 'vldm-pack.json';
 /** The super-resolution factor of the upsampler: `lowres` is `x` at 1/4 of its height and width. */
 export const UPSCALE_FACTOR = 4;
 
+/**
+ * Interpolation's known frames sit every 4th frame (`mask[:, 0::4] = 1`): one pass puts 3 new frames
+ * between each pair, T → 4T.
+ */
+export const INTERPOLATION_RATE = 4;
+
+/** Frames of an interpolation window that fills `intervals` keyframe intervals: `T = 4·intervals + 1`. */
+export function interpolationFrames(intervals: number): number {
+  return INTERPOLATION_RATE * intervals + 1;
+}
+
 /** Roles every pack must hold, in pipeline order. */
 export const REQUIRED_ROLES = ['encoder', 'decoder', 'keyframe', 'interpolation', 'upsampler'] as const;
 /** Image-only (`α = 1`) comparison variants: optional, never used by default. */
@@ -24,6 +35,8 @@ export const ROLES = [...REQUIRED_ROLES, ...OPTIONAL_ROLES] as const;
 export type RequiredRole = (typeof REQUIRED_ROLES)[number];
 export type OptionalRole = (typeof OPTIONAL_ROLES)[number];
 export type Role = (typeof ROLES)[number];
+/** The roles the pipeline samples with: one per denoising stage, named as the stage's sampling settings. */
+export type SamplingRole = 'keyframe' | 'interpolation' | 'upsampler';
 
 export function isRole(value: string): value is Role {
   return (ROLES as readonly string[]).includes(value);
@@ -52,6 +65,24 @@ export type ScheduleKind = (typeof SCHEDULES)[number];
  */
 export type DimExpr = string;
 
+/**
+ * The input names of the contract's roles (its "Roles" and "Denoiser inputs" tables), under the
+ * identifiers the host code uses for them. ROLE_SPECS names every input from here.
+ */
+export const INPUTS = {
+  pixels: 'pixels',
+  latents: 'latents',
+  x: 'x',
+  t: 't',
+  context: 'context',
+  mask: 'mask',
+  labels: 'labels',
+  rate: 'rate',
+  lowres: 'lowres',
+  noiseLevel: 'noise_level',
+} as const;
+export type InputKey = keyof typeof INPUTS;
+
 export interface TensorSpec {
   readonly name: string;
   readonly dims: readonly DimExpr[];
@@ -76,17 +107,17 @@ const PIXEL_VIDEO = ['B', 'T', '3', 'H', 'W'] as const;
 const PER_ROW = ['B'] as const;
 
 const KEYFRAME_INPUTS: readonly TensorSpec[] = [
-  { name: 'x', dims: LATENT_VIDEO },
-  { name: 't', dims: PER_ROW },
-  { name: 'context', dims: LATENT_VIDEO },
-  { name: 'mask', dims: MASK },
-  { name: 'labels', dims: ['B', 'L'] },
+  { name: INPUTS.x, dims: LATENT_VIDEO },
+  { name: INPUTS.t, dims: PER_ROW },
+  { name: INPUTS.context, dims: LATENT_VIDEO },
+  { name: INPUTS.mask, dims: MASK },
+  { name: INPUTS.labels, dims: ['B', 'L'] },
 ];
 const UPSAMPLER_INPUTS: readonly TensorSpec[] = [
-  { name: 'x', dims: PIXEL_VIDEO },
-  { name: 't', dims: PER_ROW },
-  { name: 'lowres', dims: ['B', 'T', '3', `H/${UPSCALE_FACTOR}`, `W/${UPSCALE_FACTOR}`] },
-  { name: 'noise_level', dims: PER_ROW },
+  { name: INPUTS.x, dims: PIXEL_VIDEO },
+  { name: INPUTS.t, dims: PER_ROW },
+  { name: INPUTS.lowres, dims: ['B', 'T', '3', `H/${UPSCALE_FACTOR}`, `W/${UPSCALE_FACTOR}`] },
+  { name: INPUTS.noiseLevel, dims: PER_ROW },
 ];
 
 /** Every role's tensors, as the contract's "Roles" and "Denoiser inputs" tables give them. */
@@ -96,7 +127,7 @@ export const ROLE_SPECS: Readonly<Record<Role, RoleSpec>> = {
     kind: 'encoder',
     required: true,
     variant: 'video',
-    inputs: [{ name: 'pixels', dims: PIXEL_VIDEO }],
+    inputs: [{ name: INPUTS.pixels, dims: PIXEL_VIDEO }],
     output: { name: 'latents', dims: ['B', 'T', 'c', 'H/f', 'W/f'] },
     labelled: false,
   },
@@ -105,7 +136,7 @@ export const ROLE_SPECS: Readonly<Record<Role, RoleSpec>> = {
     kind: 'decoder',
     required: true,
     variant: 'video',
-    inputs: [{ name: 'latents', dims: LATENT_VIDEO }],
+    inputs: [{ name: INPUTS.latents, dims: LATENT_VIDEO }],
     output: { name: 'pixels', dims: ['B', 'T', '3', 'h*f', 'w*f'] },
     labelled: false,
   },
@@ -123,7 +154,7 @@ export const ROLE_SPECS: Readonly<Record<Role, RoleSpec>> = {
     kind: 'denoiser',
     required: true,
     variant: 'video',
-    inputs: [...KEYFRAME_INPUTS, { name: 'rate', dims: PER_ROW }],
+    inputs: [...KEYFRAME_INPUTS, { name: INPUTS.rate, dims: PER_ROW }],
     output: { name: 'out', dims: LATENT_VIDEO },
     labelled: true,
   },

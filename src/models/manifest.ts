@@ -6,6 +6,7 @@
  */
 
 import { ContractError } from '../common/errors';
+import { tilingFaults } from '../planning/tiling';
 import {
   CONTRACT_VERSION,
   OPTIONAL_ROLES,
@@ -59,21 +60,24 @@ export interface PackManifest {
   /** One entry per role; the required roles are always present. */
   models: Partial<Record<Role, ModelEntry>> & Record<(typeof REQUIRED_ROLES)[number], ModelEntry>;
   sampling: { keyframe: GuidedSampling; interpolation: GuidedSampling; upsampler: UpsamplerSampling };
-  windows: {
-    /** Prediction window `T` (keyframes per model call). */
-    keyframe: { frames: number };
-    /** Keyframe intervals one interpolation window fills (`T = 4·intervals + 1`). */
-    interpolation: { intervals: number };
-    /** Temporal decode window and the context frames decoded on each side and thrown away. */
-    decode: { frames: number; overlap: number };
-    /** Spatio-temporal upscale tiles, in low-res pixels and frames, with their overlaps. */
-    upscale: {
-      frames: number;
-      overlapFrames: number;
-      tileHeight: number;
-      tileWidth: number;
-      overlap: number;
-    };
+  windows: PackWindows;
+}
+
+/** How the pipeline cuts a job into model calls (the manifest's `windows`, copied into the pack summary). */
+export interface PackWindows {
+  /** Prediction window `T` (keyframes per model call). */
+  keyframe: { frames: number };
+  /** Keyframe intervals one interpolation window fills (`T = 4·intervals + 1`). */
+  interpolation: { intervals: number };
+  /** Temporal decode window and the context frames decoded on each side and thrown away. */
+  decode: { frames: number; overlap: number };
+  /** Spatio-temporal upscale tiles, in low-res pixels and frames, with their overlaps. */
+  upscale: {
+    frames: number;
+    overlapFrames: number;
+    tileHeight: number;
+    tileWidth: number;
+    overlap: number;
   };
 }
 
@@ -370,26 +374,17 @@ export function checkManifest(json: unknown, where: string): { manifest?: PackMa
       tileWidth: c.int(up.tileWidth, 'windows.upscale.tileWidth', 1),
       overlap: c.int(up.overlap, 'windows.upscale.overlap', 0),
     };
-    // Overlaps must leave every window/tile a stride ≥ 1, or the tiling never advances.
-    if (
-      upscale &&
-      upscale.frames !== undefined &&
-      upscale.overlapFrames !== undefined &&
-      upscale.overlapFrames >= upscale.frames
-    ) {
-      c.fail(
-        'windows.upscale.overlapFrames',
-        `must be < windows.upscale.frames = ${upscale.frames}, got ${upscale.overlapFrames}`,
-      );
-    }
-    for (const [dim, key] of [
+    // Overlaps must leave every window/tile a stride ≥ 1, or the tiling never advances (the tiling
+    // rule of src/planning/tiling.ts; sizes and overlaps that are not integers were reported above).
+    for (const [size, overlap] of [
+      ['frames', 'overlapFrames'],
       ['tileHeight', 'overlap'],
       ['tileWidth', 'overlap'],
     ] as const) {
-      const size = upscale?.[dim];
-      const overlap = upscale?.[key];
-      if (size !== undefined && overlap !== undefined && overlap >= size) {
-        c.fail('windows.upscale.overlap', `must be < windows.upscale.${dim} = ${size}, got ${overlap}`);
+      const n = upscale?.[size];
+      const o = upscale?.[overlap];
+      if (n !== undefined && o !== undefined && tilingFaults(n, o).overlap) {
+        c.fail(`windows.upscale.${overlap}`, `must be < windows.upscale.${size} = ${n}, got ${o}`);
       }
     }
     if (

@@ -11,14 +11,17 @@ import { resolve } from 'node:path';
 
 import {
   CONTRACT_VERSION,
+  INTERPOLATION_RATE,
   ROLE_SPECS,
   UPSCALE_FACTOR,
   evalDim,
   formatShape,
+  interpolationFrames,
   metaSymbols,
   type ModelMeta,
   type Role,
 } from './contract';
+import { roleFeeds, type Fill } from './inputs';
 import type { PackManifest } from './manifest';
 import {
   checkModelFile,
@@ -101,18 +104,19 @@ function constant(shape: number[], value: number): TensorData {
   return tensor(shape, () => value);
 }
 
-/** mask [1,T,1,h,w] with 1 on the known frames. */
-function frameMask(T: number, h: number, w: number, known: (t: number) => boolean): TensorData {
-  return tensor([1, T, 1, h, w], (i) => (known(Math.floor(i / (h * w))) ? 1 : 0));
+/** mask [B,T,1,h,w] with 1 on the known frames. */
+function frameMask(shape: number[], known: (t: number) => boolean): TensorData {
+  const [, , , h, w] = shape;
+  return tensor(shape, (i) => (known(Math.floor(i / (h * w))) ? 1 : 0));
 }
 
 /** context = m ∘ z: the clean latents on known frames, zeros elsewhere. */
-function masked(z: TensorData, mask: TensorData): TensorData {
+function masked(z: TensorData, known: (t: number) => boolean): TensorData {
   const [, , c, h, w] = z.shape;
   const plane = h * w;
   return tensor(z.shape, (i) => {
     const t = Math.floor(i / (c * plane));
-    return mask.data[t * plane] * z.data[i];
+    return (known(t) ? 1 : 0) * z.data[i];
   });
 }
 
@@ -135,25 +139,39 @@ export function probesFor(role: Role, manifest: PackManifest, meta: ModelMeta | 
   const c = meta?.latentChannels ?? latent.channels;
   const L = meta?.labels?.length ?? labels.length;
   const scale = meta?.latentScale ?? latent.scale;
-  const [h, w] = [latent.height, latent.width];
-  const t = constant([1], PROBE_TIME);
-  const firstLabel = tensor([1, L], (i) => (i === 0 ? 1 : 0));
-  const denoiser = (T: number, known: (i: number) => boolean, labelRow: TensorData, seed: number) => {
-    const mask = frameMask(T, h, w, known);
-    return {
-      x: normal([1, T, c, h, w], seed),
-      t,
-      context: masked(normal([1, T, c, h, w], seed + 1), mask),
-      mask,
-      labels: labelRow,
-    };
-  };
+  const latentSizes = { B: 1, c, h: latent.height, w: latent.width, L };
+  const t: Fill = (shape) => constant(shape, PROBE_TIME).data;
+  const firstLabel: Fill = (shape) => tensor(shape, (i) => (i === 0 ? 1 : 0)).data;
+  const unconditional: Fill = (shape) => constant(shape, 0).data;
+  const denoiser = (
+    T: number,
+    known: (i: number) => boolean,
+    labelRow: Fill,
+    seed: number,
+    extra: { rate?: Fill } = {},
+  ) =>
+    roleFeeds(
+      role,
+      { ...latentSizes, T },
+      {
+        x: (s) => normal(s, seed).data,
+        t,
+        context: (s) => masked(normal(s, seed + 1), known).data,
+        mask: (s) => frameMask(s, known).data,
+        labels: labelRow,
+        ...extra,
+      },
+    );
   switch (role) {
     case 'encoder':
       return [
         {
           name: 'T=2 frames at base size',
-          inputs: { pixels: uniform([1, 2, 3, base.height, base.width], 1) },
+          inputs: roleFeeds(
+            role,
+            { B: 1, T: 2, H: base.height, W: base.width },
+            { pixels: (s) => uniform(s, 1).data },
+          ),
         },
       ];
     case 'decoder':
@@ -161,7 +179,11 @@ export function probesFor(role: Role, manifest: PackManifest, meta: ModelMeta | 
       return [
         {
           name: `T=${windows.decode.frames} latents (z / latent_scale)`,
-          inputs: { latents: normal([1, windows.decode.frames, c, h, w], 2, 1 / scale) },
+          inputs: roleFeeds(
+            role,
+            { ...latentSizes, T: windows.decode.frames },
+            { latents: (s) => normal(s, 2, 1 / scale).data },
+          ),
           range: [-1, 1],
         },
       ];
@@ -175,15 +197,17 @@ export function probesFor(role: Role, manifest: PackManifest, meta: ModelMeta | 
         },
         {
           name: 'T=1, all-zero mask, unconditional labels (first frame)',
-          inputs: denoiser(1, () => false, constant([1, L], 0), 5),
+          inputs: denoiser(1, () => false, unconditional, 5),
         },
       ];
     }
     case 'interpolation': {
-      const T = 4 * windows.interpolation.intervals + 1;
+      const T = interpolationFrames(windows.interpolation.intervals);
       return [0, 1].map((rate) => ({
         name: `T=${T}, keyframes every 4th frame, rate ${rate} (${rate === 0 ? 'T→4T' : '4T→16T'})`,
-        inputs: { ...denoiser(T, (i) => i % 4 === 0, firstLabel, 7 + rate), rate: constant([1], rate) },
+        inputs: denoiser(T, (i) => i % INTERPOLATION_RATE === 0, firstLabel, 7 + rate, {
+          rate: (s) => constant(s, rate).data,
+        }),
       }));
     }
     case 'upsampler':
@@ -194,12 +218,16 @@ export function probesFor(role: Role, manifest: PackManifest, meta: ModelMeta | 
       return [
         {
           name: `T=${frames}, one ${tileHeight}×${tileWidth} low-res tile`,
-          inputs: {
-            x: normal([1, frames, 3, H, W], 9),
-            t,
-            lowres: uniform([1, frames, 3, tileHeight, tileWidth], 10),
-            noise_level: constant([1], manifest.sampling.upsampler.noiseAugmentation),
-          },
+          inputs: roleFeeds(
+            role,
+            { B: 1, T: frames, H, W },
+            {
+              x: (s) => normal(s, 9).data,
+              t,
+              lowres: (s) => uniform(s, 10).data,
+              noiseLevel: (s) => constant(s, manifest.sampling.upsampler.noiseAugmentation).data,
+            },
+          ),
         },
       ];
     }

@@ -2,6 +2,8 @@
  * What planning needs to know about a model pack: sizes, labels, windows, sampling defaults and its
  * digest. A small, JSON-safe value that crosses the workflow boundary (the ONNX files never do).
  */
+import type { PackWindows } from '../models/manifest';
+import { INTERPOLATION_RATE } from '../models/contract';
 
 export interface SamplingSettings {
   /** DDIM steps. */
@@ -27,24 +29,33 @@ export interface PackSummary {
   latent: { channels: number; height: number; width: number; scale: number; downsample: number };
   labels: string[];
   sampling: { keyframe: SamplingSettings; interpolation: SamplingSettings; upsampler: SamplingSettings };
-  windows: {
-    keyframe: { frames: number };
-    interpolation: { intervals: number };
-    decode: { frames: number; overlap: number };
-    upscale: {
-      frames: number;
-      overlapFrames: number;
-      tileHeight: number;
-      tileWidth: number;
-      overlap: number;
-    };
+  windows: PackWindows;
+}
+
+/** A denoising stage, named as its sampling settings (and its model role). */
+export type SamplingStage = keyof PackSummary['sampling'];
+
+/**
+ * A stage's sampling settings with every optional one resolved: a guidance scale left out is 1 (off)
+ * and a noise augmentation left out is 0 (none). Sampling and the speed probes read these; artifact
+ * keys hash the settings as the pack gives them.
+ */
+export function stageSampling(
+  pack: Pick<PackSummary, 'sampling'>,
+  stage: SamplingStage,
+): Required<SamplingSettings> {
+  const s = pack.sampling[stage];
+  return {
+    steps: s.steps,
+    eta: s.eta,
+    contextGuidance: s.contextGuidance ?? 1,
+    labelGuidance: s.labelGuidance ?? 1,
+    noiseAugmentation: s.noiseAugmentation ?? 0,
   };
 }
 
-/** Upscaling factor of the upsampler role (fixed by the contract). */
-export const UPSCALE_FACTOR = 4;
-/** Each interpolation pass puts 3 new frames between each pair: T → 4T. */
-export const INTERPOLATION_RATE = 4;
+// Contract facts planning uses; the contract (src/models/contract.ts) is their one home.
+export { UPSCALE_FACTOR, INTERPOLATION_RATE, interpolationFrames } from '../models/contract';
 /** Two passes: T → 4T → 16T. */
 export const INTERPOLATION_PASSES = 2;
 /** Output frames per keyframe interval. */

@@ -13,7 +13,7 @@
 import { UserError } from '../common/errors';
 import type { JobSpec } from './spec';
 import { FRAMES_PER_KEYFRAME, INTERPOLATION_RATE, type PackSummary } from './pack-summary';
-import { chunks, overlappingTiles, overlappingTilesIn, type Span, type Tile } from './tiling';
+import { chunks, overlappingTiles, overlappingTilesIn, tilingFaults, type Span, type Tile } from './tiling';
 import { RENDER_VERSION, planWholeVideoRender, type RenderVersion, type SegmentRender } from './render-plan';
 
 export interface KeyframeWindowPlan {
@@ -108,8 +108,9 @@ function checkWindows(pack: PackSummary): void {
     if (!(Number.isInteger(v) && v >= min))
       problems.push(`windows.${name} must be an integer ≥ ${min}${why}, got ${v}`);
   };
+  // Overlaps follow the tiling rule (tiling.ts), as the manifest parser checks them too.
   const below = (name: string, v: number, limit: number, limitName: string) => {
-    if (!(Number.isInteger(v) && v >= 0 && v < limit))
+    if (tilingFaults(limit, v).overlap)
       problems.push(`windows.${name} must be an integer in [0, ${limit}) (below ${limitName}), got ${v}`);
   };
   atLeast('keyframe.frames', w.keyframe.frames, 3, ' (2 context + 1 new)');
@@ -145,6 +146,11 @@ function keyframeWindows(keyframes: number, window: number, initImage: boolean):
   return out;
 }
 
+/** Output frames of a job, N = seconds × fps: the plan's frame axis and every stage's noise fields. */
+export function frameCount(spec: Pick<JobSpec, 'seconds' | 'fps'>): number {
+  return Math.round(spec.seconds * spec.fps);
+}
+
 export interface PlanOptions {
   /**
    * How decoding and upscaling are laid out (src/planning/render-plan.ts). Jobs whose histories
@@ -157,7 +163,7 @@ export interface PlanOptions {
 export function planJob(spec: JobSpec, pack: PackSummary, options: PlanOptions = {}): JobPlan {
   const renderVersion = options.render ?? RENDER_VERSION.wholeVideo;
   checkWindows(pack);
-  const frames = Math.round(spec.seconds * spec.fps);
+  const frames = frameCount(spec);
   // Keyframe k is output frame 16k; the last frame needs the interval that contains it.
   const keyframes = Math.floor((frames - 1) / FRAMES_PER_KEYFRAME) + 2;
   const labels = pack.labels.map((l) => (l === spec.scene || l === spec.traffic ? 1 : 0));
@@ -205,7 +211,7 @@ export function planJob(spec: JobSpec, pack: PackSummary, options: PlanOptions =
         end: Math.min(available.end, c.end + d.overlap),
       },
     }));
-    const tTiles = overlappingTilesIn(own.start, own.end, u.frames, Math.min(u.overlapFrames, u.frames - 1));
+    const tTiles = overlappingTilesIn(own.start, own.end, u.frames, u.overlapFrames);
     const yTiles = overlappingTiles(pack.base.height, u.tileHeight, u.overlap);
     const xTiles = overlappingTiles(pack.base.width, u.tileWidth, u.overlap);
     const upscale: UpscaleTilePlan[] = [];

@@ -27,17 +27,35 @@ export interface Tile extends Span {
 }
 
 /**
+ * The rule every tiling follows, wherever tile sizes come from (the manifest, a pack summary, a
+ * caller): a tile is an integer ≥ 1 long and neighbours share an integer in [0, size), so each tile
+ * advances by at least one. Says which of the two is broken.
+ */
+export function tilingFaults(size: number, overlap: number): { size: boolean; overlap: boolean } {
+  return {
+    size: !(Number.isInteger(size) && size >= 1),
+    overlap: !(Number.isInteger(overlap) && overlap >= 0 && overlap < size),
+  };
+}
+
+/** The length of the tiles overlappingTiles(length, size, …) makes: `size`, or the whole axis when it is shorter. */
+export function tileLength(length: number, size: number): number {
+  return Math.min(size, length);
+}
+
+/**
  * Cover [0, length) with tiles of `size` that overlap by at least `minOverlap`, spread evenly so no
  * tile is clipped: n = ⌈(length − overlap) / (size − overlap)⌉ tiles, starts rounded evenly between 0
  * and length − size. When `length ≤ size` one tile covers everything.
  */
 export function overlappingTiles(length: number, size: number, minOverlap: number): Tile[] {
   if (!(length >= 1)) throw new Error(`axis length must be ≥ 1, got ${length}`);
-  if (!(size >= 1)) throw new Error(`tile size must be ≥ 1, got ${size}`);
-  if (!(minOverlap >= 0 && minOverlap < size)) {
-    throw new Error(`tile overlap must be in [0, ${size}), got ${minOverlap}`);
-  }
-  if (length <= size) return [{ start: 0, end: length, overlapBefore: 0, overlapAfter: 0 }];
+  const faults = tilingFaults(size, minOverlap);
+  if (faults.size) throw new Error(`tile size must be an integer ≥ 1, got ${size}`);
+  if (faults.overlap) throw new Error(`tile overlap must be an integer in [0, ${size}), got ${minOverlap}`);
+  // One tile, the whole axis, when the axis is no longer than a tile.
+  if (tileLength(length, size) === length)
+    return [{ start: 0, end: length, overlapBefore: 0, overlapAfter: 0 }];
   const n = Math.ceil((length - minOverlap) / (size - minOverlap));
   const starts: number[] = [];
   for (let i = 0; i < n; i++) starts.push(Math.round((i * (length - size)) / (n - 1)));
