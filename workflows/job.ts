@@ -8,7 +8,6 @@ import {
   ParentClosePolicy,
   defineQuery,
   isCancellation,
-  patched,
   setHandler,
   startChild,
 } from '@temporalio/workflow';
@@ -23,7 +22,6 @@ import type {
 } from '../src/common/boundary';
 import type { JobSpec } from '../src/planning/spec';
 import { planJob, type JobPlan } from '../src/planning/plan';
-import { RENDER_VERSION, type RenderVersion } from '../src/planning/render-plan';
 import { QUERIES, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, segmentWorkflowId } from '../src/common/names';
 import { FAILURE_TYPES } from '../src/common/errors';
 import { STAGES, emptyCount, type JobProgress, type Stage, type StageCount } from '../src/common/progress';
@@ -33,15 +31,9 @@ import { segmentRenderWorkflow } from './segment';
 
 export const jobProgressQuery = defineQuery<JobProgress>(QUERIES.progress);
 
-/**
- * Patch marker of the whole-video render (src/planning/render-plan.ts). Jobs whose histories began
- * before it keep rendering per segment, so they replay and finish the way they started.
- */
-export const WHOLE_VIDEO_RENDER_PATCH = 'whole-video-render';
-
-function plannedOrFail(spec: JobSpec, pack: Parameters<typeof planJob>[1], render: RenderVersion): JobPlan {
+function plannedOrFail(spec: JobSpec, pack: Parameters<typeof planJob>[1]): JobPlan {
   try {
-    return planJob(spec, pack, { render });
+    return planJob(spec, pack);
   } catch (err) {
     // A bad plan is bad input: fail the workflow, not the workflow task (which would retry forever).
     throw ApplicationFailure.create({
@@ -85,8 +77,7 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
         [spec],
       ),
     );
-    const render = patched(WHOLE_VIDEO_RENDER_PATCH) ? RENDER_VERSION.wholeVideo : RENDER_VERSION.perSegment;
-    const plan = plannedOrFail(spec, prepared.pack, render);
+    const plan = plannedOrFail(spec, prepared.pack);
     const ctx: StageContext = { spec, pack: prepared.pack, labels: plan.labels };
     for (const stage of STAGES) progress.stages[stage].total = plan.counts[stage];
     progress.segments = plan.segments.map((s) => ({
@@ -110,7 +101,6 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
 
     const rendering: Promise<SegmentRenderResult>[] = [];
     let previous: FrameSource | undefined;
-    const keyframesOf: FrameSource[] = [];
     for (const seg of plan.segments) {
       const kf = count(
         'keyframe',
@@ -138,8 +128,6 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
         start: seg.keyframes.start,
         end: seg.keyframes.start + seg.keyframes.frames,
       };
-      keyframesOf.push(previous);
-      const borrowed = seg.render?.borrowed;
       renderTimeouts ??= {
         interpolation: timeoutsFor(await speeds.interpolation),
         decode: timeoutsFor(await speeds.decode),
@@ -149,15 +137,7 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
         workflowId: segmentWorkflowId(spec.jobId, seg.index),
         taskQueue: TASK_QUEUES.orchestration,
         workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-        args: [
-          {
-            ...ctx,
-            segment: seg,
-            keyframes: previous,
-            timeouts: renderTimeouts,
-            ...(borrowed ? { earlierKeyframes: borrowed.map((b) => keyframesOf[b.segment]) } : {}),
-          },
-        ],
+        args: [{ ...ctx, segment: seg, keyframes: previous, timeouts: renderTimeouts }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `${spec.jobId} segment ${seg.index}: frames ${seg.frames.start}–${seg.frames.end - 1}`,
         memo: { jobId: spec.jobId, segment: seg.index },

@@ -103,11 +103,6 @@ export interface StitchOutput extends StageOutput {
 export interface SegmentRenderInput extends StageContext {
   segment: SegmentPlan;
   keyframes: FrameSource;
-  /**
-   * Render version 2: the keyframes of each segment in `segment.render.borrowed`, in that order
-   * (the earlier work this segment re-issues reads them). Absent in version 1.
-   */
-  earlierKeyframes?: FrameSource[];
   /** Per-stage timeouts from the speeds the pools measured for this job. */
   timeouts: Record<'interpolation' | 'decode' | 'upscale', StageTimeouts>;
 }
