@@ -90,7 +90,8 @@ export interface StitchInput extends StageContext {
   frames: number;
 }
 
-export interface StitchOutput extends StageOutput {
+/** What ffprobe and a checksum say of the finished MP4: the stitch's output and the job's result share it. */
+export interface VideoFacts {
   frames: number;
   width: number;
   height: number;
@@ -98,6 +99,8 @@ export interface StitchOutput extends StageOutput {
   bytes: number;
   sha256: string;
 }
+
+export interface StitchOutput extends StageOutput, VideoFacts {}
 
 /** Input of one segment's rendering child (`segmentRenderWorkflow`). */
 export interface SegmentRenderInput extends StageContext {
@@ -117,15 +120,9 @@ export interface SegmentRenderResult {
 }
 
 /** What a job workflow returns (and `vldm generate --json` / `fetch` report). */
-export interface JobResult {
+export interface JobResult extends VideoFacts {
   jobId: string;
   outputKey: string;
-  frames: number;
-  width: number;
-  height: number;
-  fps: number;
-  bytes: number;
-  sha256: string;
   segments: number;
   /** Stage activities (artifact-producing; the speed probes are not counted). */
   activities: { total: number; reused: number };
