@@ -1,15 +1,27 @@
 /**
  * The `vldm` command table. Each command is a plain async function in commands/ that returns its exit
  * code; they are loaded only when run, so `vldm --help` never loads onnxruntime, Temporal or the AWS
- * SDK. Exit codes: 0 success, 1 failure (a job failed, an internal error), 2 a user error (bad flag,
- * bad spec, bad pack, unreachable server), with one clear line and no stack trace.
+ * SDK. Exit codes (./exit-codes.ts): 0 success, 1 failure, 2 a user error, with one clear line and no
+ * stack trace. Parsing is separate from running: `buildProgram` hands each parsed command line to a
+ * dispatcher as a `CommandCall`, which `main` runs and test/unit/cli-table.test.ts only records.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../common/errors';
 import type { VldmConfig } from '../config/config';
 import type { JobFlags } from './edge';
+import { EXIT } from './exit-codes';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export { EXIT };
+
+/** One parsed command line: which command, its positional arguments and flags, and how to run it. */
+export interface CommandCall {
+  /** The command's path below `vldm`, e.g. `generate` or `models verify`. */
+  command: string;
+  args: string[];
+  /** The flags as commander parsed them (strings; defaults filled in). */
+  flags: Record<string, unknown>;
+  run: () => Promise<number>;
+}
 
 /** Lazily load a command module (CommonJS require keeps --help fast). */
 function lazy<M>(path: string): () => M {
@@ -25,7 +37,7 @@ const load = {
   plan: lazy<typeof import('./commands/plan')>('./commands/plan'),
   dev: lazy<typeof import('./commands/dev')>('./commands/dev'),
   codecServer: lazy<typeof import('./commands/codec-server')>('./commands/codec-server'),
-  models: lazy<typeof import('../models/verify')>('../models/verify'),
+  models: lazy<typeof import('./commands/models')>('./commands/models'),
   config: lazy<typeof import('../config/config')>('../config/config'),
 };
 
@@ -92,9 +104,9 @@ interface AllFlags extends ConfigFlags, JobFlags {
   workerPack?: string;
 }
 
-function configOf(flags: ConfigFlags): VldmConfig {
-  const { resolveConfig } = load.config();
-  return resolveConfig({
+/** The configuration keys the flags set (the rest comes from the environment, the file, defaults). */
+export function configOverrides(flags: ConfigFlags): Partial<VldmConfig> & { config?: string } {
+  return {
     ...(flags.config !== undefined ? { config: flags.config } : {}),
     ...(flags.temporalAddress !== undefined ? { temporalAddress: flags.temporalAddress } : {}),
     ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
@@ -104,10 +116,31 @@ function configOf(flags: ConfigFlags): VldmConfig {
     ...(flags.pack !== undefined ? { pack: flags.pack } : {}),
     ...(flags.stateDir !== undefined ? { stateDir: flags.stateDir } : {}),
     ...(flags.threads !== undefined ? { intraOpThreads: flags.threads as unknown as number } : {}),
-  });
+  };
 }
 
-export function buildProgram(run: (fn: () => Promise<number>) => void): Command {
+function configOf(flags: ConfigFlags): VldmConfig {
+  return load.config().resolveConfig(configOverrides(flags));
+}
+
+/** `vldm` and the commands above `cmd`, e.g. `models verify`. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+export function buildProgram(dispatch: (call: CommandCall) => void): Command {
+  /** A commander action that hands the parsed arguments and flags to the dispatcher, `start` as its run. */
+  function act<F>(start: (args: string[], flags: F) => Promise<number>) {
+    return (...params: unknown[]): void => {
+      // commander calls an action with (...arguments, flags, command).
+      const self = params[params.length - 1] as Command;
+      const args = (self.processedArgs as unknown[]).filter((a) => a !== undefined).map(String);
+      const flags = self.opts<F & Record<string, unknown>>();
+      dispatch({ command: commandPath(self), args, flags, run: () => start(args, flags) });
+    };
+  }
   const program = new Command('vldm')
     .description('Video LDM long-video generation, orchestrated by Temporal (see README.md)')
     .exitOverride()
@@ -119,7 +152,7 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
     )
     .option('--out <file.mp4>', 'where to write the video')
     .option('--json', 'print one JSON object when done instead of progress bars')
-    .action((o: AllFlags) => run(() => load.generate().generate(o, configOf(o))));
+    .action(act((_args: string[], o: AllFlags) => load.generate().generate(o, configOf(o))));
 
   withJobOptions(withConfigOptions(program.command('submit')))
     .description('validate a job and start it on a Temporal server (workers run elsewhere)')
@@ -128,12 +161,12 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
       '--worker-pack <path>',
       "where the workers find the pack, when not at --pack's path (e.g. /opt/vldm/models/reference in the images)",
     )
-    .action((o: AllFlags) => run(() => load.submit().submit(o, configOf(o))));
+    .action(act((_args: string[], o: AllFlags) => load.submit().submit(o, configOf(o))));
 
   withJobOptions(withConfigOptions(program.command('plan')))
     .description('print the plan of a job (segments, windows, tiles, activity counts) without running it')
     .option('--json', 'print the whole plan as JSON')
-    .action((o: AllFlags) => run(() => load.plan().plan(o, configOf(o))));
+    .action(act((_args: string[], o: AllFlags) => load.plan().plan(o, configOf(o))));
 
   withConfigOptions(program.command('worker'))
     .description('run workers for some task queues until SIGTERM/SIGINT')
@@ -143,7 +176,7 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
       'all',
     )
     .option('--grace-seconds <s>', 'time running activities get to finish on shutdown', '30')
-    .action((o: AllFlags) => run(() => load.worker().worker(o, configOf(o))));
+    .action(act((_args: string[], o: AllFlags) => load.worker().worker(o, configOf(o))));
 
   withConfigOptions(program.command('codec-server'))
     .description(
@@ -155,8 +188,10 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
       '--ui-origin <url...>',
       "Web UI origin(s) allowed by CORS (default: the configured Temporal UI's)",
     )
-    .action((o: ConfigFlags & { port?: string; host?: string; uiOrigin?: string[] }) =>
-      run(() => load.codecServer().codecServer(o, configOf(o))),
+    .action(
+      act((_args: string[], o: ConfigFlags & { port?: string; host?: string; uiOrigin?: string[] }) =>
+        load.codecServer().codecServer(o, configOf(o)),
+      ),
     );
   for (const [name, desc] of [
     ['watch', "draw a job's progress until it ends"],
@@ -165,35 +200,42 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
     withConfigOptions(program.command(`${name} <jobId>`))
       .description(desc)
       .option('--json', 'JSON output')
-      .action((id: string, o: ConfigFlags & { json?: boolean }) =>
-        run(() => load.jobs()[name](id, o, configOf(o))),
+      .action(
+        act(([id]: string[], o: ConfigFlags & { json?: boolean }) => load.jobs()[name](id, o, configOf(o))),
       );
   }
   withConfigOptions(program.command('list'))
     .description('list jobs, newest first')
     .option('--json', 'JSON output')
     .option('--limit <n>', 'at most this many', '50')
-    .action((o: ConfigFlags & { json?: boolean; limit?: string }) =>
-      run(() => load.jobs().list(o, configOf(o))),
+    .action(
+      act((_args: string[], o: ConfigFlags & { json?: boolean; limit?: string }) =>
+        load.jobs().list(o, configOf(o)),
+      ),
     );
   withConfigOptions(program.command('cancel <jobId>'))
     .description('cancel a job (its segments and running activities stop)')
-    .action((id: string, o: ConfigFlags) => run(() => load.jobs().cancel(id, o, configOf(o))));
+    .action(act(([id]: string[], o: ConfigFlags) => load.jobs().cancel(id, o, configOf(o))));
   withConfigOptions(program.command('fetch <jobId>'))
     .description("copy a finished job's MP4 from the artifact store")
     .option('--out <file.mp4>', 'where to write the video')
     .option('--json', 'JSON output')
-    .action((id: string, o: ConfigFlags & { out?: string; json?: boolean }) =>
-      run(() => load.jobs().fetch(id, o, configOf(o))),
+    .action(
+      act(([id]: string[], o: ConfigFlags & { out?: string; json?: boolean }) =>
+        load.jobs().fetch(id, o, configOf(o)),
+      ),
     );
 
   const models = program.command('models').description('model packs');
-  models
-    .command('verify <pack>')
-    .description('check a model pack against the model contract (docs/model-contract.md)')
+  withConfigOptions(models.command('verify [pack]'))
+    .description(
+      'check a model pack (default: the configured one) against the model contract (docs/model-contract.md)',
+    )
     .option('--json', 'JSON report')
-    .action((pack: string, o: { json?: boolean }) =>
-      run(() => load.models().runModelsVerify(pack, { json: Boolean(o.json) })),
+    .action(
+      act(([pack]: string[], o: ConfigFlags & { json?: boolean }) =>
+        load.models().modelsVerify(pack, o, configOf(o)),
+      ),
     );
 
   const dev = program.command('dev').description('local servers (Temporal, MinIO, NATS) in the background');
@@ -201,17 +243,25 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
     .description('start (or reuse) the local servers and print their addresses')
     .option('--only <kinds>', 'comma list of temporal,minio,nats')
     .option('--json', 'JSON output')
-    .action((o: ConfigFlags & { only?: string; json?: boolean }) =>
-      run(() => load.dev().devUpCommand(o, configOf(o))),
+    .action(
+      act((_args: string[], o: ConfigFlags & { only?: string; json?: boolean }) =>
+        load.dev().devUpCommand(o, configOf(o)),
+      ),
     );
   withConfigOptions(dev.command('down'))
     .description('stop the local servers')
     .option('--only <kinds>', 'comma list of temporal,minio,nats')
-    .action((o: ConfigFlags & { only?: string }) => run(() => load.dev().devDownCommand(o, configOf(o))));
+    .action(
+      act((_args: string[], o: ConfigFlags & { only?: string }) => load.dev().devDownCommand(o, configOf(o))),
+    );
   withConfigOptions(dev.command('status'))
     .description('show the local servers')
     .option('--json', 'JSON output')
-    .action((o: ConfigFlags & { json?: boolean }) => run(() => load.dev().devStatusCommand(o, configOf(o))));
+    .action(
+      act((_args: string[], o: ConfigFlags & { json?: boolean }) =>
+        load.dev().devStatusCommand(o, configOf(o)),
+      ),
+    );
 
   // The cost-aware scaler (docs/scaling.md).
   {
@@ -239,7 +289,7 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
       .option('--once', 'decide and apply one round, without leader election, then exit')
       .option('--dry-run', 'decide one round and print it; change nothing')
       .option('--json', 'with --once/--dry-run: print the round as JSON')
-      .action((o: RunFlags) => run(() => scaler().scalerRun(o, configOf(o))));
+      .action(act((_args: string[], o: RunFlags) => scaler().scalerRun(o, configOf(o))));
     cmd
       .command('simulate')
       .description(
@@ -248,14 +298,18 @@ export function buildProgram(run: (fn: () => Promise<number>) => void): Command 
       .option('--trace <file>', 'trace file (default: the one shipped in src/scaling/traces/default.json)')
       .option('--seed <n>', "replace the trace's seed")
       .option('--json', 'print the whole comparison as JSON')
-      .action((o: { trace?: string; seed?: string; json?: boolean }) =>
-        run(() => scaler().scalerSimulate(o)),
+      .action(
+        act((_args: string[], o: { trace?: string; seed?: string; json?: boolean }) =>
+          scaler().scalerSimulate(o),
+        ),
       );
     withConfigOptions(cmd.command('measure <jobId>'))
       .description('seconds per activity of a finished job, from its Temporal history (for the pools file)')
       .option('--json', 'JSON output')
-      .action((id: string, o: ConfigFlags & { json?: boolean }) =>
-        run(() => scaler().scalerMeasure(id, o, configOf(o))),
+      .action(
+        act(([id]: string[], o: ConfigFlags & { json?: boolean }) =>
+          scaler().scalerMeasure(id, o, configOf(o)),
+        ),
       );
   }
 
@@ -278,8 +332,8 @@ export function reportError(err: unknown, debug = false): number {
 export async function main(argv: string[] = process.argv): Promise<number> {
   let pending: Promise<number> | undefined;
   const debug = argv.includes('--debug');
-  const program = buildProgram((fn) => {
-    pending = fn();
+  const program = buildProgram((call) => {
+    pending = call.run();
   });
   try {
     await program.parseAsync(argv);

@@ -482,19 +482,3 @@ export function formatVerifyReport(report: VerifyReport): string {
   );
   return lines.join('\n');
 }
-
-/** Exit code of `vldm models verify` when the pack breaks the contract (a user error). */
-export const VERIFY_FAILED_EXIT_CODE = 2;
-
-/**
- * `vldm models verify <pack> [--json]`: print the report (text, or JSON with `--json`) to stdout.
- * Returns 0 when the pack follows the contract, VERIFY_FAILED_EXIT_CODE when it does not.
- */
-export async function runModelsVerify(
-  location: string,
-  opts: { json: boolean } & VerifyOptions,
-): Promise<number> {
-  const report = await verifyPack(location, opts);
-  process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatVerifyReport(report)}\n`);
-  return report.ok ? 0 : VERIFY_FAILED_EXIT_CODE;
-}

@@ -14,7 +14,8 @@ import { MANIFEST_FILE, type Role } from '../../src/models/contract';
 import { parseManifest } from '../../src/models/manifest';
 import { readOnnxFileMetadata, withOnnxMetadata } from '../../src/models/onnx-proto';
 import { loadPack, packDigest, sha256File } from '../../src/models/pack';
-import { formatVerifyReport, runModelsVerify, verifyPack, type VerifyReport } from '../../src/models/verify';
+import { runCli } from '../support/cli';
+import { formatVerifyReport, verifyPack, type VerifyReport } from '../../src/models/verify';
 import { buildOnnxModel, type GraphValue } from '../support/onnx-graph';
 
 const PACK = resolve(__dirname, '../../models/contract-test');
@@ -141,20 +142,20 @@ describe('verifyPack on the contract test pack', () => {
     expect(formatVerifyReport(report)).toMatch(/OK: the pack follows model contract v1$/);
   });
 
-  it('prints JSON with --json and returns exit code 0', async () => {
-    const chunks: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => (chunks.push(chunk), true)) as typeof process.stdout.write;
-    let code: number;
-    try {
-      code = await runModelsVerify(PACK, { json: true });
-    } finally {
-      process.stdout.write = write;
-    }
+  it('`vldm models verify --json` prints the report as JSON and exits 0 (threads from the configuration)', async () => {
+    const { code, stdout, stderr } = await runCli(['models', 'verify', PACK, '--json', '--threads', '2']);
+    expect(stderr).toBe('');
     expect(code).toBe(0);
-    const parsed = JSON.parse(chunks.join('')) as VerifyReport;
+    const parsed = JSON.parse(stdout) as VerifyReport;
     expect(parsed.ok).toBe(true);
     expect(parsed.roles).toHaveLength(7);
+  });
+
+  it('`vldm models verify` refuses a bad --threads like every other command', async () => {
+    const { code, stdout, stderr } = await runCli(['models', 'verify', PACK, '--threads', '0']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^vldm: intraOpThreads .* must be an integer in \[1, 256\], got 0\n$/);
   });
 });
 
@@ -485,17 +486,9 @@ describe('verifyPack and loadPack on broken packs', () => {
     const dir = await copyPack();
     await editMeta(dir, 'keyframe', (m) => (m['vldm.contract'] = '2'));
     await unlink(join(dir, 'upsampler_image.onnx'));
-    const chunks: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => (chunks.push(chunk), true)) as typeof process.stdout.write;
-    let code: number;
-    try {
-      code = await runModelsVerify(dir, { json: false });
-    } finally {
-      process.stdout.write = write;
-    }
+    const { code, stdout } = await runCli(['models', 'verify', dir]);
     expect(code).toBe(2);
-    const text = chunks.join('');
+    const text = stdout;
     expect(text).toContain('2 problems:');
     expect(text).toContain(`  - ${KF}: metadata vldm.contract must be 1, got "2"`);
     expect(text).toContain(`  - upsampler_image (upsampler_image.onnx): file is missing`);
