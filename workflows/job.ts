@@ -8,8 +8,10 @@ import {
   ParentClosePolicy,
   defineQuery,
   isCancellation,
+  patched,
   setHandler,
   startChild,
+  type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type {
   FrameSource,
@@ -22,18 +24,25 @@ import type {
 } from '../src/common/boundary';
 import type { JobSpec } from '../src/planning/spec';
 import { planJob, type JobPlan } from '../src/planning/plan';
+import {
+  RENDER_VERSION,
+  WHOLE_VIDEO_RENDER_PATCH,
+  borrowedIds,
+  type RenderVersion,
+} from '../src/planning/render-plan';
 import { QUERIES, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, segmentWorkflowId } from '../src/common/names';
 import { FAILURE_TYPES } from '../src/common/errors';
 import { STAGES, emptyCount, type JobProgress, type Stage, type StageCount } from '../src/common/progress';
 import { keyframeActivities, mediaActivities, mediaOptions, speedProbe, stageOptions } from './proxies';
 import { MEASURED_STAGES, timeoutsFor, type MeasuredStage, type StageSpeed } from '../src/planning/timeouts';
+import { relay } from './lending';
 import { segmentRenderWorkflow } from './segment';
 
 export const jobProgressQuery = defineQuery<JobProgress>(QUERIES.progress);
 
-function plannedOrFail(spec: JobSpec, pack: Parameters<typeof planJob>[1]): JobPlan {
+function plannedOrFail(spec: JobSpec, pack: Parameters<typeof planJob>[1], render: RenderVersion): JobPlan {
   try {
-    return planJob(spec, pack);
+    return planJob(spec, pack, { render });
   } catch (err) {
     // A bad plan is bad input: fail the workflow, not the workflow task (which would retry forever).
     throw ApplicationFailure.create({
@@ -77,7 +86,10 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
         [spec],
       ),
     );
-    const plan = plannedOrFail(spec, prepared.pack);
+    const render = patched(WHOLE_VIDEO_RENDER_PATCH) ? RENDER_VERSION.wholeVideo : RENDER_VERSION.perSegment;
+    const plan = plannedOrFail(spec, prepared.pack, render);
+    // Version 2 segments lend each other the outputs they read across a boundary, through this workflow.
+    const lending = render === RENDER_VERSION.wholeVideo ? relay() : undefined;
     const ctx: StageContext = { spec, pack: prepared.pack, labels: plan.labels };
     for (const stage of STAGES) progress.stages[stage].total = plan.counts[stage];
     progress.segments = plan.segments.map((s) => ({
@@ -128,6 +140,8 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
         start: seg.keyframes.start,
         end: seg.keyframes.start + seg.keyframes.frames,
       };
+      const needs = borrowedIds(seg.render);
+      const lent = lending?.lentSoFar(needs) ?? [];
       renderTimeouts ??= {
         interpolation: timeoutsFor(await speeds.interpolation),
         decode: timeoutsFor(await speeds.decode),
@@ -137,11 +151,20 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
         workflowId: segmentWorkflowId(spec.jobId, seg.index),
         taskQueue: TASK_QUEUES.orchestration,
         workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-        args: [{ ...ctx, segment: seg, keyframes: previous, timeouts: renderTimeouts }],
+        args: [
+          {
+            ...ctx,
+            segment: seg,
+            keyframes: previous,
+            timeouts: renderTimeouts,
+            ...(lent.length > 0 ? { lent } : {}),
+          },
+        ],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `${spec.jobId} segment ${seg.index}: frames ${seg.frames.start}–${seg.frames.end - 1}`,
         memo: { jobId: spec.jobId, segment: seg.index },
       });
+      lending?.started(needs, lent, child as ChildWorkflowHandle<never>);
       progress.segments[seg.index].state = 'rendering';
       const renderingSegment = child.result().then(
         (r) => {
@@ -166,7 +189,10 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
       renderingSegment.catch(() => undefined);
       rendering.push(renderingSegment);
     }
-    const results = await Promise.all(rendering);
+    // A lent output that cannot be forwarded would leave its borrower waiting: fail the job instead.
+    const results = await (lending
+      ? Promise.race([Promise.all(rendering), lending.failure])
+      : Promise.all(rendering));
     const stitched: StitchOutput = count(
       'stitch',
       await mediaActivities.stitchJob.executeWithOptions(

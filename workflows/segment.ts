@@ -1,7 +1,8 @@
 /**
  * One segment's rendering, as a child workflow of the job: interpolation T→4T→16T in windows,
  * decoding in overlapping temporal windows, 4× upscaling in spatio-temporal tiles, and the segment's
- * H.264 clip. It starts as soon as the segment's keyframes exist, so rendering overlaps the chain,
+ * H.264 clip. New jobs render as one dataflow over the whole video (segment-dataflow.ts); jobs
+ * planned before that (render version 1) run the stage-by-stage body below. It starts as soon as the segment's keyframes exist, so rendering overlaps the chain,
  * and keeps the job's own history small (one child per segment instead of hundreds of activities).
  */
 import { defineQuery, setHandler } from '@temporalio/workflow';
@@ -23,6 +24,7 @@ import {
   stageOptions,
   upscaleActivities,
 } from './proxies';
+import { renderSegmentDataflow } from './segment-dataflow';
 
 export const segmentProgressQuery = defineQuery<SegmentRenderProgress>(QUERIES.progress);
 
@@ -46,6 +48,8 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
     },
   };
   setHandler(segmentProgressQuery, () => progress);
+  // Render version 2 plans carry `render`; plans of jobs started before it render stage by stage below.
+  if (seg.render) return renderSegmentDataflow(input, seg.render, progress);
   let total = 0;
   let reused = 0;
   const count =

@@ -35,6 +35,15 @@ export interface FrameSource {
   end: number;
 }
 
+/**
+ * One render output lent from the segment that made it to a later segment that reads it (render
+ * version 2, src/planning/render-plan.ts), relayed by the job workflow. `id` is a `renderItemId`.
+ */
+export interface LentOutput {
+  id: string;
+  source: FrameSource;
+}
+
 /** What every stage needs to know about the job. */
 export interface StageContext {
   spec: JobSpec;
@@ -106,6 +115,11 @@ export interface StitchOutput extends StageOutput, VideoFacts {}
 export interface SegmentRenderInput extends StageContext {
   segment: SegmentPlan;
   keyframes: FrameSource;
+  /**
+   * Render version 2: outputs of earlier segments this segment borrows that already existed when it
+   * started (the rest arrive by the `lent` signal). Absent in version 1 and when there are none.
+   */
+  lent?: LentOutput[];
   /** Per-stage timeouts from the speeds the pools measured for this job. */
   timeouts: Record<'interpolation' | 'decode' | 'upscale', StageTimeouts>;
 }

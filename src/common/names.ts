@@ -41,6 +41,9 @@ export const WORKFLOW_TASK_TIMEOUT = '60 seconds';
 /** Query and signal names. */
 export const QUERIES = { progress: 'progress' } as const;
 
+/** Workflow signal names: render outputs lent between segments (workflows/lending.ts). */
+export const SIGNALS = { lent: 'lent' } as const;
+
 /** NATS subjects: per-job progress events and worker telemetry. */
 export const SUBJECTS = {
   progress: (jobId: string) => `vldm.jobs.${jobId}.progress`,

@@ -14,6 +14,7 @@ import { UserError } from '../common/errors';
 import type { JobSpec } from './spec';
 import { FRAMES_PER_KEYFRAME, INTERPOLATION_RATE, type PackSummary } from './pack-summary';
 import { chunks, overlappingTiles, overlappingTilesIn, tilingFaults, type Span, type Tile } from './tiling';
+import { RENDER_VERSION, planWholeVideoRender, type RenderVersion, type SegmentRender } from './render-plan';
 
 export interface KeyframeWindowPlan {
   /** Global index of the window's first keyframe (context frames included). */
@@ -65,8 +66,12 @@ export interface SegmentPlan {
   /** Output frames [start, end) this segment owns. */
   frames: Span;
   interpolation: InterpolationWindowPlan[];
+  /** Decode windows this segment renders (render version 2: laid over the whole video, see render-plan.ts). */
   decode: DecodeWindowPlan[];
+  /** Upscale tiles this segment renders (version 2: tile indices are global). */
   upscale: UpscaleTilePlan[];
+  /** Render version 2 only: the segment's clip and the earlier work it reads. */
+  render?: SegmentRender;
 }
 
 export interface ActivityCounts {
@@ -146,7 +151,17 @@ export function frameCount(spec: Pick<JobSpec, 'seconds' | 'fps'>): number {
   return Math.round(spec.seconds * spec.fps);
 }
 
-export function planJob(spec: JobSpec, pack: PackSummary): JobPlan {
+export interface PlanOptions {
+  /**
+   * How decoding and upscaling are laid out (src/planning/render-plan.ts). Jobs whose histories
+   * started before version 2 keep version 1, so they replay and finish as they began.
+   * @default 2 (whole video: no seams at segment boundaries)
+   */
+  render?: RenderVersion;
+}
+
+export function planJob(spec: JobSpec, pack: PackSummary, options: PlanOptions = {}): JobPlan {
+  const renderVersion = options.render ?? RENDER_VERSION.wholeVideo;
   checkWindows(pack);
   const frames = frameCount(spec);
   // Keyframe k is output frame 16k; the last frame needs the interval that contains it.
@@ -204,6 +219,10 @@ export function planJob(spec: JobSpec, pack: PackSummary): JobPlan {
       for (const y of yTiles) for (const x of xTiles) upscale.push({ index: upscale.length, t, y, x });
     return { index, keyframes: kw, intervals, frames: own, interpolation, decode, upscale };
   });
+  if (renderVersion === RENDER_VERSION.wholeVideo) {
+    const whole = planWholeVideoRender(segments, frames, pack);
+    segments.forEach((s, i) => Object.assign(s, whole.segments[i]));
+  }
   const sum = (f: (s: SegmentPlan) => number) => segments.reduce((a, s) => a + f(s), 0);
   const counts = {
     prepare: 1,

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/common/errors';
 import { loadPackSummary } from '../../src/cli/edge';
 import { planJob, type JobPlan, type SegmentPlan } from '../../src/planning/plan';
+import { RENDER_VERSION, borrowedIds } from '../../src/planning/render-plan';
 import { FRAMES_PER_KEYFRAME, INTERPOLATION_RATE, type PackSummary } from '../../src/planning/pack-summary';
 import type { JobSpec } from '../../src/planning/spec';
 import type { Span, Tile } from '../../src/planning/tiling';
@@ -170,11 +171,13 @@ function distinct<T>(xs: T[], key: (x: T) => string): T[] {
 }
 const tileKey = (t: Tile) => `${t.start},${t.end},${t.overlapBefore},${t.overlapAfter}`;
 
-/** Upscale tiles of one segment: consistent axes, and blend weight > 0 on every (frame, y, x) of the segment. */
-function checkUpscale(seg: SegmentPlan, pack: PackSummary): void {
+/**
+ * Upscale tiles laid over `frames` (one segment's in render version 1, the whole video's in version 2):
+ * consistent axes, and blend weight > 0 on every (frame, y, x) of those frames.
+ */
+function checkUpscale(seg: Pick<SegmentPlan, 'upscale' | 'frames'>, pack: PackSummary, what: string): void {
   const u = pack.windows.upscale;
   const { height: H, width: W } = pack.base;
-  const what = `segment ${seg.index} upscale`;
   expect(
     seg.upscale.map((t) => t.index),
     `${what} indices`,
@@ -206,7 +209,7 @@ function checkUpscale(seg: SegmentPlan, pack: PackSummary): void {
   const T = seg.frames.end - seg.frames.start;
   const total = new Float64Array(T * H * W);
   const outside = seg.upscale.filter((t) => t.t.start < seg.frames.start || t.t.end > seg.frames.end);
-  expect(outside, `${what}: tiles reaching outside the segment's frames`).toEqual([]);
+  expect(outside, `${what}: tiles reaching outside their frames`).toEqual([]);
   for (const tile of seg.upscale) {
     const [tt, th, tw] = [tile.t.end - tile.t.start, tile.y.end - tile.y.start, tile.x.end - tile.x.start];
     const w = boxWeights(
@@ -242,11 +245,163 @@ function checkUpscale(seg: SegmentPlan, pack: PackSummary): void {
   if (twoAtMost) expect(worst, `${what}: blend weights of neighbours sum to 1`).toBeLessThan(1e-5);
 }
 
+/** Render version 1: each segment decodes and upscales its own frames, cut at its boundaries. */
+function checkSegmentRender(s: SegmentPlan, pack: PackSummary): void {
+  const d = pack.windows.decode;
+  const R = INTERPOLATION_RATE;
+  const what = `segment ${s.index}`;
+  const own = range(s.frames.start, s.frames.end);
+  const pass1 = s.interpolation.filter((w) => w.pass === 1);
+  // Decode windows own a partition of the segment's frames; each decodes its own frames plus up to
+  // `overlap` frames of context on each side, as far as this segment's latents reach.
+  const latents = new Set(pass1.flatMap((w) => range(R * w.start, R * (w.start + w.intervals) + 1)));
+  expect(
+    disjointUnion(
+      s.decode.map((w) => w.own),
+      `${what} decode window`,
+    ),
+  ).toEqual(own);
+  for (const w of s.decode) {
+    expect(w.own.end - w.own.start, `${what} decode window size`).toBeLessThanOrEqual(d.frames);
+    expect(w.decoded.start).toBeLessThanOrEqual(w.own.start);
+    expect(w.decoded.end).toBeGreaterThanOrEqual(w.own.end);
+    expect(
+      range(w.decoded.start, w.decoded.end).filter((f) => !latents.has(f)),
+      `${what}: decoded frames without latents`,
+    ).toEqual([]);
+    expect(w.decoded.start, `${what}: decode context before`).toBe(
+      latents.has(w.own.start - d.overlap) ? w.own.start - d.overlap : Math.min(...latents),
+    );
+    expect(w.decoded.end, `${what}: decode context after`).toBe(
+      latents.has(w.own.end + d.overlap - 1) ? w.own.end + d.overlap : Math.max(...latents) + 1,
+    );
+  }
+
+  checkUpscale(s, pack, `segment ${s.index} upscale`);
+}
+
+/**
+ * Render version 2: decode windows own a partition of the whole video and decode context across
+ * segment boundaries; the tiles cover the whole video; each item belongs to the latest segment whose
+ * latents it reads; clips partition the video and blend only tiles of their segment or earlier ones;
+ * and what a segment borrows is exactly what its items read from earlier segments.
+ */
+function checkWholeVideoRender(plan: JobPlan, pack: PackSummary, N: number): void {
+  const d = pack.windows.decode;
+  const R = INTERPOLATION_RATE;
+  const segs = plan.segments;
+  const out = (w: { start: number; intervals: number }) => ({
+    start: R * w.start,
+    end: R * (w.start + w.intervals) + 1,
+  });
+  const latentsOf = segs.flatMap((s) =>
+    s.interpolation.filter((w) => w.pass === 1).map((w) => ({ seg: s.index, w, ...out(w) })),
+  );
+  const latentEnd = Math.max(...latentsOf.map((l) => l.end));
+  const decodes = segs.flatMap((s) => s.decode.map((w) => ({ seg: s.index, w })));
+  expect(
+    disjointUnion(
+      decodes.map((x) => x.w.own),
+      'decode window (whole video)',
+    ),
+  ).toEqual(range(0, N));
+  for (const { seg, w } of decodes) {
+    const what = `decode window ${w.own.start}`;
+    expect(w.own.end - w.own.start, `${what} size`).toBeLessThanOrEqual(d.frames);
+    expect(w.decoded, `${what}: context on both sides, across segments`).toEqual({
+      start: Math.max(0, w.own.start - d.overlap),
+      end: Math.min(latentEnd, w.own.end + d.overlap),
+    });
+    const reads = latentsOf.filter((l) => l.start <= w.decoded.end - 1 && l.end > w.decoded.start);
+    const covered = new Set(reads.flatMap((l) => range(l.start, l.end)));
+    expect(
+      range(w.decoded.start, w.decoded.end).filter((f) => !covered.has(f)),
+      `${what}: frames without latents`,
+    ).toEqual([]);
+    expect(seg, `${what} belongs to the latest segment it reads`).toBe(Math.max(...reads.map((l) => l.seg)));
+  }
+  const tiles = segs.flatMap((s) => s.upscale.map((tile) => ({ seg: s.index, tile })));
+  tiles.sort((a, b) => a.tile.index - b.tile.index);
+  checkUpscale(
+    { upscale: tiles.map((t) => t.tile), frames: { start: 0, end: N } },
+    pack,
+    'whole-video upscale',
+  );
+  const segOfDecode = new Map(decodes.map((x) => [x.w.own.start, x.seg]));
+  for (const { seg, tile } of tiles) {
+    const reads = decodes.filter((x) => x.w.own.start < tile.t.end && x.w.own.end > tile.t.start);
+    expect(seg, `tile ${tile.index} belongs to the latest segment it reads`).toBe(
+      Math.max(...reads.map((x) => segOfDecode.get(x.w.own.start)!)),
+    );
+  }
+  const clips = segs.map((s) => s.render!.clip);
+  expect(disjointUnion(clips, 'clip'), 'clips partition the video').toEqual(range(0, N));
+  clips.forEach((c, i) => {
+    expect(c.end, `clip ${i} is not empty`).toBeGreaterThan(c.start);
+    if (i > 0) expect(c.start, `clips in segment order`).toBe(clips[i - 1].end);
+    const blend = tiles.filter((t) => t.tile.t.start < c.end && t.tile.t.end > c.start);
+    expect(Math.max(...blend.map((t) => t.seg)), `clip ${i} blends tiles of segment ${i} at the latest`).toBe(
+      i,
+    );
+  });
+  // A segment borrows exactly what it reads directly of earlier segments: latents for its decode
+  // windows, decode windows for its tiles, tiles for its clip; and lends exactly what later ones borrow.
+  const lentBy = new Map<number, Set<string>>(segs.map((s) => [s.index, new Set<string>()]));
+  for (const s of segs) {
+    const clip = s.render!.clip;
+    const expected = new Map<number, { latents: string[]; decode: string[]; upscale: number[] }>();
+    const slot = (g: number) => {
+      expect(g, `segment ${s.index} borrows only from earlier segments`).toBeLessThan(s.index);
+      return expected.get(g) ?? expected.set(g, { latents: [], decode: [], upscale: [] }).get(g)!;
+    };
+    const ownDecodes = decodes.filter((x) => x.seg === s.index);
+    const latentsRead = new Set(
+      ownDecodes.flatMap((x) =>
+        latentsOf.filter((l) => l.start <= x.w.decoded.end - 1 && l.end > x.w.decoded.start),
+      ),
+    );
+    for (const l of latentsRead) if (l.seg !== s.index) slot(l.seg).latents.push(JSON.stringify(l.w));
+    const decodeRead = new Set(
+      tiles
+        .filter((t) => t.seg === s.index)
+        .flatMap((t) => decodes.filter((x) => x.w.own.start < t.tile.t.end && x.w.own.end > t.tile.t.start)),
+    );
+    for (const x of decodeRead) if (x.seg !== s.index) slot(x.seg).decode.push(JSON.stringify(x.w));
+    for (const t of tiles)
+      if (t.seg !== s.index && t.tile.t.start < clip.end && t.tile.t.end > clip.start)
+        slot(t.seg).upscale.push(t.tile.index);
+    const got = new Map(
+      (s.render!.borrowed ?? []).map((b) => [
+        b.segment,
+        {
+          latents: b.latents.map((w) => JSON.stringify(w)).sort(),
+          decode: b.decode.map((w) => JSON.stringify(w)).sort(),
+          upscale: b.upscale.map((t) => t.index).sort((a, b) => a - b),
+        },
+      ]),
+    );
+    for (const [g, e] of expected)
+      expect(got.get(g), `segment ${s.index} borrows from segment ${g}`).toEqual({
+        latents: e.latents.sort(),
+        decode: e.decode.sort(),
+        upscale: e.upscale.sort((a, b) => a - b),
+      });
+    expect([...got.keys()].sort(), `segment ${s.index} borrows nothing else`).toEqual(
+      [...expected.keys()].sort(),
+    );
+    for (const b of s.render!.borrowed ?? [])
+      for (const id of borrowedIds({ clip, borrowed: [b] })) lentBy.get(b.segment)!.add(id);
+  }
+  for (const s of segs)
+    expect(s.render!.lends ?? [], `segment ${s.index} lends what later segments borrow`).toEqual(
+      [...lentBy.get(s.index)!].sort(),
+    );
+}
+
 /** All coverage rules of one plan. */
 function checkPlan(plan: JobPlan, pack: PackSummary, N: number): void {
   const Wk = pack.windows.keyframe.frames;
   const n = pack.windows.interpolation.intervals;
-  const d = pack.windows.decode;
   const R = INTERPOLATION_RATE;
   const K = plan.keyframes;
   expect(plan.frames).toBe(N);
@@ -349,33 +504,9 @@ function checkPlan(plan: JobPlan, pack: PackSummary, N: number): void {
       expect(w.start + w.intervals).toBeLessThanOrEqual(K - 1);
     }
 
-    // Decode windows own a partition of the segment's frames; each decodes its own frames plus up to
-    // `overlap` frames of context on each side, as far as this segment's latents reach.
-    const latents = new Set(pass1.flatMap((w) => range(R * w.start, R * (w.start + w.intervals) + 1)));
-    expect(
-      disjointUnion(
-        s.decode.map((w) => w.own),
-        `${what} decode window`,
-      ),
-    ).toEqual(own);
-    for (const w of s.decode) {
-      expect(w.own.end - w.own.start, `${what} decode window size`).toBeLessThanOrEqual(d.frames);
-      expect(w.decoded.start).toBeLessThanOrEqual(w.own.start);
-      expect(w.decoded.end).toBeGreaterThanOrEqual(w.own.end);
-      expect(
-        range(w.decoded.start, w.decoded.end).filter((f) => !latents.has(f)),
-        `${what}: decoded frames without latents`,
-      ).toEqual([]);
-      expect(w.decoded.start, `${what}: decode context before`).toBe(
-        latents.has(w.own.start - d.overlap) ? w.own.start - d.overlap : Math.min(...latents),
-      );
-      expect(w.decoded.end, `${what}: decode context after`).toBe(
-        latents.has(w.own.end + d.overlap - 1) ? w.own.end + d.overlap : Math.max(...latents) + 1,
-      );
-    }
-
-    checkUpscale(s, pack);
+    if (!s.render) checkSegmentRender(s, pack);
   }
+  if (segs.some((s) => s.render)) checkWholeVideoRender(plan, pack, N);
 
   // Generated frames never overlap across segments either (known frames may be shared).
   for (const pass of [0, 1] as const) {
@@ -404,8 +535,9 @@ function checkPlan(plan: JobPlan, pack: PackSummary, N: number): void {
 describe.each(PACKS)('plans with $name cover every frame and pixel exactly once', ({ load }) => {
   it.each(FRAME_COUNTS)('%i frames', async (N) => {
     const pack = await load();
-    const plan = planJob(specOf(N), pack);
-    checkPlan(plan, pack, N);
+    // Version 2 (whole video) is what new jobs get; version 1 (per segment) is what older histories replay.
+    checkPlan(planJob(specOf(N), pack), pack, N);
+    checkPlan(planJob(specOf(N), pack, { render: RENDER_VERSION.perSegment }), pack, N);
   });
 });
 
@@ -419,7 +551,9 @@ describe('a small plan, written out by hand', () => {
       decode: { frames: 16, overlap: 2 },
       upscale: { frames: 16, overlapFrames: 4, tileHeight: 32, tileWidth: 40, overlap: 8 },
     });
-    const plan = planJob(specOf(36, { scene: 'night', traffic: 'crowded' }), pack);
+    const plan = planJob(specOf(36, { scene: 'night', traffic: 'crowded' }), pack, {
+      render: RENDER_VERSION.perSegment,
+    });
     const y = { start: 0, end: 32, overlapBefore: 0, overlapAfter: 0 };
     const x0 = { start: 0, end: 40, overlapBefore: 0, overlapAfter: 16 };
     const x1 = { start: 24, end: 64, overlapBefore: 16, overlapAfter: 0 };
