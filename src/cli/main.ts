@@ -38,6 +38,7 @@ const load = {
   dev: lazy<typeof import('./commands/dev')>('./commands/dev'),
   codecServer: lazy<typeof import('./commands/codec-server')>('./commands/codec-server'),
   models: lazy<typeof import('./commands/models')>('./commands/models'),
+  seams: lazy<typeof import('./commands/seams')>('./commands/seams'),
   config: lazy<typeof import('../config/config')>('../config/config'),
 };
 
@@ -223,6 +224,19 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
     .action(
       act(([id]: string[], o: ConfigFlags & { out?: string; json?: boolean }) =>
         load.jobs().fetch(id, o, configOf(o)),
+      ),
+    );
+
+  withJobOptions(withConfigOptions(program.command('seams <video>')))
+    .description(
+      "frame change at the job's segment boundaries and clip joins ÷ the change around them (exit 1 above --max-ratio)",
+    )
+    .option('--at <frames>', 'comma list of frames to check instead of the plan of the job flags')
+    .option('--max-ratio <r>', 'the most a boundary may be, as a multiple of the change around it', '1.5')
+    .option('--json', 'JSON report')
+    .action(
+      act(([video]: string[], o: AllFlags & import('./commands/seams').SeamFlags) =>
+        load.seams().seams(video, o, configOf(o)),
       ),
     );
 

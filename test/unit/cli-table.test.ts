@@ -103,6 +103,15 @@ const TABLE: Array<[argv: string, expected: Parsed]> = [
     'fetch day-7-abc --out x.mp4 --state-dir /tmp/s',
     { command: 'fetch', args: ['day-7-abc'], flags: { out: 'x.mp4', stateDir: '/tmp/s' } },
   ],
+  ['seams out.mp4', { command: 'seams', args: ['out.mp4'], flags: { maxRatio: '1.5' } }],
+  [
+    'seams out.mp4 --seconds 10 --seed 7 --at 112,208 --max-ratio 2 --json',
+    {
+      command: 'seams',
+      args: ['out.mp4'],
+      flags: { seconds: '10', seed: '7', at: '112,208', maxRatio: '2', json: true },
+    },
+  ],
   ['models verify', { command: 'models verify', args: [], flags: {} }],
   [
     'models verify models/contract-test --threads 2 --json --config c.json',
