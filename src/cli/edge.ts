@@ -3,14 +3,18 @@
  * image read and checked, and output paths checked for writability, all before any server is
  * contacted or any file is written.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { UserError } from '../common/errors';
+import { JOB_ID_PATTERN } from '../common/names';
+import { escapeControls, quote } from '../common/quote';
 import {
   contentFields,
   defaultJobId,
   finishSpec,
   resolveSpec,
+  rfc3339Millis,
   type JobSpec,
   type JobSpecInput,
 } from '../planning/spec';
@@ -38,11 +42,45 @@ export interface JobFlags {
 
 function num(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^-?\d+(\.\d+)?$/.test(v.trim())) throw new UserError(`--${flag} must be a number, got "${v}"`);
+  if (!/^-?\d{1,15}(\.\d{1,15})?$/.test(v.trim()))
+    throw new UserError(`--${flag} must be a number, got ${quote(v)}`);
   return Number(v);
 }
 
+/** Longest text flag value accepted (names, labels, deadlines are short). */
+export const MAX_TEXT_FLAG_CHARS = 256;
+
+/**
+ * A text flag is checked before anything echoes it: no control characters (a newline would forge a
+ * second `vldm:` line, an ANSI escape would drive the terminal) and a bounded length. Messages further
+ * in (the spec's) may then show the value as it is.
+ */
+function text(flag: string, v: string): string {
+  if (escapeControls(v) !== v || [...v].length > MAX_TEXT_FLAG_CHARS)
+    throw new UserError(
+      `--${flag} must be at most ${MAX_TEXT_FLAG_CHARS} characters without control characters, got ${quote(v)}`,
+    );
+  return v;
+}
+
+/** A job id given on the command line (`--job-id`, `status <jobId>`, `fetch <jobId>`, …). */
+export function checkJobIdArg(id: string | undefined, what = 'job id'): string {
+  if (!id || !JOB_ID_PATTERN.test(id))
+    throw new UserError(
+      `${what} must match ${JOB_ID_PATTERN} (lowercase letters, digits, dashes; ≤ 63 chars), got ${quote(id ?? '')}`,
+    );
+  return id;
+}
+
 export function jobInputFromFlags(f: JobFlags): JobSpecInput {
+  for (const [flag, v] of [
+    ['scene', f.scene],
+    ['traffic', f.traffic],
+    ['name', f.name],
+    ['deadline', f.deadline],
+  ] as const)
+    if (v !== undefined) text(flag, v);
+  if (f.jobId !== undefined) checkJobIdArg(f.jobId);
   return {
     ...(f.seconds !== undefined ? { seconds: num('seconds', f.seconds) } : {}),
     ...(f.fps !== undefined ? { fps: num('fps', f.fps) } : {}),
@@ -78,6 +116,12 @@ export async function compileJob(
   workerPack?: string,
 ): Promise<CompiledJob> {
   const input = jobInputFromFlags(flags);
+  // The spec checks the deadline's form; only here, at submit, is there a clock to refuse a past one.
+  const due = input.deadline === undefined ? undefined : rfc3339Millis(input.deadline);
+  if (due !== undefined && due <= Date.now())
+    throw new UserError(
+      `--deadline ${quote(input.deadline)} is in the past (now is ${new Date().toISOString()})`,
+    );
   const local = await loadPackSummary(packLocation);
   const pack = workerPack ? { ...local, location: workerPack } : local;
   const image = flags.initImage !== undefined ? await readInitImage(flags.initImage, pack.base) : undefined;
@@ -101,22 +145,41 @@ export async function compileJob(
   return { spec, pack, plan: planJob(spec, pack), ...(image ? { initImage: image } : {}) };
 }
 
-/** The output file must be creatable: its folder exists and is writable, and it is not a folder. */
+/**
+ * The output file must be creatable: its folder exists and is a folder, it is not a folder itself,
+ * it is named `<something>.mp4`, and a file can really be made there (a temporary file is created and
+ * removed at once: checking access alone passes for root on read-only or virtual folders like /proc).
+ */
 export function checkOutputPath(out: string | undefined): string {
   if (!out) throw new UserError('--out is required (where to write the MP4)');
+  text('out', out);
   const abs = path.resolve(out);
+  const shown = quote(abs);
   if (existsSync(abs) && statSync(abs).isDirectory())
-    throw new UserError(`--out ${abs} is a folder; give a file path such as ${path.join(abs, 'video.mp4')}`);
-  const dir = path.dirname(abs);
-  if (!existsSync(dir)) throw new UserError(`--out: folder ${dir} does not exist`);
-  if (!statSync(dir).isDirectory()) throw new UserError(`--out: ${dir} is a file, not a folder`);
-  try {
-    accessSync(dir, constants.W_OK);
-    if (existsSync(abs)) accessSync(abs, constants.W_OK);
-  } catch {
-    throw new UserError(`--out: ${existsSync(abs) ? abs : dir} is not writable`);
-  }
+    throw new UserError(
+      `--out ${shown} is a folder; give a file path such as ${quote(path.join(abs, 'video.mp4'))}`,
+    );
+  const base = path.basename(abs);
+  if (base.toLowerCase() === '.mp4')
+    throw new UserError(
+      `--out ${shown} has no file name before .mp4; give e.g. ${quote(path.join(path.dirname(abs), 'video.mp4'))}`,
+    );
   if (path.extname(abs).toLowerCase() !== '.mp4')
-    throw new UserError(`--out must end in .mp4, got ${path.basename(abs)}`);
+    throw new UserError(`--out must end in .mp4, got ${quote(base)}`);
+  const dir = path.dirname(abs);
+  if (!existsSync(dir)) throw new UserError(`--out: folder ${quote(dir)} does not exist`);
+  if (!statSync(dir).isDirectory()) throw new UserError(`--out: ${quote(dir)} is a file, not a folder`);
+  if (existsSync(abs) && !statSync(abs).isFile())
+    throw new UserError(`--out ${shown} exists and is not a regular file`);
+  const probe = path.join(dir, `.vldm-write-check-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    closeSync(openSync(probe, 'wx'));
+    unlinkSync(probe);
+    // An existing file must be writable too (opened for writing, not truncated).
+    if (existsSync(abs)) closeSync(openSync(abs, 'r+'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new UserError(`--out: cannot write a file in ${quote(existsSync(abs) ? abs : dir)} (${code})`);
+  }
   return abs;
 }

@@ -328,7 +328,29 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
   }
 
   program.addOption(new Option('--debug', 'print stack traces of errors').hideHelp());
+  refuseRepeatedFlags(program);
   return program;
+}
+
+/**
+ * `--seconds 2 --seconds 4` is refused rather than silently taking the last: commander emits
+ * `option:<name>` for each occurrence, so count them per parse. Variadic flags (`--ui-origin a b`)
+ * may repeat.
+ */
+function refuseRepeatedFlags(root: Command): void {
+  const walk = (cmd: Command) => {
+    const seen = new Set<string>();
+    for (const opt of cmd.options) {
+      if (opt.variadic) continue;
+      cmd.on(`option:${opt.name()}`, () => {
+        if (seen.has(opt.long ?? opt.name()))
+          throw new UserError(`${opt.long ?? opt.name()} is given more than once; give it once`);
+        seen.add(opt.long ?? opt.name());
+      });
+    }
+    cmd.commands.forEach(walk);
+  };
+  walk(root);
 }
 
 /** Print an error the way the exit-code contract says, and return the code. */

@@ -2,14 +2,19 @@
  * vldm's configuration, resolved in one place: command-line flags over environment variables over a
  * JSON config file over defaults. Every key is documented in docs/configuration.md.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULTS } from '../common/names';
 import { UserError } from '../common/errors';
 import { defaultStateDir } from '../host/paths';
 import { repoRoot } from '../host/paths';
 import { keyringFromEnv } from '../security/keys';
-import { natsTarget, redactNatsUrl } from '../events/auth';
+import { natsTarget } from '../events/auth';
+import { escapeControls, quote, quoteRedacted } from '../common/quote';
+import { readUserText } from '../host/files';
+import { storeConfigFromUrl } from '../storage/config';
+import { temporalTlsFromEnv } from './tls';
+import { parseHostPort, parseHttpUrl, parseInteger, parseNamespace } from './values';
 
 export interface VldmConfig {
   /** Temporal frontend, `host:port`. @default "127.0.0.1:7233" */
@@ -60,28 +65,59 @@ export function defaultPack(): string {
     : path.join(root, 'models', 'contract-test');
 }
 
+/** The JSON type each config-file key must have (checked before any value is used). */
+const FILE_TYPES: Record<keyof VldmConfig, 'string' | 'integer' | 'string-list'> = {
+  temporalAddress: 'string',
+  namespace: 'string',
+  temporalUiUrl: 'string',
+  store: 'string',
+  natsUrl: 'string',
+  pack: 'string',
+  stateDir: 'string',
+  intraOpThreads: 'integer',
+  executionProviders: 'string-list',
+};
+
+/** Largest config file read: it is a handful of settings. */
+const MAX_CONFIG_FILE_BYTES = 64 * 1024;
+
 function readConfigFile(file: string | undefined, cwd: string): Partial<VldmConfig> {
   const explicit = file !== undefined;
   const p = path.resolve(cwd, file ?? DEFAULT_CONFIG_FILE);
-  if (!existsSync(p)) {
-    if (explicit) throw new UserError(`config file ${p} does not exist`);
-    return {};
-  }
+  if (!explicit && !existsSync(p)) return {};
+  const text = readUserText(p, { what: 'config file', maxBytes: MAX_CONFIG_FILE_BYTES, cwd });
+  const where = `config file ${quote(p)}`;
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(p, 'utf8'));
+    json = JSON.parse(text);
   } catch (err) {
-    throw new UserError(`config file ${p} is not valid JSON: ${(err as Error).message}`);
+    throw new UserError(`${where} is not valid JSON: ${escapeControls((err as Error).message)}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new UserError(`config file ${p} must hold a JSON object`);
+    throw new UserError(`${where} must hold a JSON object`);
   const known = Object.keys(CONFIG_ENV);
-  for (const k of Object.keys(json)) {
+  for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
     if (!known.includes(k))
-      throw new UserError(`config file ${p}: unknown key "${k}" (known: ${known.join(', ')})`);
+      throw new UserError(`${where}: unknown key ${quote(k)} (known: ${known.join(', ')})`);
+    const type = FILE_TYPES[k as keyof VldmConfig];
+    const ok =
+      type === 'string'
+        ? typeof v === 'string'
+        : type === 'integer'
+          ? typeof v === 'number' && Number.isInteger(v)
+          : typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+    if (!ok) {
+      const want =
+        type === 'string' ? 'a string' : type === 'integer' ? 'an integer' : 'a string or a list of strings';
+      const got = v === null ? 'null' : Array.isArray(v) ? 'a list' : `a ${typeof v}`;
+      throw new UserError(`${where}: "${k}" must be ${want}, got ${got}`);
+    }
   }
   return json as Partial<VldmConfig>;
 }
+
+/** Where a key's value came from, for messages: the flag, the variable or the file. */
+type Source = 'flag' | 'env' | 'file' | 'default';
 
 /** Resolve the configuration. `flags` holds only the options given on the command line. */
 export function resolveConfig(
@@ -89,29 +125,44 @@ export function resolveConfig(
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
 ): VldmConfig {
-  const file = readConfigFile(flags.config ?? env[CONFIG_FILE_ENV], cwd);
+  const file = readConfigFile(flags.config ?? emptyIsUnset(env[CONFIG_FILE_ENV]), cwd);
   const fromEnv: Partial<Record<keyof VldmConfig, string>> = {};
   for (const [k, name] of Object.entries(CONFIG_ENV) as Array<[keyof VldmConfig, string]>) {
     if (env[name] !== undefined && env[name] !== '') fromEnv[k] = env[name];
   }
-  const pick = <K extends keyof VldmConfig>(k: K): VldmConfig[K] | string | undefined =>
-    flags[k] ?? fromEnv[k] ?? file[k];
-  const stateDir = path.resolve(cwd, String(pick('stateDir') ?? defaultStateDir(cwd)));
-  const threadsRaw = pick('intraOpThreads') ?? 1;
-  const intraOpThreads = Number(threadsRaw);
-  if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1 || intraOpThreads > 256) {
-    throw new UserError(
-      `intraOpThreads (${CONFIG_ENV.intraOpThreads}) must be an integer in [1, 256], got ${String(threadsRaw)}`,
-    );
-  }
-  const temporalAddress = String(pick('temporalAddress') ?? DEFAULTS.temporalAddress);
-  if (!/^[^\s:/]+:\d{1,5}$/.test(temporalAddress)) {
-    throw new UserError(`temporal address must be host:port, got "${temporalAddress}"`);
-  }
-  const natsUrl = String(pick('natsUrl') ?? DEFAULTS.natsUrl);
+  const pick = <K extends keyof VldmConfig>(k: K): { value: unknown; where: string; from: Source } => {
+    if (flags[k] !== undefined) return { value: flags[k], where: `${FLAG_OF[k]}`, from: 'flag' };
+    if (fromEnv[k] !== undefined) return { value: fromEnv[k], where: CONFIG_ENV[k], from: 'env' };
+    if (file[k] !== undefined) return { value: file[k], where: `config key "${k}"`, from: 'file' };
+    return { value: undefined, where: k, from: 'default' };
+  };
+  const str = <K extends keyof VldmConfig>(k: K): string | undefined => {
+    const { value } = pick(k);
+    return value === undefined ? undefined : String(value);
+  };
+  const stateDir = path.resolve(cwd, str('stateDir') ?? defaultStateDir(cwd));
+  const threads = pick('intraOpThreads');
+  const intraOpThreads =
+    threads.value === undefined
+      ? 1
+      : parseInteger(`intraOpThreads (${threads.where})`, threads.value, 1, 256);
+  const address = pick('temporalAddress');
+  const temporalAddress =
+    address.value === undefined
+      ? DEFAULTS.temporalAddress
+      : parseHostPort(`temporal address (${address.where})`, address.value);
+  const ns = pick('namespace');
+  const namespace =
+    ns.value === undefined ? DEFAULTS.namespace : parseNamespace(`namespace (${ns.where})`, ns.value);
+  const ui = pick('temporalUiUrl');
+  const temporalUiUrl =
+    ui.value === undefined
+      ? `http://127.0.0.1:${DEFAULTS.temporalUiPort}`
+      : parseHttpUrl(`Temporal UI URL (${ui.where})`, ui.value);
+  const natsUrl = str('natsUrl') ?? DEFAULTS.natsUrl;
   if (natsUrl !== 'off' && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl)) {
     throw new UserError(
-      `NATS URL must look like nats://host:port (or be "off"), got "${redactNatsUrl(natsUrl)}"`,
+      `NATS URL must look like nats://host:port (or be "off"), got ${quoteRedacted(natsUrl)}`,
     );
   }
   // NATS credentials (VLDM_NATS_USER/PASSWORD, VLDM_NATS_TOKEN, VLDM_NATS_CREDS_FILE or the URL's user
@@ -121,23 +172,40 @@ export function resolveConfig(
   // file (VLDM_CODEC_KEY_FILE), never from the config file; checked here so a bad key fails before
   // anything starts. Workers and clients load them again where they connect (src/security).
   keyringFromEnv(env, cwd);
-  const storeRaw = pick('store');
-  const packRaw = pick('pack');
+  // The Temporal TLS switch and files, checked (and the files read) here too, before anything starts.
+  temporalTlsFromEnv(env);
+  const storeRaw = str('store');
+  const packRaw = str('pack');
+  const store = storeRaw === undefined ? path.join(stateDir, 'artifacts') : resolveIfPath(storeRaw, cwd);
+  // Parsed (not connected) here, so `s3://` without a bucket or an unknown scheme fails at the edge.
+  storeConfigFromUrl(store, env);
   return {
     temporalAddress,
-    namespace: String(pick('namespace') ?? DEFAULTS.namespace),
-    temporalUiUrl: String(pick('temporalUiUrl') ?? `http://127.0.0.1:${DEFAULTS.temporalUiPort}`).replace(
-      /\/+$/,
-      '',
-    ),
-    store: storeRaw === undefined ? path.join(stateDir, 'artifacts') : resolveIfPath(String(storeRaw), cwd),
+    namespace,
+    temporalUiUrl,
+    store,
     natsUrl,
-    pack: packRaw === undefined ? defaultPack() : resolveIfPath(String(packRaw), cwd),
+    pack: packRaw === undefined ? defaultPack() : resolveIfPath(packRaw, cwd),
     stateDir,
     intraOpThreads,
-    executionProviders: executionProvidersOf(pick('executionProviders')),
+    executionProviders: executionProvidersOf(pick('executionProviders').value),
   };
 }
+
+/** The command-line flag of each key (for messages). */
+const FLAG_OF: Record<keyof VldmConfig, string> = {
+  temporalAddress: '--temporal-address',
+  namespace: '--namespace',
+  temporalUiUrl: '--temporal-ui',
+  store: '--store',
+  natsUrl: '--nats',
+  pack: '--pack',
+  stateDir: '--state-dir',
+  intraOpThreads: '--threads',
+  executionProviders: 'VLDM_EXECUTION_PROVIDERS',
+};
+
+const emptyIsUnset = (v: string | undefined) => (v === '' ? undefined : v);
 
 const KNOWN_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'dml', 'coreml', 'webgpu'];
 
@@ -147,7 +215,7 @@ function executionProvidersOf(v: unknown): string[] {
   const bad = list.filter((p) => !KNOWN_PROVIDERS.includes(p));
   if (list.length === 0 || bad.length) {
     throw new UserError(
-      `execution providers (${CONFIG_ENV.executionProviders}) must be a comma list of ${KNOWN_PROVIDERS.join(', ')}, got "${String(v)}"`,
+      `execution providers (${CONFIG_ENV.executionProviders}) must be a comma list of ${KNOWN_PROVIDERS.join(', ')}, got ${quote(Array.isArray(v) ? v.join(',') : v)}`,
     );
   }
   return list;

@@ -6,10 +6,11 @@
  * temporalTlsProblem repeats the handshake with node's own TLS to say what was wrong (untrusted server
  * certificate, wrong server name, client certificate refused or missing, TLS on one side only).
  */
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import { UserError } from '../common/errors';
+import { readUserFile } from '../host/files';
+import { parseBoolean } from './values';
 
 export const TEMPORAL_TLS_ENV = {
   certFile: 'VLDM_TEMPORAL_TLS_CERT_FILE',
@@ -26,16 +27,14 @@ export interface TemporalTls {
   clientCertPair?: { crt: Buffer; key: Buffer };
 }
 
+/** Largest certificate or key file read (a PEM chain is a few KB). */
+const MAX_PEM_BYTES = 1 << 20;
+
 function read(env: NodeJS.ProcessEnv, name: string): Buffer | undefined {
   const file = env[name];
   if (!file) return undefined;
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new UserError(
-      `${name}=${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
+  // A regular file of bounded size only: a FIFO here used to hang the CLI before it said anything.
+  return readUserFile(file, { what: name, maxBytes: MAX_PEM_BYTES });
 }
 
 /** TLS settings, or undefined for a plain connection (the local dev server). */
@@ -49,8 +48,16 @@ export function temporalTlsFromEnv(env: NodeJS.ProcessEnv = process.env): Tempor
       `${TEMPORAL_TLS_ENV.certFile} and ${TEMPORAL_TLS_ENV.keyFile} must be set together (mTLS client certificate and key)`,
     );
   }
-  const on = crt || ca || serverName || env[TEMPORAL_TLS_ENV.enabled] === 'true';
-  if (!on) return undefined;
+  // One set of spellings (true/false/1/0/yes/no/on/off, any case); anything else is refused, so a
+  // typo can never leave TLS off silently. Off with TLS files set is a contradiction, refused too.
+  const raw = env[TEMPORAL_TLS_ENV.enabled];
+  const enabled = raw === undefined || raw === '' ? undefined : parseBoolean(TEMPORAL_TLS_ENV.enabled, raw);
+  const files = Boolean(crt || ca || serverName);
+  if (enabled === false && files)
+    throw new UserError(
+      `${TEMPORAL_TLS_ENV.enabled} is off but ${[crt && TEMPORAL_TLS_ENV.certFile, ca && TEMPORAL_TLS_ENV.caFile, serverName && TEMPORAL_TLS_ENV.serverName].filter(Boolean).join(', ')} ask for TLS; unset one side`,
+    );
+  if (!files && enabled !== true) return undefined;
   return {
     ...(serverName ? { serverNameOverride: serverName } : {}),
     ...(ca ? { serverRootCACertificate: ca } : {}),

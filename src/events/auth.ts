@@ -5,8 +5,9 @@
  * message: URLs are printed through redactNatsUrl, and what the server or client library says is
  * scrubbed of the secret values before it is shown.
  */
-import { readFileSync } from 'node:fs';
 import { UserError } from '../common/errors';
+import { REDACTED, quote, redactUrl } from '../common/quote';
+import { readUserText } from '../host/files';
 
 /** Environment variables holding NATS credentials (set one method, or put it in the URL). */
 export const NATS_AUTH_ENV = {
@@ -17,8 +18,11 @@ export const NATS_AUTH_ENV = {
   credsFile: 'VLDM_NATS_CREDS_FILE',
 } as const;
 
-/** What replaces user info in URLs that are printed. */
-export const REDACTED = '***';
+/** What replaces user info in URLs that are printed (one constant for every redaction). */
+export { REDACTED };
+
+/** Largest credentials file read (a JWT and a seed are a few KB). */
+const MAX_CREDS_BYTES = 64 * 1024;
 
 const CREDS_MARKERS = ['-----BEGIN NATS USER JWT-----', '-----BEGIN USER NKEY SEED-----'];
 
@@ -34,9 +38,12 @@ export interface NatsTarget {
   auth: NatsAuth;
 }
 
-/** `url` with the user info of every server replaced by `***` (safe to print). */
+/**
+ * `url` with the user info of every server replaced by `***` (safe to print). The user info runs to
+ * the last `@` of each server, so a password holding `@` is hidden whole (src/common/quote.ts).
+ */
 export function redactNatsUrl(url: string): string {
-  return url.replace(/(\/\/)[^/@\s,]*@/g, `$1${REDACTED}@`);
+  return redactUrl(url);
 }
 
 /** `text` with every secret of `auth` replaced by `***`: for messages that come from elsewhere. */
@@ -59,7 +66,8 @@ function fromUrl(url: string): { servers: string[]; auth: NatsAuth } {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)) {
-    const m = /^([a-z]+:\/\/)([^/@\s]*)@(.*)$/i.exec(raw);
+    // The host follows the *last* `@`: an unescaped `@` in a password belongs to the password.
+    const m = /^([a-z]+:\/\/)(.*)@([^@]*)$/is.exec(raw);
     if (!m) {
       servers.push(raw);
       continue;
@@ -98,17 +106,10 @@ function fromEnv(env: NodeJS.ProcessEnv): NatsAuth[] {
   if (user !== undefined && pass !== undefined) out.push({ method: 'user', user, pass });
   if (token !== undefined) out.push({ method: 'token', token });
   if (credsFile !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(credsFile, 'utf8');
-    } catch (err) {
-      throw new UserError(
-        `${NATS_AUTH_ENV.credsFile}=${credsFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-      );
-    }
+    const text = readUserText(credsFile, { what: NATS_AUTH_ENV.credsFile, maxBytes: MAX_CREDS_BYTES });
     if (!CREDS_MARKERS.every((m) => text.includes(m)))
       throw new UserError(
-        `${NATS_AUTH_ENV.credsFile}=${credsFile} is not a NATS credentials file (it needs a user JWT and an NKey seed block)`,
+        `${NATS_AUTH_ENV.credsFile}=${quote(credsFile)} is not a NATS credentials file (it needs a user JWT and an NKey seed block)`,
       );
     out.push({ method: 'creds', creds: new TextEncoder().encode(text), file: credsFile });
   }

@@ -5,9 +5,11 @@
  * on the uploaded bytes, so both sides fit the image identically. Limits and the crop rule:
  * src/planning/init-image.ts.
  */
-import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { createInflate } from 'node:zlib';
 import { UserError } from '../common/errors';
+import { quote } from '../common/quote';
+import { FileTooLargeError, readUserFile } from '../host/files';
 import { sha256Hex } from '../storage/hash';
 import {
   MAX_INIT_IMAGE_BYTES,
@@ -117,12 +119,143 @@ export function checkImageBytes(bytes: Uint8Array, what: string): { format: Init
   return { format, ...size };
 }
 
+/** CRC-32 (ISO 3309, as PNG uses it) of `b`. */
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+function crc32(b: Buffer): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** Bit depths each PNG colour type allows, and its channel count. */
+const PNG_COLOUR_TYPES: Record<number, { depths: number[]; channels: number }> = {
+  0: { depths: [1, 2, 4, 8, 16], channels: 1 },
+  2: { depths: [8, 16], channels: 3 },
+  3: { depths: [1, 2, 4, 8], channels: 1 },
+  4: { depths: [8, 16], channels: 2 },
+  6: { depths: [8, 16], channels: 4 },
+};
+/** Adam7's passes: x start, y start, x step, y step. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
+
+/** How many bytes of filtered scanlines a PNG of this header holds once inflated. */
+function pngDataBytes(width: number, height: number, bits: number, interlaced: boolean): number {
+  const rows = (w: number, h: number) => (w === 0 || h === 0 ? 0 : h * (1 + Math.ceil((w * bits) / 8)));
+  if (!interlaced) return rows(width, height);
+  let total = 0;
+  for (const [xs, ys, dx, dy] of ADAM7)
+    total += rows(Math.max(0, Math.ceil((width - xs) / dx)), Math.max(0, Math.ceil((height - ys) / dy)));
+  return total;
+}
+
+/** Inflated length of a zlib stream, counted without keeping it; stops past `limit`. */
+function inflatedLength(data: Buffer, limit: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const z = createInflate();
+    let n = 0;
+    z.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > limit) {
+        z.destroy();
+        resolve(n);
+      }
+    });
+    z.on('end', () => resolve(n));
+    z.on('error', reject);
+    z.end(data);
+  });
+}
+
+/**
+ * A PNG's own consistency, which decoders forgive (ffmpeg turns a cut or lying file into black
+ * pixels and exits 0): every chunk inside the file with a matching CRC, IHDR first with a valid
+ * depth and colour type, IDAT chunks consecutive, IEND last, and the compressed pixel data inflating
+ * to exactly the bytes the header's size promises. Returns the problem, or undefined when it is sound.
+ */
+export async function pngProblem(b: Buffer): Promise<string | undefined> {
+  let i = 8;
+  let ihdr:
+    { width: number; height: number; bits: number; interlaced: boolean; palette: boolean } | undefined;
+  const idat: Buffer[] = [];
+  let idatDone = false;
+  let sawPalette = false;
+  for (;;) {
+    if (i + 8 > b.length) return 'the file ends before its IEND chunk (truncated)';
+    const length = b.readUInt32BE(i);
+    const type = b.toString('latin1', i + 4, i + 8);
+    if (!/^[A-Za-z]{4}$/.test(type)) return `a chunk at byte ${i} has an invalid type`;
+    if (length > 0x7fffffff || i + 12 + length > b.length)
+      return `the ${type} chunk at byte ${i} runs past the end of the file (truncated)`;
+    const crc = b.readUInt32BE(i + 8 + length);
+    if (crc32(b.subarray(i + 4, i + 8 + length)) !== crc)
+      return `the ${type} chunk's CRC does not match its data`;
+    const data = b.subarray(i + 8, i + 8 + length);
+    if (!ihdr) {
+      if (type !== 'IHDR' || length !== 13) return 'the first chunk is not a 13-byte IHDR';
+      const colour = PNG_COLOUR_TYPES[data[9]];
+      if (!colour || !colour.depths.includes(data[8]))
+        return `IHDR has an invalid bit depth ${data[8]} for colour type ${data[9]}`;
+      if (data[10] !== 0 || data[11] !== 0 || data[12] > 1)
+        return 'IHDR names an unknown compression, filter or interlace method';
+      ihdr = {
+        width: data.readUInt32BE(0),
+        height: data.readUInt32BE(4),
+        bits: data[8] * colour.channels,
+        interlaced: data[12] === 1,
+        palette: data[9] === 3,
+      };
+    } else if (type === 'IDAT') {
+      if (idatDone) return 'its IDAT chunks are not consecutive';
+      idat.push(data);
+    } else {
+      if (idat.length > 0) idatDone = true;
+      if (type === 'PLTE') sawPalette = true;
+      if (type === 'IEND') break;
+    }
+    i += 12 + length;
+  }
+  if (idat.length === 0) return 'it has no image data (no IDAT chunk)';
+  if (ihdr.palette && !sawPalette) return 'a palette image without a PLTE chunk';
+  const expected = pngDataBytes(ihdr.width, ihdr.height, ihdr.bits, ihdr.interlaced);
+  let got: number;
+  try {
+    got = await inflatedLength(Buffer.concat(idat), expected);
+  } catch (err) {
+    return `its compressed image data is damaged (${(err as Error).message})`;
+  }
+  if (got !== expected)
+    return got < expected
+      ? `its image data stops short: ${got} of the ${expected} bytes its ${ihdr.width}×${ihdr.height} header promises (truncated, or the header lies about the size)`
+      : `it holds more image data than its ${ihdr.width}×${ihdr.height} header says (the header lies about the size)`;
+  return undefined;
+}
+
 /**
  * The image fitted to `to` (scaled to cover it, then centre-cropped), as RGB24 bytes, decoded by ffmpeg.
  * Throws UserError when the image cannot be decoded or fitted.
  */
 export async function fitImage(bytes: Uint8Array, what: string, to: Size): Promise<Uint8Array> {
   const { format, width, height } = checkImageBytes(bytes, what);
+  if (format === 'png') {
+    const problem = await pngProblem(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    if (problem) throw new UserError(`${what} is a damaged PNG: ${problem}`);
+  }
   const crop = centreCrop(width, height, to);
   if (!crop)
     throw new UserError(
@@ -145,25 +278,16 @@ export async function fitImage(bytes: Uint8Array, what: string, to: Size): Promi
 export async function readInitImage(file: string, base: Size): Promise<InitImage> {
   if (!file) throw new UserError('--init-image needs a file path (a PNG or JPEG)');
   const abs = path.resolve(file);
-  const what = `--init-image ${abs}`;
-  let st;
-  try {
-    st = await fs.stat(abs);
-  } catch {
-    throw new UserError(`${what} does not exist`);
-  }
-  if (st.isDirectory()) throw new UserError(`${what} is a folder, not an image file`);
-  if (!st.isFile()) throw new UserError(`${what} is not a regular file`);
-  // The byte limit is checked before reading, so a huge file is never loaded.
-  if (st.size > MAX_INIT_IMAGE_BYTES) throw overByteLimit(what, st.size);
+  const what = `--init-image ${quote(abs)}`;
+  // One helper for every user file: a regular file (no FIFO, device or folder), the byte limit
+  // checked before reading, so a huge file is never loaded.
   let bytes: Buffer;
   try {
-    await fs.access(abs, constants.R_OK);
-    bytes = await fs.readFile(abs);
+    bytes = readUserFile(abs, { what: '--init-image', maxBytes: MAX_INIT_IMAGE_BYTES });
   } catch (err) {
-    throw new UserError(
-      `${what} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
+    // Keep the limit's own wording (MiB and bytes) for an oversized file.
+    if (err instanceof FileTooLargeError) throw overByteLimit(what, err.size);
+    throw err;
   }
   const { format, width, height } = checkImageBytes(bytes, what);
   await fitImage(bytes, what, base); // proves it decodes and fits; the workers fit it again from the upload

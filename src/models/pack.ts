@@ -6,10 +6,11 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 
-import { ContractError } from '../common/errors';
+import { ContractError, UserError } from '../common/errors';
+import { readUserText } from '../host/files';
 import { MANIFEST_FILE, ROLES, type ModelMeta, type RequiredRole, type Role } from './contract';
 import { checkManifest, type PackManifest } from './manifest';
 import { checkMetaAgainstManifest, parseModelMeta } from './meta';
@@ -70,6 +71,9 @@ export async function resolvePackRoot(location: string): Promise<string> {
   throw new ContractError(`model pack ${location} is a file; give the folder that holds ${MANIFEST_FILE}`);
 }
 
+/** Largest manifest read: it is a page of JSON. */
+const MAX_MANIFEST_BYTES = 1 << 20;
+
 /** Read and check `<root>/vldm-pack.json`. Problems are complete sentences naming the manifest. */
 export async function readPackManifest(
   root: string,
@@ -77,13 +81,13 @@ export async function readPackManifest(
   const path = resolve(root, MANIFEST_FILE);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // A regular file of bounded size only: a FIFO as the manifest used to hang the CLI.
+    text = readUserText(path, { what: `model pack manifest`, maxBytes: MAX_MANIFEST_BYTES });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? `has no ${MANIFEST_FILE}`
-        : `cannot read ${MANIFEST_FILE}: ${(err as Error).message}`;
+    if (!(err instanceof UserError)) throw err;
+    const why = / does not exist$/.test(err.message)
+      ? `has no ${MANIFEST_FILE}`
+      : `cannot be read: ${err.message}`;
     return {
       problems: [
         `model pack ${root} ${why} (a pack is a folder holding ${MANIFEST_FILE} and its ONNX files)`,

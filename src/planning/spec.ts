@@ -6,6 +6,7 @@
  * (src/planning/plan.ts) is the fourth stage. Pure; imported by workflows.
  */
 import { JOB_ID_PATTERN } from '../common/names';
+import { quote } from '../common/quote';
 import { UserError } from '../common/errors';
 import { initImageRefProblems, type InitImageRef } from './init-image';
 
@@ -27,7 +28,7 @@ export interface JobSpecInput {
   jobId?: string;
   /** Model pack location as the workers see it (folder path). */
   pack?: string;
-  /** Wall-clock deadline (ISO 8601), read by the scaler. */
+  /** Wall-clock deadline (RFC 3339 date-time with a zone), read by the scaler; not in the past at submit. */
   deadline?: string;
   /**
    * The video's first frame: an image already uploaded to the artifact store (the CLI does it from
@@ -161,6 +162,30 @@ export function resolveSpec(input: JobSpecInput, ctx: SpecContext): ResolvedSpec
   };
 }
 
+/** RFC 3339 `date-time`: full date, `T` (or a space), time, optional fraction, and `Z` or an offset. */
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * Epoch milliseconds of an RFC 3339 date-time, or undefined for anything else: `Date.parse` reads
+ * "1" as 2001 and "hello 2020" as a date, and rolls 2024-02-30 over into March, so it is not used.
+ * Every field is range-checked, including the days of the month in leap and common years.
+ */
+export function rfc3339Millis(text: string): number | undefined {
+  const m = RFC3339.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number);
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
+  if (days === undefined || d < 1 || d > days || h > 23 || mi > 59 || s > 59) return undefined;
+  const offH = m[10] === undefined ? 0 : Number(m[10]);
+  const offM = m[11] === undefined ? 0 : Number(m[11]);
+  if (offH > 23 || offM > 59) return undefined;
+  const sign = m[9] === '-' ? -1 : 1;
+  const frac = m[7] ? Math.floor(Number(`0${m[7]}`) * 1000) : 0;
+  return Date.UTC(y, mo - 1, d, h, mi, s, frac) - sign * (offH * 60 + offM) * 60_000;
+}
+
 /** The job id a spec gets when none is given: its name and the first 10 hex digits of its hash. */
 export function defaultJobId(name: string, specHash: string): string {
   return `${name || 'job'}-${specHash.slice(0, 10)}`;
@@ -186,8 +211,10 @@ export function finishSpec(
     jobId = id.specHash ? defaultJobId(resolved.name, id.specHash) : undefined;
     if (!jobId) problems.push('a job id or a spec hash is required');
   }
-  if (resolved.deadline !== undefined && Number.isNaN(Date.parse(resolved.deadline))) {
-    problems.push(`deadline must be an ISO 8601 date-time, got "${resolved.deadline}"`);
+  if (resolved.deadline !== undefined && rfc3339Millis(resolved.deadline) === undefined) {
+    problems.push(
+      `deadline must be an RFC 3339 date-time with a time zone, e.g. 2026-12-31T18:00:00Z, got ${quote(resolved.deadline)}`,
+    );
   }
   if (id.initImage !== undefined && jobId !== undefined && JOB_ID_PATTERN.test(jobId))
     problems.push(...initImageRefProblems(id.initImage, jobId));

@@ -4,9 +4,9 @@
  * they can rotate: new payloads are encrypted with the newest key, and every key still listed can
  * decrypt, so histories written before a rotation stay readable as long as their key is kept.
  */
-import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors';
+import { readUserText } from '../host/files';
 
 /** Environment variables that turn payload encryption on. Set at most one of them. */
 export const CODEC_ENV = {
@@ -82,16 +82,8 @@ export function parseKeyEntries(entries: string[], where: string): Keyring {
 /** Reads a key file: one `id:base64key` per line, `#` comments and blank lines ignored. */
 export function readKeyFile(file: string, cwd: string = process.cwd()): Keyring {
   const abs = path.resolve(cwd, file);
-  let text: string;
-  try {
-    if (!statSync(abs).isFile()) throw new UserError(`${CODEC_ENV.keyFile}: ${abs} is not a file`);
-    text = readFileSync(abs, 'utf8');
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    throw new UserError(
-      `${CODEC_ENV.keyFile}: cannot read ${abs} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
+  // A regular file of bounded size only (a FIFO would hang, a device would never end).
+  const text = readUserText(abs, { what: CODEC_ENV.keyFile, maxBytes: 1 << 20 });
   const entries = text
     .split(/\r?\n/)
     .map((l) => l.trim())

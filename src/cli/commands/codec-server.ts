@@ -6,7 +6,9 @@
 import { UserError } from '../../common/errors';
 import type { VldmConfig } from '../../config/config';
 import { AesGcmPayloadCodec, CODEC_ENV, keyringFromEnv } from '../../security';
-import { originOf, startCodecServer } from '../../security/codec-server';
+import { codecTokenFromEnv, isLoopbackHost, originOf, startCodecServer } from '../../security/codec-server';
+import { parseInteger } from '../../config/values';
+import { quote } from '../../common/quote';
 
 export interface CodecServerFlags {
   port?: string;
@@ -15,10 +17,7 @@ export interface CodecServerFlags {
 }
 
 export function parsePort(v: string | undefined): number {
-  const port = Number(v ?? '8888');
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UserError(`--port must be an integer from 0 to 65535, got "${v}"`);
-  return port;
+  return parseInteger('--port', v ?? '8888', 0, 65535);
 }
 
 export async function codecServer(opts: CodecServerFlags, cfg: VldmConfig): Promise<number> {
@@ -28,7 +27,9 @@ export async function codecServer(opts: CodecServerFlags, cfg: VldmConfig): Prom
     try {
       originOf(o);
     } catch {
-      throw new UserError(`--ui-origin must be the Web UI's origin, e.g. http://127.0.0.1:8233, got "${o}"`);
+      throw new UserError(
+        `--ui-origin must be the Web UI's origin, e.g. http://127.0.0.1:8233, got ${quote(o)}`,
+      );
     }
   }
   const ring = keyringFromEnv();
@@ -36,20 +37,28 @@ export async function codecServer(opts: CodecServerFlags, cfg: VldmConfig): Prom
     throw new UserError(
       `no payload keys: set ${CODEC_ENV.keys} or ${CODEC_ENV.keyFile} (see docs/configuration.md)`,
     );
+  const token = codecTokenFromEnv();
+  const host = opts.host ?? '127.0.0.1';
   const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
+  // Beyond loopback the token is all that stands between the network and the keys: say so.
+  if (!isLoopbackHost(host))
+    log(
+      `warning: listening on ${quote(host)}, beyond this machine: anyone who reaches it with the token can decrypt; serve it behind TLS (a proxy or ingress)`,
+    );
   let server;
   try {
     server = await startCodecServer({
       codec: new AesGcmPayloadCodec(ring),
       port,
-      host: opts.host ?? '127.0.0.1',
+      host,
       allowedOrigins: origins,
+      token,
       log,
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
-      throw new UserError(`cannot listen on ${opts.host ?? '127.0.0.1'}:${port} (${code})`);
+      throw new UserError(`cannot listen on ${quote(host)} port ${port} (${code})`);
     throw err;
   }
   log(

@@ -1,19 +1,16 @@
 /** `vldm watch | status | list | cancel | fetch`: following and reading jobs on a Temporal server. */
 import type { VldmConfig } from '../../config/config';
 import { jobUiUrl } from '../../config/config';
+import { parseInteger } from '../../config/values';
 import { UserError } from '../../common/errors';
-import { JOB_ID_PATTERN } from '../../common/names';
-import { checkOutputPath } from '../edge';
+import { checkJobIdArg, checkOutputPath } from '../edge';
 import { makeOut } from '../io';
 import { cancelJob, connectTemporal, jobStatus, listJobs } from '../../client/jobs';
 import { showProgress } from '../progress-view';
 import { createStore, storeConfigFromUrl } from '../../storage';
 
-function checkJobId(id: string | undefined): string {
-  if (!id || !JOB_ID_PATTERN.test(id))
-    throw new UserError(`job id must match ${JOB_ID_PATTERN}, got "${id ?? ''}"`);
-  return id;
-}
+/** One check, one quoting for job ids on the command line (src/cli/edge.ts). */
+const checkJobId = (id: string | undefined): string => checkJobIdArg(id);
 
 async function withClient<T>(
   cfg: VldmConfig,
@@ -77,9 +74,8 @@ export async function status(id: string, opts: { json?: boolean }, cfg: VldmConf
 
 export async function list(opts: { json?: boolean; limit?: string }, cfg: VldmConfig): Promise<number> {
   const out = makeOut(Boolean(opts.json));
-  const limit = opts.limit === undefined ? 50 : Number(opts.limit);
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new UserError(`--limit must be a positive integer, got "${opts.limit}"`);
+  // Decimal digits only, as every integer flag (`0x10` is refused, not read as 16).
+  const limit = opts.limit === undefined ? 50 : parseInteger('--limit', opts.limit, 1, 10_000);
   return withClient(cfg, async (client) => {
     const jobs = await listJobs(client, limit);
     if (opts.json) out.result(jobs);
