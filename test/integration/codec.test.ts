@@ -33,15 +33,22 @@ import {
   PayloadDecryptionError,
 } from '../../src/security';
 import { dataConverterWith } from '../../src/security';
-import { CORS_ALLOWED_HEADERS } from '../../src/security/codec-server';
+import {
+  CORS_ALLOWED_HEADERS,
+  startCodecServer,
+  type RunningCodecServer,
+} from '../../src/security/codec-server';
 import { loadPack } from '../../src/models/pack';
 import { summarisePack } from '../../src/activity-runtime/model-cache';
 import type { PrepareOutput } from '../../src/common/boundary';
 import { CONTRACT_PACK, startDeployment, type TestDeployment } from '../support/pipeline';
-import { startCli } from '../support/cli';
+import { runCli, startCli } from '../support/cli';
 import { testStateDir } from '../support/servers';
 
 const b64 = () => randomBytes(32).toString('base64');
+/** The codec server's bearer token in these tests, and the header that carries it. */
+const TOKEN = `tok-${randomBytes(16).toString('hex')}`;
+const AUTH = { Authorization: `Bearer ${TOKEN}` };
 const K1 = `k1:${b64()}`;
 const K2 = `k2:${b64()}`;
 const utf8 = new TextEncoder();
@@ -104,7 +111,7 @@ describe('the AES-256-GCM payload codec', () => {
     expect(() => keyringFromEnv({ VLDM_CODEC_KEYS: `bad id:${b64()}` })).toThrow(/key id must be/);
     expect(() => keyringFromEnv({ VLDM_CODEC_KEYS: K1, VLDM_CODEC_KEY_FILE: '/x' })).toThrow(UserError);
     expect(() => keyringFromEnv({ VLDM_CODEC_KEY_FILE: '/nonexistent/keys' })).toThrow(
-      /cannot read \/nonexistent\/keys \(ENOENT\)/,
+      /VLDM_CODEC_KEY_FILE "\/nonexistent\/keys" does not exist/,
     );
     expect(keyringFromEnv({})).toBeUndefined();
   });
@@ -161,7 +168,7 @@ function plaintextHits(events: unknown[], marker: string): string[] {
 }
 
 describe('a job with payload encryption on', () => {
-  const keysEnv = { VLDM_CODEC_KEYS: `${K1},${K2}` };
+  const keysEnv = { VLDM_CODEC_KEYS: `${K1},${K2}`, VLDM_CODEC_SERVER_TOKEN: TOKEN };
   const codec = new AesGcmPayloadCodec(parseKeyEntries([K1, K2], 'test keys'));
   let d: TestDeployment;
   let workers: RunningWorkers;
@@ -271,7 +278,7 @@ describe('a job with payload encryption on', () => {
     const body = JSON.stringify({ payloads: startedInput.map((p) => payloadToJson(p)) });
     const res = await fetch(`${base}/api/v1/namespaces/default/decode`, {
       method: 'POST',
-      headers: { Origin: uiOrigin, 'Content-Type': 'application/json', 'X-Namespace': 'default' },
+      headers: { ...AUTH, Origin: uiOrigin, 'Content-Type': 'application/json', 'X-Namespace': 'default' },
       body,
     });
     expect(res.status).toBe(200);
@@ -287,15 +294,19 @@ describe('a job with payload encryption on', () => {
 
     // /encode gives ciphertext under the newest key, which decodes back.
     const enc = (await (
-      await fetch(`${base}/encode`, { method: 'POST', body: JSON.stringify({ payloads: out.payloads }) })
+      await fetch(`${base}/encode`, {
+        method: 'POST',
+        headers: AUTH,
+        body: JSON.stringify({ payloads: out.payloads }),
+      })
     ).json()) as { payloads: JsonPayload[] };
     expect(Buffer.from(enc.payloads[0].metadata![KEY_ID_METADATA]!, 'base64').toString()).toBe('k2');
     const back = (await (
-      await fetch(`${base}/decode`, { method: 'POST', body: JSON.stringify(enc) })
+      await fetch(`${base}/decode`, { method: 'POST', headers: AUTH, body: JSON.stringify(enc) })
     ).json()) as { payloads: JsonPayload[] };
     expect(back.payloads[0].data).toBe(out.payloads[0].data);
 
-    const bad = await fetch(`${base}/decode`, { method: 'POST', body: 'not json' });
+    const bad = await fetch(`${base}/decode`, { method: 'POST', headers: AUTH, body: 'not json' });
     expect(bad.status).toBe(400);
   });
   it('a failing job keeps its error message and stack trace encrypted, and the codec server decodes them', async () => {
@@ -342,6 +353,7 @@ describe('a job with payload encryption on', () => {
     // The codec server (what the Web UI calls) decodes the message and the stack trace.
     const res = await fetch(`${codecBase}/decode`, {
       method: 'POST',
+      headers: AUTH,
       body: JSON.stringify({ payloads: [payloadToJson(encoded)] }),
     });
     expect(res.status).toBe(200);
@@ -406,6 +418,159 @@ describe('a job with payload encryption on', () => {
       standIn.shutdown();
       await running;
       await connection.close();
+    }
+  });
+});
+
+/**
+ * The codec server's own checks (issue 13), on a real HTTP server: a bearer token on every request
+ * but the preflight whatever the Origin, answers that name no key, and bounded requests answered
+ * with 413 (not a reset). No Temporal needed: the server only holds keys.
+ */
+describe('the codec server lets in only callers with the token', () => {
+  const ring = parseKeyEntries([K1, K2], 'test keys');
+  const origin = 'http://127.0.0.1:8233';
+  let server: RunningCodecServer;
+  let sealed: JsonPayload[];
+  beforeAll(async () => {
+    server = await startCodecServer({
+      codec: new AesGcmPayloadCodec(ring),
+      port: 0,
+      allowedOrigins: [origin],
+      token: TOKEN,
+      maxBodyBytes: 1 << 20,
+      maxPayloads: 100,
+    });
+    sealed = (await new AesGcmPayloadCodec(ring).encode([jsonPayload({ secret: 'plans' })])).map((p) =>
+      payloadToJson(p),
+    );
+  });
+  afterAll(async () => server?.close());
+  const decode = (headers: Record<string, string>, body = JSON.stringify({ payloads: sealed })) =>
+    fetch(`${server.url}/decode`, { method: 'POST', headers, body });
+
+  it('refuses a request without a token or with a wrong one, with or without an Origin', async () => {
+    const tries: Array<Record<string, string>> = [
+      {},
+      { Origin: origin },
+      { Authorization: 'Bearer wrong-token-wrong-token' },
+      { Authorization: `Basic ${TOKEN}` },
+      { Authorization: `Bearer ${TOKEN}x` },
+      { Origin: origin, Authorization: `Bearer ${TOKEN.slice(0, -1)}` },
+    ];
+    for (const headers of tries) {
+      const res = await decode(headers);
+      expect(res.status, JSON.stringify(headers)).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      const body = await res.text();
+      expect(body).not.toMatch(/plans|k1|k2/);
+    }
+    // /encode would mint ciphertext for anyone: it needs the token too.
+    const mint = await fetch(`${server.url}/encode`, {
+      method: 'POST',
+      body: JSON.stringify({ payloads: [payloadToJson(jsonPayload(1))] }),
+    });
+    expect(mint.status).toBe(401);
+  });
+
+  it('decodes with the right token (from the UI origin, and from no origin: the CLI)', async () => {
+    for (const headers of [AUTH, { ...AUTH, Origin: origin }]) {
+      const res = await decode(headers);
+      expect(res.status).toBe(200);
+      const out = (await res.json()) as { payloads: JsonPayload[] };
+      expect(JSON.parse(Buffer.from(out.payloads[0].data!, 'base64').toString())).toEqual({
+        secret: 'plans',
+      });
+    }
+  });
+
+  it('still answers the UI’s CORS preflight, which carries no credentials', async () => {
+    const pre = await fetch(`${server.url}/decode`, {
+      method: 'OPTIONS',
+      headers: {
+        Origin: origin,
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'authorization',
+      },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+  });
+
+  it('names no key id and no allowed origin in its answers', async () => {
+    const unknown = parseKeyEntries([`k9:${b64()}`], 'other');
+    const foreign = (await new AesGcmPayloadCodec(unknown).encode([jsonPayload('x')])).map((p) =>
+      payloadToJson(p),
+    );
+    const res = await decode(AUTH, JSON.stringify({ payloads: foreign }));
+    expect(res.status).toBe(400);
+    const body = await res.text();
+    expect(body).not.toMatch(/k9|k1|k2/);
+    const evil = await decode({ ...AUTH, Origin: 'http://evil.example' });
+    expect(evil.status).toBe(403);
+    expect(await evil.text()).not.toContain(origin);
+  });
+
+  it('answers a flood of empty payloads with 413 at once', async () => {
+    const flood = JSON.stringify({ payloads: new Array(200_000).fill({}) }); // 600 KB, under the body limit
+    const t0 = Date.now();
+    const res = await decode(AUTH, flood);
+    expect(res.status).toBe(413);
+    expect(await res.text()).toMatch(/at most 100 payloads per request, got 200000/);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('answers a body over the limit with 413, not a connection reset (declared and streamed)', async () => {
+    const big = 'x'.repeat(3 << 20);
+    const res = await decode(AUTH, big);
+    expect(res.status).toBe(413);
+    expect(await res.text()).toMatch(/request body over 1048576 bytes/);
+    // Without a Content-Length (chunked), the limit is found while reading.
+    const chunks = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 3; i++) c.enqueue(new TextEncoder().encode(big.slice(0, 1 << 20)));
+        c.close();
+      },
+    });
+    const streamed = await fetch(`${server.url}/decode`, {
+      method: 'POST',
+      headers: AUTH,
+      body: chunks,
+      duplex: 'half',
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    // The server is still there afterwards.
+    expect((await decode(AUTH)).status).toBe(200);
+  });
+
+  it('vldm codec-server refuses to start without a token, and warns when it listens beyond loopback', async () => {
+    const none = await runCli(
+      ['codec-server', '--port', '0'],
+      { VLDM_CODEC_KEYS: K1, VLDM_CODEC_SERVER_TOKEN: '' },
+      30_000,
+    );
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(
+      /^vldm: the codec server needs a bearer token: set VLDM_CODEC_SERVER_TOKEN or VLDM_CODEC_SERVER_TOKEN_FILE[^\n]*\n$/,
+    );
+    const short = await runCli(
+      ['codec-server', '--port', '0'],
+      { VLDM_CODEC_KEYS: K1, VLDM_CODEC_SERVER_TOKEN: 'short' },
+      30_000,
+    );
+    expect(short.code).toBe(2);
+    expect(short.stderr).not.toContain('short');
+    const wide = await startCli(
+      ['codec-server', '--port', '0', '--host', '0.0.0.0'],
+      { VLDM_CODEC_KEYS: K1, VLDM_CODEC_SERVER_TOKEN: TOKEN },
+      /codec-server ready/,
+    );
+    try {
+      expect(wide.log()).toMatch(/warning: listening on "0\.0\.0\.0", beyond this machine/);
+      expect(wide.log()).not.toContain(TOKEN);
+    } finally {
+      wide.child.kill('SIGTERM');
+      await once(wide.child, 'exit');
     }
   });
 });
