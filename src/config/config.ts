@@ -162,7 +162,12 @@ export function resolveConfig(
   const natsUrl = str('natsUrl') ?? DEFAULTS.natsUrl;
   if (natsUrl !== 'off' && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl)) {
     throw new UserError(
-      `NATS URL must look like nats://host:port (or be "off"), got ${quoteRedacted(natsUrl)}`,
+      `NATS URL must look like nats://host:port (or be "off"), got ${
+        // A value with no scheme may be a password pasted in the wrong place: its length only.
+        /^[a-z][a-z0-9+.-]*:\/\//i.test(natsUrl)
+          ? quoteRedacted(natsUrl)
+          : `a value that is not a URL (${[...natsUrl].length} characters, not shown: it may be a secret)`
+      }`,
     );
   }
   // NATS credentials (VLDM_NATS_USER/PASSWORD, VLDM_NATS_TOKEN, VLDM_NATS_CREDS_FILE or the URL's user

@@ -16,13 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main';
+import { repoRoot } from '../../src/host/paths';
 import { runCli } from '../support/cli';
 import { CONTRACT_PACK } from '../support/pipeline';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
-const PROCESS_RUNS = Number(process.env.FUZZ_PROCESS_RUNS ?? 8);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
+const PROCESS_RUNS = Number(process.env.FUZZ_PROCESS_RUNS ?? 12);
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'vldm-fuzz-'));
 /** Where refused cases must not write: the state folder every case points at. */
@@ -62,9 +62,6 @@ const hostile = fc.constantFrom(
   'localhost',
   's3://',
   's3://Bad_Bucket',
-  'nats://bob:hunt@r2-pw@127.0.0.1:4222',
-  'nats://s3cr3t-tok@127.0.0.1:4222',
-  'nats://u:p:ss w0rd@h:4222',
   '2024-02-30T00:00:00Z',
   '2099-01-01T00:00:00Z',
   '2020-01-01T00:00:00Z',
@@ -74,20 +71,37 @@ const hostile = fc.constantFrom(
   '/dev/zero',
   '/proc/x.mp4',
 );
+/** Values that carry a secret: only ever given where a secret belongs (NATS URL and token). */
+const secretValue = fc.constantFrom(
+  'nats://bob:hunt@r2-pw@127.0.0.1:4222',
+  'nats://s3cr3t-tok@127.0.0.1:4222',
+  'nats://u:p:ss w0rd@h:4222',
+  'nats://u:p:ss w0rd@h:4222\n',
+  's3cr3t-tok',
+);
+const SECRET_SLOTS = new Set(['--nats', 'VLDM_NATS_URL', 'VLDM_NATS_TOKEN', 'natsUrl']);
 const value = fc.oneof(hostile, fc.string({ maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 8 }));
 
-const JOB_FLAGS = [
-  '--seconds',
-  '--fps',
-  '--scene',
-  '--traffic',
-  '--seed',
-  '--name',
-  '--job-id',
-  '--deadline',
-];
-const CONFIG_FLAGS = ['--temporal-address', '--namespace', '--temporal-ui', '--store', '--nats', '--threads'];
-const flagPair = fc.tuple(fc.constantFrom(...JOB_FLAGS, ...CONFIG_FLAGS), value);
+/** Each flag with values it accepts: half the values drawn are these, so successes are fuzzed too. */
+const FLAGS: Record<string, string[]> = {
+  '--seconds': ['2', '1', '0.5'],
+  '--fps': ['24'],
+  '--scene': ['day', 'night'],
+  '--traffic': ['clear', 'crowded'],
+  '--seed': ['0', '7', '4294967295'],
+  '--name': ['ok-name', 'Night Drive'],
+  '--job-id': ['job-1'],
+  '--deadline': ['2099-01-01T00:00:00Z', '2099-06-30T12:00:00.5+02:00'],
+  '--temporal-address': ['127.0.0.1:7233', '[::1]:7233', 'temporal.example.com:443'],
+  '--namespace': ['default', 'prod.a2b3c'],
+  '--temporal-ui': ['http://127.0.0.1:8233'],
+  '--store': [path.join(tmp, 'store'), 's3://vldm-bucket/prefix'],
+  '--nats': ['off', 'nats://127.0.0.1:4222'],
+  '--threads': ['1', '4'],
+};
+const flagPair = fc
+  .constantFrom(...Object.keys(FLAGS))
+  .chain((flag) => fc.tuple(fc.constant(flag), fc.oneof(fc.constantFrom(...FLAGS[flag]), value)));
 
 const ENV_KEYS = [
   'VLDM_THREADS',
@@ -101,9 +115,34 @@ const ENV_KEYS = [
   'VLDM_STORE',
   'VLDM_EXECUTION_PROVIDERS',
 ];
-const envArb = fc.dictionary(fc.constantFrom(...ENV_KEYS), value, { maxKeys: 3 });
+const ENV_OK: Record<string, string[]> = {
+  VLDM_THREADS: ['2'],
+  VLDM_TEMPORAL_ADDRESS: ['[::1]:7233'],
+  VLDM_TEMPORAL_NAMESPACE: ['default'],
+  VLDM_TEMPORAL_TLS: ['false', 'OFF', '0'],
+  VLDM_NATS_URL: ['off'],
+  VLDM_STORE: [path.join(tmp, 'store')],
+  VLDM_EXECUTION_PROVIDERS: ['cpu'],
+};
+const envArb = fc
+  .uniqueArray(
+    fc
+      .constantFrom(...ENV_KEYS)
+      .chain((k) =>
+        fc.tuple(
+          fc.constant(k),
+          fc.oneof(
+            ENV_OK[k] ? fc.constantFrom(...ENV_OK[k]) : value,
+            SECRET_SLOTS.has(k) ? secretValue : value,
+            value,
+          ),
+        ),
+      ),
+    { selector: (p) => p[0], maxLength: 3 },
+  )
+  .map((pairs) => Object.fromEntries(pairs) as Record<string, string>);
 
-const CONFIG_KEYS = ['store', 'intraOpThreads', 'namespace', 'temporalAddress', 'natsUrl', 'temporal'];
+const CONFIG_KEYS = ['store', 'intraOpThreads', 'namespace', 'temporalAddress', 'temporal', 'pack'];
 const jsonValue = fc.oneof(
   value,
   fc.integer(),
@@ -114,13 +153,21 @@ const jsonValue = fc.oneof(
 /** A config file: none, JSON with random keys and values, or raw bytes. */
 const configArb = fc.option(
   fc.oneof(
-    fc.dictionary(fc.constantFrom(...CONFIG_KEYS), jsonValue, { maxKeys: 3 }).map((o) => JSON.stringify(o)),
+    fc
+      .record(
+        {
+          natsUrl: secretValue,
+          rest: fc.dictionary(fc.constantFrom(...CONFIG_KEYS), jsonValue, { maxKeys: 3 }),
+        },
+        { requiredKeys: ['rest'] },
+      )
+      .map(({ natsUrl, rest }) => JSON.stringify(natsUrl === undefined ? rest : { ...rest, natsUrl })),
     fc.string({ unit: 'binary', maxLength: 40 }),
   ),
 );
 
 const caseArb = fc.record({
-  flags: fc.array(flagPair, { maxLength: 4 }),
+  flags: fc.uniqueArray(flagPair, { selector: (p) => p[0], maxLength: 4 }),
   env: envArb,
   config: configArb,
 });
@@ -128,6 +175,15 @@ type FuzzCase = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 
 /** Every VLDM_* variable of this process, so each case sees only its own. */
 const ownEnv = Object.keys(process.env).filter((k) => k.startsWith('VLDM_') && k !== 'VLDM_TEST_PORT_OFFSET');
+
+/**
+ * The built CLI's `main` (what bin/vldm.js runs): its commands load lazily with `require`, which
+ * finds the compiled modules only (npm run build first, as for every test that runs `vldm`).
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { main } = require(
+  path.join(process.env.FUZZ_CLI_ROOT ?? repoRoot(), 'dist', 'src', 'cli', 'main.js'),
+) as typeof import('../../src/cli/main');
 
 let caseNo = 0;
 function argvOf(c: FuzzCase, command: string[]): string[] {
@@ -170,6 +226,7 @@ describe('fuzzing the CLI edge and the config loader', () => {
   afterAll(() => Object.assign(process.env, saved));
 
   it(`plan, in-process: ${RUNS} cases succeed or refuse cleanly (seed ${SEED})`, async () => {
+    const codes: number[] = [];
     const write = { out: process.stdout.write, err: process.stderr.write };
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
@@ -191,9 +248,14 @@ describe('fuzzing the CLI edge and the config loader', () => {
         }
         expect(Date.now() - t0, JSON.stringify(c).slice(0, 300)).toBeLessThan(5000);
         checkOutcome(c, code, stderr);
+        codes.push(code);
       }),
       { seed: SEED, numRuns: RUNS, endOnFailure: true },
     );
+    // Both outcomes are exercised: the generator reaches accepted command lines, not only refusals.
+    const ok = codes.filter((c) => c === 0).length;
+    expect(ok, `${ok} of ${codes.length} accepted`).toBeGreaterThanOrEqual(Math.ceil(RUNS * 0.03));
+    expect(codes.length - ok).toBeGreaterThanOrEqual(Math.ceil(RUNS * 0.3));
   }, 60_000);
 
   it(`submit, as real processes: ${PROCESS_RUNS} cases refuse cleanly (seed ${SEED})`, async () => {
