@@ -317,7 +317,7 @@ describe('badly configured NATS credentials', () => {
     expect(twoWays).toMatch(/configured 2 ways \(user, token\)/);
     expect(twoWays).not.toMatch(/hunter2|s3cret/);
     expect(err({ ...base, VLDM_NATS_CREDS_FILE: '/nonexistent/x.creds' })).toBe(
-      'VLDM_NATS_CREDS_FILE=/nonexistent/x.creds cannot be read (ENOENT)',
+      'VLDM_NATS_CREDS_FILE "/nonexistent/x.creds" does not exist',
     );
     const notCreds = path.join(mkdtempSync(path.join(os.tmpdir(), 'vldm-nats-bad-')), 'x.creds');
     writeFileSync(notCreds, 'SUAEXAMPLESEEDTHATMUSTNOTBEPRINTED\n');

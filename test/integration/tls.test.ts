@@ -281,9 +281,20 @@ describe('TLS settings', () => {
     );
     expect(() => temporalTlsFromEnv({ VLDM_TEMPORAL_TLS_CA_FILE: '/nonexistent/ca.pem' })).toThrow(UserError);
     expect(() => temporalTlsFromEnv({ VLDM_TEMPORAL_TLS_CA_FILE: '/nonexistent/ca.pem' })).toThrow(
-      'VLDM_TEMPORAL_TLS_CA_FILE=/nonexistent/ca.pem cannot be read: ENOENT',
+      'VLDM_TEMPORAL_TLS_CA_FILE "/nonexistent/ca.pem" does not exist',
     );
     expect(temporalTlsFromEnv({})).toBeUndefined();
     expect(temporalTlsFromEnv({ VLDM_TEMPORAL_TLS: 'true' })).toEqual({});
+    // One set of spellings, any case; anything else is refused rather than read as "off".
+    for (const on of ['TRUE', '1', 'yes', 'On'])
+      expect(temporalTlsFromEnv({ VLDM_TEMPORAL_TLS: on })).toEqual({});
+    for (const off of ['false', '0', 'NO', 'off'])
+      expect(temporalTlsFromEnv({ VLDM_TEMPORAL_TLS: off })).toBeUndefined();
+    expect(() => temporalTlsFromEnv({ VLDM_TEMPORAL_TLS: 'enabled' })).toThrow(
+      'VLDM_TEMPORAL_TLS must be one of true/1/yes/on/false/0/no/off, got "enabled"',
+    );
+    expect(() =>
+      temporalTlsFromEnv({ VLDM_TEMPORAL_TLS: 'off', VLDM_TEMPORAL_TLS_CA_FILE: files.ca }),
+    ).toThrow(/VLDM_TEMPORAL_TLS is off but VLDM_TEMPORAL_TLS_CA_FILE ask for TLS/);
   });
 });
