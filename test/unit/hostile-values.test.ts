@@ -13,6 +13,8 @@ import { parseBoolean, parseHostPort, parseInteger, parseNamespace } from '../..
 import { rfc3339Millis } from '../../src/planning/spec';
 import { readUserFile } from '../../src/host/files';
 import { natsTarget, redactNatsUrl, scrubNatsSecrets } from '../../src/events/auth';
+import { deflateSync, crc32 } from 'node:zlib';
+import { pngProblem } from '../../src/media/init-image';
 
 describe('quote', () => {
   it('escapes control characters so a value is always one line', () => {
@@ -145,5 +147,86 @@ describe('readUserFile', () => {
     expect(() => readUserFile(path.join(dir, 'big'), { what: 'f', maxBytes: 1000 })).toThrow(
       /is 2000 bytes; at most 1000 bytes are accepted/,
     );
+  });
+});
+
+/** A PNG built here: RGB 8-bit, `interlaced` with Adam7, its chunks editable before they are sealed. */
+function png(
+  w: number,
+  h: number,
+  interlaced: boolean,
+  edit: (type: string, d: Buffer) => Buffer = (_t, d) => d,
+) {
+  const chunk = (type: string, data: Buffer) => {
+    const d = edit(type, data);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), d]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(d.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const passes = interlaced
+    ? [
+        [0, 0, 8, 8],
+        [4, 0, 8, 8],
+        [0, 4, 4, 8],
+        [2, 0, 4, 4],
+        [0, 2, 2, 4],
+        [1, 0, 2, 2],
+        [0, 1, 1, 2],
+      ]
+    : [[0, 0, 1, 1]];
+  const rows: Buffer[] = [];
+  for (const [xs, ys, dx, dy] of passes)
+    for (let y = ys; y < h; y += dy) {
+      const px: number[] = [];
+      for (let x = xs; x < w; x += dx) px.push(x & 255, y & 255, 99);
+      if (px.length) rows.push(Buffer.from([0, ...px]));
+    }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, interlaced ? 1 : 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.concat(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+describe('pngProblem (PNG structure before decoding)', () => {
+  it('passes sound PNGs, plain and Adam7-interlaced, of odd sizes', async () => {
+    for (const [w, h] of [
+      [37, 23],
+      [1, 1],
+      [9, 3],
+    ])
+      for (const interlaced of [false, true]) expect(await pngProblem(png(w, h, interlaced))).toBeUndefined();
+  });
+  it('names what is wrong with a damaged one', async () => {
+    const good = png(37, 23, true);
+    expect(await pngProblem(good.subarray(0, good.length - 20))).toMatch(/truncated/);
+    const badCrc = Buffer.from(good);
+    badCrc[20] ^= 1; // inside IHDR's data, the CRC left as it was
+    expect(await pngProblem(badCrc)).toBe("the IHDR chunk's CRC does not match its data");
+    const taller = png(37, 23, true, (t, d) => {
+      if (t === 'IHDR') d.writeUInt32BE(46, 4);
+      return d;
+    });
+    expect(await pngProblem(taller)).toMatch(/stops short: \d+ of the \d+ bytes its 37×46 header promises/);
+    const shorter = png(37, 23, false, (t, d) => {
+      if (t === 'IHDR') d.writeUInt32BE(10, 4);
+      return d;
+    });
+    expect(await pngProblem(shorter)).toMatch(/more image data than its 37×10 header says/);
+    const depth = png(4, 4, false, (t, d) => {
+      if (t === 'IHDR') d[8] = 4; // 4-bit RGB does not exist
+      return d;
+    });
+    expect(await pngProblem(depth)).toMatch(/invalid bit depth 4 for colour type 2/);
+    const cut = png(37, 23, false, (t, d) => (t === 'IDAT' ? d.subarray(0, d.length >> 1) : d));
+    expect(await pngProblem(cut)).toMatch(/compressed image data is damaged/);
   });
 });
