@@ -55,10 +55,10 @@ export const MAX_TEXT_FLAG_CHARS = 256;
  * second `vldm:` line, an ANSI escape would drive the terminal) and a bounded length. Messages further
  * in (the spec's) may then show the value as it is.
  */
-function text(flag: string, v: string): string {
-  if (escapeControls(v) !== v || [...v].length > MAX_TEXT_FLAG_CHARS)
+function text(flag: string, v: string, max = MAX_TEXT_FLAG_CHARS): string {
+  if (escapeControls(v) !== v || [...v].length > max)
     throw new UserError(
-      `--${flag} must be at most ${MAX_TEXT_FLAG_CHARS} characters without control characters, got ${quote(v)}`,
+      `--${flag} must be at most ${max} characters without control characters, got ${quote(v)}`,
     );
   return v;
 }
@@ -152,7 +152,7 @@ export async function compileJob(
  */
 export function checkOutputPath(out: string | undefined): string {
   if (!out) throw new UserError('--out is required (where to write the MP4)');
-  text('out', out);
+  text('out', out, 4096); // a path: as long as the system allows, but one line
   const abs = path.resolve(out);
   const shown = quote(abs);
   if (existsSync(abs) && statSync(abs).isDirectory())
