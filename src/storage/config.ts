@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { UserError } from '../common/errors';
+import { parseBoolean } from '../config/values';
 import { validatePrefix } from './keys';
 import { LocalArtifactStore } from './local';
 import { S3ArtifactStore, S3StoreConfig, S3StoreOptions, validateBucketName } from './s3';
@@ -26,7 +27,7 @@ export type StoreConfig = LocalStoreConfig | S3StoreConfig;
 export const STORE_ENV = {
   /** S3 endpoint URL, e.g. http://127.0.0.1:9000 for MinIO; unset means AWS S3. */
   endpoint: 'VLDM_S3_ENDPOINT',
-  /** "true"/"false": path-style URLs; default true when VLDM_S3_ENDPOINT is set. */
+  /** A boolean (true/false/1/0/yes/no/on/off): path-style URLs; default true when VLDM_S3_ENDPOINT is set. */
   forcePathStyle: 'VLDM_S3_FORCE_PATH_STYLE',
   accessKeyId: 'AWS_ACCESS_KEY_ID',
   secretAccessKey: 'AWS_SECRET_ACCESS_KEY',
@@ -39,11 +40,9 @@ export const STORE_ENV = {
 const STORE_URL_HELP =
   'an artifact store is "file:///absolute/folder", a folder path, or "s3://bucket/optional/prefix"';
 
+/** One set of boolean spellings for every switch (src/config/values.ts). */
 function parseBool(name: string, value: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (['1', 'true', 'yes'].includes(v)) return true;
-  if (['0', 'false', 'no'].includes(v)) return false;
-  throw new UserError(`${name} must be "true" or "false", got ${JSON.stringify(value)}`);
+  return parseBoolean(name, value);
 }
 
 /**

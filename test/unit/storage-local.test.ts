@@ -301,7 +301,11 @@ describe('storeConfigFromUrl and createStore', () => {
       /set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/,
     ],
     ['s3://bucket/x', { VLDM_S3_ENDPOINT: '127.0.0.1:9000' }, /must be an http:\/\/ or https:\/\/ URL/],
-    ['s3://bucket/x', { VLDM_S3_FORCE_PATH_STYLE: 'maybe' }, /must be "true" or "false"/],
+    [
+      's3://bucket/x',
+      { VLDM_S3_FORCE_PATH_STYLE: 'maybe' },
+      /VLDM_S3_FORCE_PATH_STYLE must be one of true\/1\/yes\/on\/false\/0\/no\/off, got "maybe"/,
+    ],
     ['file://remote-host/x', {}, /invalid artifact store URL/],
   ];
   it.each(badUrls)('rejects %j', (url, env, message) => {
