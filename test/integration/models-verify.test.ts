@@ -155,7 +155,7 @@ describe('verifyPack on the contract test pack', () => {
     const { code, stdout, stderr } = await runCli(['models', 'verify', PACK, '--threads', '0']);
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/^vldm: intraOpThreads .* must be an integer in \[1, 256\], got 0\n$/);
+    expect(stderr).toMatch(/^vldm: intraOpThreads .* must be an integer in \[1, 256\], got "0"\n$/);
   });
 });
 
