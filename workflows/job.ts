@@ -11,7 +11,6 @@ import {
   patched,
   setHandler,
   startChild,
-  type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type {
   FrameSource,
@@ -24,18 +23,12 @@ import type {
 } from '../src/common/boundary';
 import type { JobSpec } from '../src/planning/spec';
 import { planJob, type JobPlan } from '../src/planning/plan';
-import {
-  RENDER_VERSION,
-  WHOLE_VIDEO_RENDER_PATCH,
-  borrowedIds,
-  type RenderVersion,
-} from '../src/planning/render-plan';
+import { RENDER_VERSION, WHOLE_VIDEO_RENDER_PATCH, type RenderVersion } from '../src/planning/render-plan';
 import { QUERIES, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, segmentWorkflowId } from '../src/common/names';
 import { FAILURE_TYPES } from '../src/common/errors';
 import { STAGES, emptyCount, type JobProgress, type Stage, type StageCount } from '../src/common/progress';
 import { keyframeActivities, mediaActivities, mediaOptions, speedProbe, stageOptions } from './proxies';
 import { MEASURED_STAGES, timeoutsFor, type MeasuredStage, type StageSpeed } from '../src/planning/timeouts';
-import { relay } from './lending';
 import { segmentRenderWorkflow } from './segment';
 
 export const jobProgressQuery = defineQuery<JobProgress>(QUERIES.progress);
@@ -88,8 +81,6 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
     );
     const render = patched(WHOLE_VIDEO_RENDER_PATCH) ? RENDER_VERSION.wholeVideo : RENDER_VERSION.perSegment;
     const plan = plannedOrFail(spec, prepared.pack, render);
-    // Version 2 segments lend each other the outputs they read across a boundary, through this workflow.
-    const lending = render === RENDER_VERSION.wholeVideo ? relay() : undefined;
     const ctx: StageContext = { spec, pack: prepared.pack, labels: plan.labels };
     for (const stage of STAGES) progress.stages[stage].total = plan.counts[stage];
     progress.segments = plan.segments.map((s) => ({
@@ -140,8 +131,6 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
         start: seg.keyframes.start,
         end: seg.keyframes.start + seg.keyframes.frames,
       };
-      const needs = borrowedIds(seg.render);
-      const lent = lending?.lentSoFar(needs) ?? [];
       renderTimeouts ??= {
         interpolation: timeoutsFor(await speeds.interpolation),
         decode: timeoutsFor(await speeds.decode),
@@ -157,14 +146,12 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
             segment: seg,
             keyframes: previous,
             timeouts: renderTimeouts,
-            ...(lent.length > 0 ? { lent } : {}),
           },
         ],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `${spec.jobId} segment ${seg.index}: frames ${seg.frames.start}–${seg.frames.end - 1}`,
         memo: { jobId: spec.jobId, segment: seg.index },
       });
-      lending?.started(needs, lent, child as ChildWorkflowHandle<never>);
       progress.segments[seg.index].state = 'rendering';
       const renderingSegment = child.result().then(
         (r) => {
@@ -189,10 +176,7 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
       renderingSegment.catch(() => undefined);
       rendering.push(renderingSegment);
     }
-    // A lent output that cannot be forwarded would leave its borrower waiting: fail the job instead.
-    const results = await (lending
-      ? Promise.race([Promise.all(rendering), lending.failure])
-      : Promise.all(rendering));
+    const results = await Promise.all(rendering);
     const stitched: StitchOutput = count(
       'stitch',
       await mediaActivities.stitchJob.executeWithOptions(

@@ -4,7 +4,7 @@
  * with no barrier between stages. A 4T→16T window waits only for the T→4T windows it reads, a decode
  * window only for its latents, a tile only for its decode windows, the clip for its tiles. Decode
  * windows and tiles near a segment boundary read outputs of earlier segments: those are borrowed
- * (lent by the segment that made them, relayed by the job workflow; workflows/lending.ts), never
+ * (lent by the segment that made them, signalled to this child; workflows/lending.ts), never
  * computed twice. Outputs that later segments read are lent as soon as they exist.
  */
 import type {
@@ -47,9 +47,9 @@ export async function renderSegmentDataflow(
   progress: SegmentRenderProgress,
 ): Promise<SegmentRenderResult> {
   // Registered before the first await, so no lent output can arrive unhandled.
-  const borrowed = borrower(input.lent);
-  const lending = lender(render.lends);
+  const borrowed = borrower();
   const { segment: seg, keyframes, timeouts, spec, pack, labels } = input;
+  const lending = lender(spec.jobId, render.lends);
   const base: StageContext = { spec, pack, labels };
 
   let total = 0;

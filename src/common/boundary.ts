@@ -37,7 +37,7 @@ export interface FrameSource {
 
 /**
  * One render output lent from the segment that made it to a later segment that reads it (render
- * version 2, src/planning/render-plan.ts), relayed by the job workflow. `id` is a `renderItemId`.
+ * version 2, src/planning/render-plan.ts), by a signal to the later segment's child. `id` is a `renderItemId`.
  */
 export interface LentOutput {
   id: string;
@@ -115,11 +115,6 @@ export interface StitchOutput extends StageOutput, VideoFacts {}
 export interface SegmentRenderInput extends StageContext {
   segment: SegmentPlan;
   keyframes: FrameSource;
-  /**
-   * Render version 2: outputs of earlier segments this segment borrows that already existed when it
-   * started (the rest arrive by the `lent` signal). Absent in version 1 and when there are none.
-   */
-  lent?: LentOutput[];
   /** Per-stage timeouts from the speeds the pools measured for this job. */
   timeouts: Record<'interpolation' | 'decode' | 'upscale', StageTimeouts>;
 }

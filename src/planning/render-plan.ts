@@ -8,8 +8,8 @@
  * Who renders what: each decode window and tile is rendered by the LATEST segment whose frames it
  * reads, so every input exists (or is being made) by the time that segment's child starts. What it
  * reads of earlier segments it does not compute again: the earlier child lends those outputs (its
- * latents near the boundary, its decode windows, its tiles that the later clip blends) and the job
- * workflow relays them (workflows/lending.ts). Every activity therefore runs in exactly one child.
+ * latents near the boundary, its decode windows, its tiles that the later clip blends) by signalling
+ * the later child (workflows/lending.ts). Every activity therefore runs in exactly one child.
  * The clip of a segment is the frames whose covering tiles belong to it at the latest, so clips still
  * partition the video and each is encoded by one child. Pure; imported by workflows.
  */
@@ -45,8 +45,8 @@ export interface SegmentRender {
   clip: Span;
   /** Earlier segments' outputs this segment reads, by segment, in segment order; absent when none. */
   borrowed?: BorrowedOutputs[];
-  /** Ids (`renderItemId`) of this segment's outputs that later segments read; absent when none. */
-  lends?: string[];
+  /** This segment's outputs that later segments read (`renderItemId`s), by borrower; absent when none. */
+  lends?: Array<{ segment: number; ids: string[] }>;
 }
 
 /** The one id of a render item, shared by the plan, the lending child, the relay and the borrower. */
@@ -169,10 +169,11 @@ export function planWholeVideoRender(
     return { clip, ownDecode, ownTiles, borrowed };
   });
   // A segment lends exactly what later segments borrow from it.
-  const lends = segments.map(() => new Set<string>());
-  for (const p of plans)
+  const lends = segments.map((): Array<{ segment: number; ids: string[] }> => []);
+  plans.forEach((p, j) => {
     for (const b of p.borrowed)
-      for (const id of borrowedIds({ clip: p.clip, borrowed: [b] })) lends[b.segment].add(id);
+      lends[b.segment].push({ segment: j, ids: borrowedIds({ clip: p.clip, borrowed: [b] }).sort() });
+  });
 
   return {
     segments: plans.map((p, i) => ({
@@ -181,7 +182,7 @@ export function planWholeVideoRender(
       render: {
         clip: p.clip,
         ...(p.borrowed.length > 0 ? { borrowed: p.borrowed } : {}),
-        ...(lends[i].size > 0 ? { lends: [...lends[i]].sort() } : {}),
+        ...(lends[i].length > 0 ? { lends: lends[i] } : {}),
       },
     })),
   };

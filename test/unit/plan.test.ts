@@ -346,7 +346,7 @@ function checkWholeVideoRender(plan: JobPlan, pack: PackSummary, N: number): voi
   });
   // A segment borrows exactly what it reads directly of earlier segments: latents for its decode
   // windows, decode windows for its tiles, tiles for its clip; and lends exactly what later ones borrow.
-  const lentBy = new Map<number, Set<string>>(segs.map((s) => [s.index, new Set<string>()]));
+  const lentBy = new Map<number, Array<{ segment: number; ids: string[] }>>(segs.map((s) => [s.index, []]));
   for (const s of segs) {
     const clip = s.render!.clip;
     const expected = new Map<number, { latents: string[]; decode: string[]; upscale: number[] }>();
@@ -390,11 +390,11 @@ function checkWholeVideoRender(plan: JobPlan, pack: PackSummary, N: number): voi
       [...expected.keys()].sort(),
     );
     for (const b of s.render!.borrowed ?? [])
-      for (const id of borrowedIds({ clip, borrowed: [b] })) lentBy.get(b.segment)!.add(id);
+      lentBy.get(b.segment)!.push({ segment: s.index, ids: borrowedIds({ clip, borrowed: [b] }).sort() });
   }
   for (const s of segs)
     expect(s.render!.lends ?? [], `segment ${s.index} lends what later segments borrow`).toEqual(
-      [...lentBy.get(s.index)!].sort(),
+      lentBy.get(s.index),
     );
 }
 
