@@ -15,7 +15,8 @@ import type {
   UpscaleTilePlan,
 } from '../planning/plan';
 import type { StageSpeed, StageTimeouts } from '../planning/timeouts';
-import type { SegmentRenderProgress } from './progress';
+import type { Span } from '../planning/tiling';
+import type { SegmentRenderProgress, Stage, StageCount } from './progress';
 
 /** What every stage activity returns: where its output is, and whether it was already there. */
 export interface StageOutput {
@@ -125,6 +126,44 @@ export interface SegmentRenderResult {
   clipKey: string;
   /** Per-stage counters, folded into the job's progress when the child completes. */
   stages: SegmentRenderProgress['stages'];
+  activities: { total: number; reused: number };
+}
+
+/**
+ * Options of one run of the job workflow that are not part of the spec (they change how the work is
+ * laid out in Temporal, never what is rendered): its optional second argument.
+ */
+export interface JobRunOptions {
+  /** Segments per chapter workflow (workflows/chapter.ts). @default CHAPTER_SEGMENTS */
+  chapterSegments?: number;
+}
+
+/**
+ * A chapter workflow's input: which run of the plan's segments, and where the chain stands. The
+ * chapter plans the job again (pure, the same plan) rather than receive 100 segment plans as payload.
+ */
+export interface ChapterInput extends StageContext {
+  chapter: number;
+  /** Segment indices [start, end). */
+  segments: Span;
+  /** The previous chapter's last keyframes; absent for the first chapter. */
+  previous?: FrameSource;
+  initFrame?: string;
+  keyframeTimeouts: StageTimeouts;
+  renderTimeouts: SegmentRenderInput['timeouts'];
+}
+
+/** Signalled by a chapter to its job once its last keyframes exist (the next chapter continues from them). */
+export interface ChapterChainDone {
+  chapter: number;
+  last?: FrameSource;
+}
+
+export interface ChapterResult {
+  chapter: number;
+  /** Clip keys of its segments, in order. */
+  clips: string[];
+  stages: Partial<Record<Stage, StageCount>>;
   activities: { total: number; reused: number };
 }
 

@@ -13,7 +13,7 @@
 import type { JobSpec } from './spec';
 import type { PackSummary } from './pack-summary';
 import type { JobPlan, SegmentPlan } from './plan';
-import { borrowedIds } from './render-plan';
+import { CHAPTER_SEGMENTS, borrowedIds, chapterRanges } from './render-plan';
 
 /** Temporal's defaults: the server warns past 10,240 events / 10 MB and refuses payloads past ~2 MB (blob limit); 256 KB is its advice. */
 export const TEMPORAL_LIMITS = {
@@ -49,6 +49,8 @@ export interface WorkflowEstimate {
 export interface HistoryEstimates {
   limits: typeof TEMPORAL_LIMITS;
   job: WorkflowEstimate;
+  /** Chapter workflows (long jobs, workflows/chapter.ts); empty when the job runs its chain itself. */
+  chapters: WorkflowEstimate[];
   /** The segment child with the most events. */
   largestSegment: WorkflowEstimate;
   segments: WorkflowEstimate[];
@@ -93,37 +95,84 @@ function segmentEstimate(seg: SegmentPlan, ctxBytes: number): WorkflowEstimate {
   };
 }
 
-export function estimateHistories(spec: JobSpec, pack: PackSummary, plan: JobPlan): HistoryEstimates {
+export function estimateHistories(
+  spec: JobSpec,
+  pack: PackSummary,
+  plan: JobPlan,
+  chapterSegments: number = CHAPTER_SEGMENTS,
+): HistoryEstimates {
   const ctxBytes = size({ spec, pack, labels: plan.labels });
   const segments = plan.segments.map((s) => segmentEstimate(s, ctxBytes));
+  const ranges = plan.segments.some((s) => s.render)
+    ? chapterRanges(plan.segments.length, chapterSegments)
+    : [];
+  const chaptered = ranges.length > 1;
+  const chainOf = (
+    segs: SegmentPlan[],
+    extraActivities: number,
+    name: string,
+    received: number,
+    sent: number,
+  ) => {
+    const S = segs.length;
+    const activities = extraActivities + S;
+    const childInputs = segs.reduce((a, s) => a + ctxBytes + size(s) + TIMEOUTS_BYTES, 0);
+    const keyframeInputs = segs.reduce((a, s) => a + ctxBytes + size(s.keyframes) + SOURCE_BYTES, 0);
+    const ev = events(activities, S, sent, received);
+    return {
+      workflow: name,
+      events: ev,
+      bytes:
+        childInputs +
+        keyframeInputs +
+        (activities + S) * RESULT_BYTES +
+        (sent + received) * SOURCE_BYTES +
+        ev * EVENT_OVERHEAD_BYTES,
+      pendingActivities: 1,
+      pendingChildren: S,
+      largestPayloadBytes: Math.max(0, ...segs.map((s) => ctxBytes + size(s) + TIMEOUTS_BYTES)),
+    };
+  };
+  const chapters = chaptered
+    ? ranges.map((r, c) => {
+        const segs = plan.segments.slice(r.start, r.end);
+        const w = chainOf(segs, 0, `chapter ${c}`, 0, 1);
+        // Its input: the job context, its range, where the chain stands, the timeouts.
+        const input = ctxBytes + SOURCE_BYTES + 2 * TIMEOUTS_BYTES;
+        return { ...w, bytes: w.bytes + input, largestPayloadBytes: Math.max(w.largestPayloadBytes, input) };
+      })
+    : [];
   const S = plan.segments.length;
-  const activities = 1 + SPEED_PROBES + S + 1;
-  const childInputs = plan.segments.reduce((a, s) => a + ctxBytes + size(s) + TIMEOUTS_BYTES, 0);
-  const keyframeInputs = plan.segments.reduce((a, s) => a + ctxBytes + size(s.keyframes) + SOURCE_BYTES, 0);
   const stitchInput = ctxBytes + S * KEY_BYTES;
-  const ev = events(activities, S, 0, 0);
+  const fixed = 1 + SPEED_PROBES + 1; // prepare, probes, stitch
+  const jobBase = chaptered
+    ? {
+        ...chainOf([], fixed, 'job', ranges.length, 0),
+        events: events(fixed, ranges.length, 0, ranges.length),
+        pendingChildren: ranges.length,
+      }
+    : chainOf(plan.segments, fixed, 'job', 0, 0);
+  const chapterInputs = chapters.reduce((a, c) => a + c.largestPayloadBytes, 0);
   const job: WorkflowEstimate = {
-    workflow: 'job',
-    events: ev,
+    ...jobBase,
     bytes:
+      jobBase.bytes +
       2 * size(spec) +
-      childInputs +
-      keyframeInputs +
       (SPEED_PROBES + 1) * ctxBytes +
       stitchInput +
-      (activities + S) * RESULT_BYTES +
-      ev * EVENT_OVERHEAD_BYTES,
+      chapterInputs +
+      (chaptered ? ranges.length * (RESULT_BYTES + KEY_BYTES * chapterSegments) : 0) +
+      (chaptered ? (fixed + ranges.length) * EVENT_OVERHEAD_BYTES * 4 : 0),
     // The chain runs one keyframe activity at a time; the probes run beside it.
     pendingActivities: 1 + SPEED_PROBES,
-    // Every segment child may still be rendering when the last keyframes are done.
-    pendingChildren: S,
     largestPayloadBytes: Math.max(
       stitchInput,
-      ...plan.segments.map((s) => ctxBytes + size(s) + TIMEOUTS_BYTES),
+      jobBase.largestPayloadBytes,
+      ...chapters.map((c) => c.largestPayloadBytes),
     ),
   };
   const largestSegment = segments.reduce((a, b) => (b.events > a.events ? b : a), segments[0]);
-  const all = [job, ...segments];
+  const all = [job, ...chapters, ...segments];
   const L = TEMPORAL_LIMITS;
   const exceeded = [
     ...(all.some((w) => w.events > L.historyEvents) ? ['historyEvents'] : []),
@@ -132,5 +181,5 @@ export function estimateHistories(spec: JobSpec, pack: PackSummary, plan: JobPla
     ...(all.some((w) => w.pendingChildren > L.pendingChildren) ? ['pendingChildren'] : []),
     ...(all.some((w) => w.largestPayloadBytes > L.payloadBytes) ? ['payloadBytes'] : []),
   ];
-  return { limits: L, job, largestSegment, segments, exceeded };
+  return { limits: L, job, chapters, largestSegment, segments, exceeded };
 }

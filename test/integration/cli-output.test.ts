@@ -12,11 +12,11 @@ const PIPE_BUFFER = 64 * 1024;
 
 describe('stdout through a pipe', () => {
   it('is one whole JSON document for a plan far larger than a pipe buffer', async () => {
-    const r = await runCli(['plan', '--seconds', '1800', '--json', '--pack', CONTRACT_PACK]);
+    const r = await runCli(['plan', '--seconds', '3600', '--json', '--pack', CONTRACT_PACK]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.length).toBeGreaterThan(10 * PIPE_BUFFER);
     const plan = JSON.parse(r.stdout) as { spec: { seconds: number } };
-    expect(plan.spec.seconds).toBe(1800);
+    expect(plan.spec.seconds).toBe(3600);
   });
 
   it('exits 0 without a stack trace when the reader closes the pipe early', () => {
@@ -24,7 +24,7 @@ describe('stdout through a pipe', () => {
       'bash',
       [
         '-c',
-        `"${process.execPath}" "${VLDM_BIN}" plan --seconds 1800 --json --pack "${CONTRACT_PACK}" | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`,
+        `"${process.execPath}" "${VLDM_BIN}" plan --seconds 3600 --json --pack "${CONTRACT_PACK}" | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`,
       ],
       { encoding: 'utf8' },
     );

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileJob } from '../../src/cli/edge';
-import { segmentWorkflowId } from '../../src/common/names';
+import { chapterWorkflowId, segmentWorkflowId } from '../../src/common/names';
 import { estimateHistories } from '../../src/planning/history-estimate';
 import { startJob, waitForJob, jobStatus, cancelJob } from '../../src/client/jobs';
 import { probeVideo } from '../../src/media/ffmpeg';
@@ -80,6 +80,19 @@ describe('a multi-segment job end to end', () => {
       found.push(w.workflowId);
     expect(found).toContain(spec.jobId);
     first = { sha: result.sha256, total: result.activities.total };
+  });
+
+  it('gives the same bytes when the chain runs in chapters (one chapter workflow per segment)', async () => {
+    const { spec, plan } = await compileJob({ ...flags, jobId: `chapters-${process.pid}` }, CONTRACT_PACK);
+    await startJob(d.client, spec, { chapterSegments: 1 });
+    const result = await waitForJob(d.client, spec.jobId);
+    expect(result.activities).toEqual({ total: first.total, reused: 0 });
+    expect(result.sha256).toBe(first.sha);
+    // Each segment's child ran under its own chapter.
+    for (const s of plan.segments) {
+      const seg = await d.client.workflow.getHandle(segmentWorkflowId(spec.jobId, s.index)).describe();
+      expect(seg.parentExecution?.workflowId).toBe(chapterWorkflowId(spec.jobId, s.index));
+    }
   });
 
   it("estimates every workflow's history from the plan at or above what Temporal recorded, and not far above", async () => {

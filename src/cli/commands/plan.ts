@@ -45,6 +45,10 @@ export async function plan(opts: JobFlags & { json?: boolean }, cfg: VldmConfig)
     `pending ≤ ${w.pendingActivities} activities / ${w.pendingChildren} children (limit ${L.pendingActivities}), largest payload ≤ ${kb(w.largestPayloadBytes)} (limit ${kb(L.payloadBytes)})`;
   out.info('Temporal histories (upper estimates):');
   out.info(line(histories.job));
+  if (histories.chapters.length > 0) {
+    const biggest = histories.chapters.reduce((a, b) => (b.events > a.events ? b : a));
+    out.info(`${line(biggest)}  (largest of ${histories.chapters.length} chapters)`);
+  }
   out.info(line(histories.largestSegment));
   out.info(
     histories.exceeded.length === 0
