@@ -12,9 +12,8 @@ import type {
   SegmentRenderInput,
   SegmentRenderResult,
   StageContext,
-  StageOutput,
 } from '../src/common/boundary';
-import type { SegmentRenderProgress, StageCount } from '../src/common/progress';
+import type { SegmentRenderProgress } from '../src/common/progress';
 import type { DecodeWindowPlan, InterpolationWindowPlan, UpscaleTilePlan } from '../src/planning/plan';
 import {
   coveringSpans,
@@ -23,6 +22,7 @@ import {
   type SegmentRender,
 } from '../src/planning/render-plan';
 import { borrower, lender } from './lending';
+import { activityCounter } from './counting';
 import {
   decodeActivities,
   interpolationActivities,
@@ -52,19 +52,8 @@ export async function renderSegmentDataflow(
   const lending = lender(spec.jobId, render.lends);
   const base: StageContext = { spec, pack, labels };
 
-  let total = 0;
-  let reused = 0;
-  const counted =
-    <T extends StageOutput>(c: StageCount) =>
-    (out: T): T => {
-      c.done += 1;
-      total += 1;
-      if (out.reused) {
-        c.reused += 1;
-        reused += 1;
-      }
-      return out;
-    };
+  const counter = activityCounter();
+  const counted = counter.counted;
 
   // One promise per item, created on first need: the graph schedules itself in dependency order.
   const memo = new Map<string, Promise<FrameSource>>();
@@ -189,5 +178,5 @@ export async function renderSegmentDataflow(
     )
     .then(counted(progress.stages.encode));
   await lending.drained();
-  return { segment: seg.index, clipKey: clip.key, stages: progress.stages, activities: { total, reused } };
+  return { segment: seg.index, clipKey: clip.key, stages: progress.stages, activities: counter.totals() };
 }
