@@ -10,6 +10,7 @@ import { UserError } from '../common/errors';
 import type { VldmConfig } from '../config/config';
 import type { JobFlags } from './edge';
 import { EXIT } from './exit-codes';
+import { vldmVersion } from './version';
 
 export { EXIT };
 
@@ -145,7 +146,8 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
   const program = new Command('vldm')
     .description('Video LDM long-video generation, orchestrated by Temporal (see README.md)')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .version(vldmVersion(), '-V, --version', 'print the version of vldm and exit');
 
   withJobOptions(withConfigOptions(program.command('generate')))
     .description(

@@ -95,11 +95,19 @@ export async function scalerRun(flags: ScalerRunFlags, cfg: VldmConfig): Promise
     log(
       `scaler ${identity}: ${config.pools.length} pools in namespace ${namespace}, Temporal ${cfg.temporalAddress}/${cfg.namespace}, every ${interval} s`,
     );
+    const { serveScalerObservability } = load<typeof import('../../scaling/observability')>(
+      '../../scaling/observability',
+    );
+    const http = await serveScalerObservability(loop, interval, log);
     const abort = new AbortController();
     const stop = () => abort.abort();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
-    await loop.run(interval, abort.signal);
+    try {
+      await loop.run(interval, abort.signal);
+    } finally {
+      await http?.close();
+    }
     return 0;
   } finally {
     await sink?.close();
