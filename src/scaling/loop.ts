@@ -97,6 +97,15 @@ export class ScalerLoop {
       this.#memory = undefined;
       scalerLeader.set(0);
       scalerRoundsTotal.labels({ result: 'follower' }).inc();
+      // A standby exports no decision: the leader's are the ones to read (no stale ones from its own lead).
+      for (const g of [
+        scalerDesiredReplicas,
+        scalerCurrentReplicas,
+        scalerReadyReplicas,
+        scalerQueueBacklog,
+        scalerDeadlineSlackSeconds,
+      ])
+        g.reset();
       return { leader: false, applied: [] };
     }
     scalerLeader.set(1);
