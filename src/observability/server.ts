@@ -6,10 +6,12 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { registry } from './metrics';
+import type { Registry } from 'prom-client';
 import type { Check, CheckFn } from './health';
 
 export interface ObservabilityServerOptions {
+  /** What /metrics serves (metrics.ts registryFor). */
+  registry: Registry;
   port: number;
   host: string;
   live: CheckFn[];
@@ -48,9 +50,9 @@ export async function startObservabilityServer(
     if (url === '/metrics') {
       void (async () => {
         try {
-          let body = await registry.metrics();
+          let body = await opts.registry.metrics();
           if (opts.extraMetrics) body += await opts.extraMetrics();
-          res.writeHead(200, { 'content-type': registry.contentType }).end(body);
+          res.writeHead(200, { 'content-type': opts.registry.contentType }).end(body);
         } catch (err) {
           res
             .writeHead(500, { 'content-type': 'text/plain' })

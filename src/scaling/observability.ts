@@ -7,6 +7,7 @@
  */
 import { EventLoopMonitor, settingsFromEnv, type CheckFn } from '../observability/health';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/server';
+import { registryFor } from '../observability/metrics';
 import type { ScalerLoop } from './loop';
 
 export async function serveScalerObservability(
@@ -29,6 +30,7 @@ export async function serveScalerObservability(
     };
   };
   const server = await startObservabilityServer({
+    registry: registryFor('scaler'),
     port: settings.port,
     host: settings.host,
     live: [new EventLoopMonitor().start().check(settings.maxLagMs), rounds],

@@ -31,7 +31,7 @@ import { scrapeText, startObservabilityServer, type ObservabilityServer } from '
 import { WorkerHealth } from '../observability/worker-health';
 import { activityMetricsInterceptor } from '../observability/activity-metrics';
 import { meteredStore } from '../observability/store';
-import { modelsLoaded } from '../observability/metrics';
+import { modelsLoaded, registryFor } from '../observability/metrics';
 import { freeLoopbackPort } from '../observability/ports';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
@@ -182,6 +182,7 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
     }
     // Up before the models load, so a startup probe sees a live process that is not ready yet.
     server = await startObservabilityServer({
+      registry: registryFor('worker'),
       port: observe.port,
       host: observe.host,
       live: [eventLoop.check(observe.maxLagMs), health.liveCheck(observe.pollWindowMs)],

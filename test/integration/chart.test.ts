@@ -23,6 +23,7 @@ import { parsePoolsConfig } from '../../src/scaling/pools';
 import { findTool } from '../../src/dev/tools';
 import { METRICS_ENV } from '../../src/observability/health';
 import { startObservabilityServer } from '../../src/observability/server';
+import { processRegistry } from '../../src/observability/metrics';
 import { repoRoot } from '../../src/host/paths';
 import type { KubeCluster } from '../support/kube-control-plane';
 import { kubeRequest, serviceAccountUser } from '../support/kube-rest';
@@ -963,6 +964,7 @@ describe('infra/docker/probe.sh (the exec form of /healthz and /readyz), against
   let server: Awaited<ReturnType<typeof startObservabilityServer>>;
   beforeAll(async () => {
     server = await startObservabilityServer({
+      registry: processRegistry,
       port: 0,
       host: '127.0.0.1',
       live: [() => ({ name: 'test', ok: state.live, detail: 'as the test says' })],

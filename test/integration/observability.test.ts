@@ -128,6 +128,8 @@ describe('worker metrics during and after a real job', () => {
     // Slots: each queue's concurrency is exported, and nothing runs once the job is done.
     expect(sumOf(after[1], 'vldm_worker_slots', { queue: 'vldm-upscale' })).toBeGreaterThan(0);
     expect(sumOf(after[0], 'vldm_worker_models_loaded')).toBe(1);
+    // A worker shows no scaler metrics (no price of 0 beside the scaler's).
+    expect(after[0].some((x) => x.name.startsWith('vldm_scaler_'))).toBe(false);
     // The Temporal SDK's own metrics come on the same endpoint.
     expect(after[1].some((s) => s.name.startsWith('temporal_'))).toBe(true);
 

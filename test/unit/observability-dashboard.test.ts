@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { registry } from '../../src/observability/metrics';
+import { allMetrics } from '../../src/observability/metrics';
 import { repoRoot } from '../../src/host/paths';
 
 const dashboard = JSON.parse(
@@ -52,7 +52,7 @@ export function metricNamesIn(expr: string): string[] {
 
 async function exportedSeries(): Promise<Map<string, string>> {
   const series = new Map<string, string>();
-  for (const m of await registry.getMetricsAsJSON()) {
+  for (const m of await allMetrics().getMetricsAsJSON()) {
     series.set(m.name, m.name);
     if (String(m.type) === 'histogram' || String(m.type) === 'summary')
       for (const suffix of ['_bucket', '_sum', '_count']) series.set(`${m.name}${suffix}`, m.name);
@@ -96,7 +96,7 @@ describe('the Grafana dashboard', () => {
   it('shows every vldm metric the code registers somewhere', async () => {
     const series = await exportedSeries();
     const shown = new Set(expressions().flatMap(({ expr }) => metricNamesIn(expr).map((n) => series.get(n))));
-    const vldm = registry
+    const vldm = allMetrics()
       .getMetricsAsArray()
       .map((m) => m.name)
       .filter((n) => n.startsWith('vldm_'));

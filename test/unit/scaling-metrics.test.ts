@@ -9,7 +9,7 @@ import type { LeaseRecord, PodInfo, ScaleInfo, ScaleTarget } from '../../src/sca
 import { ScalerLoop, deadlineSlackSeconds } from '../../src/scaling/loop';
 import { parsePoolsConfig } from '../../src/scaling/pools';
 import { serveScalerObservability } from '../../src/scaling/observability';
-import { registry } from '../../src/observability/metrics';
+import { scalerRegistry } from '../../src/observability/metrics';
 import { parseExposition, probe, scrape, sumOf } from '../support/prometheus';
 
 const config = parsePoolsConfig({
@@ -85,7 +85,7 @@ describe('scaler metrics', () => {
     });
     const r = await loop.step();
     const up = r.decision!.pools.find((p) => p.pool === 'up')!;
-    const s = parseExposition(await registry.metrics());
+    const s = parseExposition(await scalerRegistry.metrics());
     expect(sumOf(s, 'vldm_scaler_desired_replicas', { pool: 'up' })).toBe(up.replicas);
     expect(sumOf(s, 'vldm_scaler_current_replicas', { pool: 'up' })).toBe(0);
     expect(sumOf(s, 'vldm_scaler_price_per_hour')).toBe(r.decision!.pricePerHour);
@@ -140,6 +140,8 @@ describe('scaler /metrics, /healthz and /readyz', () => {
       const s = await scrape(url);
       expect(sumOf(s, 'vldm_scaler_rounds_total', { result: 'skipped' })).toBeGreaterThanOrEqual(1);
       expect(s.some((x) => x.name === 'process_cpu_seconds_total')).toBe(true);
+      // The scaler shows no worker metrics (and a worker no scaler ones: observability.test.ts).
+      expect(s.some((x) => x.name.startsWith('vldm_worker_'))).toBe(false);
       abort.abort();
       await running;
       expect(await probe(url, '/readyz', 5_000)).toBe(503);
