@@ -1078,13 +1078,23 @@ describe('the images and the chart start real vldm commands', () => {
 
   it('the GPU image installs the CUDA 12 provider of onnxruntime-node; the others do not', () => {
     const gpu = readFileSync(path.join(DOCKER, 'worker-gpu.Dockerfile'), 'utf8');
-    expect(gpu).toMatch(/npm ci --omit=dev [^\n]*--onnxruntime-node-install=cuda12/);
+    expect(gpu).toMatch(
+      /ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev [^\n]*--allow-scripts=onnxruntime-node/,
+    );
     expect(gpu).toMatch(/FROM \$\{CUDA_IMAGE\}/);
     expect(readFileSync(path.join(DOCKER, 'worker-cpu.Dockerfile'), 'utf8')).toMatch(
       /apt-get install -y --no-install-recommends ffmpeg/,
     );
     for (const f of ['worker-cpu.Dockerfile', 'scaler.Dockerfile'])
       expect(readFileSync(path.join(DOCKER, f), 'utf8')).not.toContain('cuda12');
+    // Every other npm ci keeps onnxruntime-node's install script from fetching CUDA binaries.
+    for (const f of images) {
+      const runs = dockerfile(f).filter((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args));
+      expect(runs.length, f).toBeGreaterThan(0);
+      for (const r of runs) expect(r.args, f).toMatch(/^ONNXRUNTIME_NODE_INSTALL=(skip|cuda12) npm ci /);
+    }
+    // No project .npmrc: npm would warn about an unknown key on every `npx vldm …`.
+    expect(existsSync(path.join(ROOT, '.npmrc'))).toBe(false);
   });
 
   it('the entrypoint starts: vldm --help exits 0', () => {
