@@ -147,7 +147,15 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
     .description('Video LDM long-video generation, orchestrated by Temporal (see README.md)')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
-    .version(vldmVersion(), '-V, --version', 'print the version of vldm and exit');
+    .version(vldmVersion(), '-V, --version', 'print the version of vldm and exit')
+    .option('--log-format <format>', 'log lines as text or json (env VLDM_LOG_FORMAT, default text)')
+    // Set before any command module loads; src/observability/log.ts reads it (and checks it).
+    .hook('preAction', (self) => {
+      const f = self.opts<{ logFormat?: string }>().logFormat;
+      if (f !== undefined && f !== 'text' && f !== 'json')
+        throw new UserError(`--log-format must be text or json, got "${f}"`);
+      if (f !== undefined) process.env.VLDM_LOG_FORMAT = f;
+    });
 
   withJobOptions(withConfigOptions(program.command('generate')))
     .description(

@@ -33,6 +33,7 @@ import { activityMetricsInterceptor } from '../observability/activity-metrics';
 import { meteredStore } from '../observability/store';
 import { modelsLoaded, registryFor } from '../observability/metrics';
 import { freeLoopbackPort } from '../observability/ports';
+import { sdkLogSink } from '../observability/log';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
 export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
@@ -145,9 +146,8 @@ function installRuntime(sdkMetricsPort?: number): void {
       logger: new DefaultLogger(level, (entry) => {
         // A pool serves activities or workflows, never both: the SDK's warning about that is expected.
         if (/^No (activities|workflows) registered/.test(entry.message)) return;
-        process.stderr.write(
-          `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}\n`,
-        );
+        // A text line as before, or with --log-format json a JSON line with the job's fields.
+        sdkLogSink(entry);
       }),
       telemetryOptions: {
         logging: { filter: { core: coreLevel, other: coreLevel }, forward: {} },

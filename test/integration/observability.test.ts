@@ -3,7 +3,8 @@
  * the contract-test pack through two worker processes, each serving `/metrics`, scraped during and
  * after the job: activity counts per stage equal the job's plan, every model role's call histogram
  * is filled, artifact bytes and queue waits are counted, the Temporal SDK's own metrics are merged
- * in. Then liveness against the real process: SIGSTOP fails `/healthz` for a prober with a short
+ * in; their `--log-format json` logs are JSON lines, one per activity attempt with the job's fields.
+ * Then liveness against the real process: SIGSTOP fails `/healthz` for a prober with a short
  * timeout, SIGCONT makes it pass again.
  */
 import { once } from 'node:events';
@@ -15,16 +16,18 @@ import { startCli } from '../support/cli';
 import { CONTRACT_PACK, s3Env, startDeployment, type TestDeployment } from '../support/pipeline';
 import { probe, scrape, sumOf, type Sample } from '../support/prometheus';
 import { testStateDir } from '../support/servers';
+import { until } from '../support/wait';
 
 const BUCKET = 'vldm-observability';
 let d: TestDeployment;
 const workers: Array<{ child: ChildProcess; log: () => string; url: string }> = [];
 
 /** Start `vldm worker --queues <queues>` with its metrics on a free port; returns its base URL. */
-async function startWorker(queues: string, extraEnv: NodeJS.ProcessEnv = {}) {
+async function startWorker(queues: string, extraEnv: NodeJS.ProcessEnv = {}, extraArgs: string[] = []) {
   const t = d.servers.temporal!;
   const w = await startCli(
     [
+      ...extraArgs,
       'worker',
       '--queues',
       queues,
@@ -74,8 +77,10 @@ const sumAll = (scrapes: Sample[][], name: string, match: Record<string, string>
 
 describe('worker metrics during and after a real job', () => {
   it('count every planned activity per stage and fill every model role’s histogram', async () => {
-    const orchestration = await startWorker('orchestration,media');
-    const models = await startWorker('keyframe,interpolation,decode,upscale');
+    // JSON logs at INFO: one line per activity attempt, with the job's fields (checked at the end).
+    const json: [NodeJS.ProcessEnv, string[]] = [{ VLDM_LOG_LEVEL: 'INFO' }, ['--log-format', 'json']];
+    const orchestration = await startWorker('orchestration,media', ...json);
+    const models = await startWorker('keyframe,interpolation,decode,upscale', ...json);
     const both = [orchestration, models];
     // Ready once models are loaded and the workers poll.
     for (const w of both) expect(await probe(w.url, '/readyz', 5_000)).toBe(200);
@@ -138,6 +143,47 @@ describe('worker metrics during and after a real job', () => {
       expect(await probe(w.url, '/healthz', 5_000)).toBe(200);
       expect(await probe(w.url, '/readyz', 5_000)).toBe(200);
     }
+
+    // --log-format json: every line the workers wrote is a JSON object; each activity attempt has
+    // one line naming its job, workflow, stage, activity, attempt (and segment, for segment work).
+    // The SDK hands log entries over in batches: wait for the job's last activity's line.
+    const allLines = () =>
+      both.flatMap((w) =>
+        w
+          .log()
+          .split('\n')
+          .filter((l) => l.trim() !== ''),
+      );
+    await until(
+      "the stitch activity's log line",
+      () => allLines().some((l) => l.includes('"stage":"stitch"') && l.includes('"activity completed"')),
+      30_000,
+    );
+    const lines = allLines();
+    const records = lines.map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        throw new Error(`not a JSON log line: ${l}`);
+      }
+    });
+    for (const r of records)
+      expect(typeof r.msg === 'string' && typeof r.time === 'string', JSON.stringify(r)).toBe(true);
+    expect(records.some((r) => /vldm worker ready/.test(r.msg as string))).toBe(true);
+    const done = records.filter((r) => r.msg === 'activity completed' && r.jobId === spec.jobId);
+    for (const stage of stages) {
+      const mine = done.filter((r) => r.stage === stage);
+      expect(mine.length, stage).toBe(plan.counts[stage]);
+      for (const r of mine) {
+        expect(r.workflowId, stage).toMatch(new RegExp(`^${spec.jobId}(/segment-\\d{3})?$`));
+        expect(typeof r.activity, stage).toBe('string');
+        expect(r.attempt, stage).toBeGreaterThanOrEqual(1);
+        if (stage !== 'prepare' && stage !== 'stitch') expect(typeof r.segment, stage).toBe('number');
+      }
+    }
+    expect(new Set(done.filter((r) => r.stage === 'keyframe').map((r) => r.segment))).toEqual(
+      new Set(plan.segments.map((s) => s.index)),
+    );
   });
 });
 

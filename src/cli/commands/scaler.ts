@@ -56,7 +56,9 @@ export async function scalerRun(flags: ScalerRunFlags, cfg: VldmConfig): Promise
 
   const identity = identityOf(flags);
   const namespace = flags.kubeNamespace ?? process.env.POD_NAMESPACE ?? 'default';
-  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  // `<ISO time> <line>`, or a JSON line with --log-format json (src/observability/log.ts).
+  const { logLine } = load<typeof import('../../observability/log')>('../../observability/log');
+  const log = (line: string) => logLine(line, { component: 'scaler' });
   const real = new KubeScaleTarget({
     namespace,
     identity,
