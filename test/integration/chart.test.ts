@@ -22,6 +22,7 @@ import { CODEC_ENV } from '../../src/security/keys';
 import { parsePoolsConfig } from '../../src/scaling/pools';
 import { findTool } from '../../src/dev/tools';
 import { METRICS_ENV } from '../../src/observability/health';
+import { LOG_FORMAT_ENV } from '../../src/observability/log';
 import { startObservabilityServer } from '../../src/observability/server';
 import { processRegistry } from '../../src/observability/metrics';
 import { repoRoot } from '../../src/host/paths';
@@ -264,6 +265,7 @@ describe('the default install', () => {
     expect(cm[METRICS_ENV.port]).toBe('9464');
     expect(cm[METRICS_ENV.maxLag]).toBe('30');
     expect(cm[METRICS_ENV.pollWindow]).toBe('300');
+    expect(cm[LOG_FORMAT_ENV]).toBe('text');
   });
 
   it('has a headless metrics Service per component selecting exactly its pods; no ServiceMonitor or dashboard', () => {
@@ -311,6 +313,7 @@ describe('the default install', () => {
       ...Object.values(TEMPORAL_TLS_ENV),
       ...WORKER_ENV,
       ...Object.values(METRICS_ENV),
+      LOG_FORMAT_ENV,
     ];
     for (const key of Object.keys(cm.data)) expect(known, `ConfigMap key ${key}`).toContain(key);
     expect(cm.data).toMatchObject({
@@ -768,6 +771,18 @@ const BAD_VALUES: Array<{ what: string; by: 'schema' | 'template'; values: objec
     by: 'schema',
     values: { pools: { cpu: { queues: ['orchestration', 'medai'] } } },
     message: /pools\/cpu\/queues\/1.*(orchestration.*media|enum|value must be one of)/,
+  },
+  {
+    what: 'a metrics port out of range',
+    by: 'schema',
+    values: { observability: { port: 70000 } },
+    message: /observability\/port.*maximum/,
+  },
+  {
+    what: 'an unknown log format',
+    by: 'schema',
+    values: { observability: { logFormat: 'xml' } },
+    message: /observability\/logFormat.*(enum|value must be one of)/,
   },
   {
     what: 'a negative price',
