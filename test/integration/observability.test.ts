@@ -5,9 +5,13 @@
  * is filled, artifact bytes and queue waits are counted, the Temporal SDK's own metrics are merged
  * in; their `--log-format json` logs are JSON lines, one per activity attempt with the job's fields.
  * Then liveness against the real process: SIGSTOP fails `/healthz` for a prober with a short
- * timeout, SIGCONT makes it pass again.
+ * timeout, SIGCONT makes it pass again. And readiness through a Temporal outage: a worker on its own
+ * Temporal server stays ready and live while that server is stopped (docs/observability.md says why).
  */
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileJob } from '../../src/cli/edge';
@@ -16,15 +20,20 @@ import { startCli } from '../support/cli';
 import { CONTRACT_PACK, s3Env, startDeployment, type TestDeployment } from '../support/pipeline';
 import { probe, scrape, sumOf, type Sample } from '../support/prometheus';
 import { testStateDir } from '../support/servers';
-import { until } from '../support/wait';
+import { freePort, until } from '../support/wait';
+import { devDown, devUp } from '../../src/dev/servers';
 
 const BUCKET = 'vldm-observability';
 let d: TestDeployment;
 const workers: Array<{ child: ChildProcess; log: () => string; url: string }> = [];
 
 /** Start `vldm worker --queues <queues>` with its metrics on a free port; returns its base URL. */
-async function startWorker(queues: string, extraEnv: NodeJS.ProcessEnv = {}, extraArgs: string[] = []) {
-  const t = d.servers.temporal!;
+async function startWorker(
+  queues: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+  extraArgs: string[] = [],
+  t = d.servers.temporal!,
+) {
   const w = await startCli(
     [
       ...extraArgs,
@@ -213,5 +222,31 @@ describe('liveness against a stopped process', () => {
     expect(status).toBe(200);
     await stop(w);
     expect(w.child.exitCode).toBe(0);
+  });
+});
+
+describe('readiness through a Temporal outage', () => {
+  it('a worker stays ready and live while its Temporal server is down', async () => {
+    // Its own Temporal server, so stopping it disturbs no other test.
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'vldm-obs-temporal-'));
+    const ports = { temporal: await freePort(), temporalUi: await freePort() };
+    const servers = await devUp({ stateDir, kinds: ['temporal'], ports });
+    try {
+      const w = await startWorker('media', {}, [], servers.temporal!);
+      expect(await probe(w.url, '/readyz', 5_000)).toBe(200);
+      await devDown({ stateDir });
+      // The frontend refuses connections now; the worker's polls fail and are retried. For a
+      // while (well inside VLDM_HEALTH_POLL_SECONDS) both probes stay green and the process runs.
+      const seen: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        seen.push(await probe(w.url, '/readyz', 5_000), await probe(w.url, '/healthz', 5_000));
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(new Set(seen)).toEqual(new Set([200]));
+      expect(w.child.exitCode).toBeNull();
+      await stop(w);
+    } finally {
+      await devDown({ stateDir });
+    }
   });
 });
