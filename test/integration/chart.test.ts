@@ -653,6 +653,8 @@ describe('on a real API server (kube-apiserver + etcd, test/support/kube.ts)', (
       'vldm submit --temporal-address 127.0.0.1:7233 --namespace default --pack /opt/vldm/models/reference',
     );
     expect(notes).toContain('https://temporal.example/namespaces/default/workflows');
+    expect(notes).toContain(`kubectl -n ${ns} port-forward deploy/${RELEASE}-vldm-cpu 9464`);
+    expect(notes).toContain('(/metrics, /healthz, /readyz)');
     expect(await replicas('cpu')).toBe(1);
     expect(await replicas('render-spot')).toBe(0);
   });
