@@ -125,10 +125,13 @@ fi
 
 # --- npm packages --------------------------------------------------------------------------------
 # node_modules/.package-lock.json is what npm last installed; an older one means the lock file moved on.
-# .npmrc keeps onnxruntime-node's install script from fetching CUDA binaries (the CPU ones ship inside).
+# ONNXRUNTIME_NODE_INSTALL=skip keeps onnxruntime-node's install script from fetching CUDA binaries
+# (the CPU ones ship inside) under any npm; an npm that runs no unapproved install script (npm 11's
+# allowScripts) skips it anyway. An environment variable, not a project .npmrc key: npm warns about
+# unknown .npmrc keys on every `npx vldm …`.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
-  npm ci --no-audit --no-fund
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 else
   say "node_modules: up to date with package-lock.json"
 fi

@@ -6,37 +6,47 @@
 import {
   ApplicationFailure,
   ParentClosePolicy,
+  condition,
   defineQuery,
   isCancellation,
   patched,
   setHandler,
   startChild,
-  type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type {
+  ChapterChainDone,
+  ChapterResult,
   FrameSource,
   JobResult,
+  JobRunOptions,
   SegmentRenderInput,
-  SegmentRenderResult,
   StageContext,
   StageOutput,
   StitchOutput,
 } from '../src/common/boundary';
 import type { JobSpec } from '../src/planning/spec';
-import { planJob, type JobPlan } from '../src/planning/plan';
+import { planJob, type JobPlan, type SegmentPlan } from '../src/planning/plan';
 import {
+  CHAPTER_SEGMENTS,
   RENDER_VERSION,
   WHOLE_VIDEO_RENDER_PATCH,
-  borrowedIds,
+  chapterRanges,
   type RenderVersion,
 } from '../src/planning/render-plan';
-import { QUERIES, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, segmentWorkflowId } from '../src/common/names';
+import type { Span } from '../src/planning/tiling';
+import {
+  QUERIES,
+  TASK_QUEUES,
+  WORKFLOW_TASK_TIMEOUT,
+  chapterWorkflowId,
+  segmentWorkflowId,
+} from '../src/common/names';
 import { FAILURE_TYPES } from '../src/common/errors';
 import { STAGES, emptyCount, type JobProgress, type Stage, type StageCount } from '../src/common/progress';
-import { keyframeActivities, mediaActivities, mediaOptions, speedProbe, stageOptions } from './proxies';
+import { mediaActivities, mediaOptions, speedProbe } from './proxies';
+import { runChain, type ChainRun } from './chain';
+import { chapterChainDoneSignal, chapterWorkflow } from './chapter';
 import { MEASURED_STAGES, timeoutsFor, type MeasuredStage, type StageSpeed } from '../src/planning/timeouts';
-import { relay } from './lending';
-import { segmentRenderWorkflow } from './segment';
 
 export const jobProgressQuery = defineQuery<JobProgress>(QUERIES.progress);
 
@@ -53,7 +63,7 @@ function plannedOrFail(spec: JobSpec, pack: Parameters<typeof planJob>[1], rende
   }
 }
 
-export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
+export async function videoJobWorkflow(spec: JobSpec, options: JobRunOptions = {}): Promise<JobResult> {
   const progress: JobProgress = {
     jobId: spec.jobId,
     state: 'planning',
@@ -88,8 +98,6 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
     );
     const render = patched(WHOLE_VIDEO_RENDER_PATCH) ? RENDER_VERSION.wholeVideo : RENDER_VERSION.perSegment;
     const plan = plannedOrFail(spec, prepared.pack, render);
-    // Version 2 segments lend each other the outputs they read across a boundary, through this workflow.
-    const lending = render === RENDER_VERSION.wholeVideo ? relay() : undefined;
     const ctx: StageContext = { spec, pack: prepared.pack, labels: plan.labels };
     for (const stage of STAGES) progress.stages[stage].total = plan.counts[stage];
     progress.segments = plan.segments.map((s) => ({
@@ -109,95 +117,60 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
     ) as Record<MeasuredStage, Promise<StageSpeed>>;
     for (const p of Object.values(speeds)) p.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
     const keyframeTimeouts = timeoutsFor(await speeds.keyframe);
-    let renderTimeouts: SegmentRenderInput['timeouts'] | undefined;
-
-    const rendering: Promise<SegmentRenderResult>[] = [];
-    let previous: FrameSource | undefined;
-    for (const seg of plan.segments) {
-      const kf = count(
-        'keyframe',
-        await keyframeActivities.generateKeyframes.executeWithOptions(
-          stageOptions(
-            keyframeTimeouts,
-            `segment ${seg.index}: keyframes ${seg.keyframes.start}–${seg.keyframes.start + seg.keyframes.frames - 1}`,
-            spec.deadline,
-          ),
-          [
-            {
-              ...ctx,
-              segment: seg.index,
-              window: seg.keyframes,
-              ...(previous ? { previous } : {}),
-              // Only jobs with an init image have one: other jobs' activity inputs stay as they were.
-              ...(seg.keyframes.initImage && prepared.initFrame ? { initFrame: prepared.initFrame } : {}),
-            },
-          ],
-        ),
-      );
-      previous = {
-        key: kf.key,
-        axis: 'keyframe',
-        start: seg.keyframes.start,
-        end: seg.keyframes.start + seg.keyframes.frames,
-      };
-      const needs = borrowedIds(seg.render);
-      const lent = lending?.lentSoFar(needs) ?? [];
-      renderTimeouts ??= {
-        interpolation: timeoutsFor(await speeds.interpolation),
-        decode: timeoutsFor(await speeds.decode),
-        upscale: timeoutsFor(await speeds.upscale),
-      };
-      const child = await startChild(segmentRenderWorkflow, {
-        workflowId: segmentWorkflowId(spec.jobId, seg.index),
-        taskQueue: TASK_QUEUES.orchestration,
-        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-        args: [
-          {
-            ...ctx,
-            segment: seg,
-            keyframes: previous,
-            timeouts: renderTimeouts,
-            ...(lent.length > 0 ? { lent } : {}),
-          },
-        ],
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        staticSummary: `${spec.jobId} segment ${seg.index}: frames ${seg.frames.start}–${seg.frames.end - 1}`,
-        memo: { jobId: spec.jobId, segment: seg.index },
-      });
-      lending?.started(needs, lent, child as ChildWorkflowHandle<never>);
-      progress.segments[seg.index].state = 'rendering';
-      const renderingSegment = child.result().then(
-        (r) => {
-          progress.segments[seg.index].state = 'done';
-          // Fold the child's counters into the job's, so one query shows the whole job.
-          for (const [stage, c] of Object.entries(r.stages) as Array<[Stage, StageCount]>) {
-            progress.stages[stage].done += c.done;
-            progress.stages[stage].reused += c.reused;
-          }
+    const renderTimeouts = async (): Promise<SegmentRenderInput['timeouts']> => ({
+      interpolation: timeoutsFor(await speeds.interpolation),
+      decode: timeoutsFor(await speeds.decode),
+      upscale: timeoutsFor(await speeds.upscale),
+    });
+    const foldStages = (stages: Partial<Record<Stage, StageCount>>): void => {
+      // Fold a child's counters into the job's, so one query shows the whole job.
+      for (const [stage, c] of Object.entries(stages) as Array<[Stage, StageCount]>) {
+        progress.stages[stage].done += c.done;
+        progress.stages[stage].reused += c.reused;
+      }
+    };
+    const chain: ChainRun = {
+      ctx,
+      ...(prepared.initFrame ? { initFrame: prepared.initFrame } : {}),
+      keyframeTimeouts,
+      renderTimeouts,
+      countKeyframe: (out) => count('keyframe', out),
+      onSegment: (index, state, r) => {
+        progress.segments[index].state = state;
+        if (r) {
+          foldStages(r.stages);
           total += r.activities.total;
           reused += r.activities.reused;
-          return r;
-        },
-        (err: unknown) => {
-          progress.segments[seg.index].state = 'failed';
-          throw err;
-        },
-      );
-      // Awaited below with Promise.all; if the chain stops first (cancellation, a failed keyframe
-      // activity), a child's later failure must not become an unhandled rejection, which would fail
-      // every workflow task from then on instead of letting the job close.
-      renderingSegment.catch(() => undefined);
-      rendering.push(renderingSegment);
+        }
+      },
+    };
+
+    // Long version-2 jobs run their chain in chapters, one history per run of segments; the rest
+    // (and every version-1 history) run it here.
+    const chapterSize = options.chapterSegments ?? CHAPTER_SEGMENTS;
+    if (!Number.isInteger(chapterSize) || chapterSize < 1)
+      throw ApplicationFailure.create({
+        message: `chapterSegments must be an integer ≥ 1, got ${String(chapterSize)}`,
+        type: FAILURE_TYPES.badInput,
+        nonRetryable: true,
+      });
+    const chapters = chapterRanges(plan.segments.length, chapterSize);
+    let clips: string[];
+    if (render === RENDER_VERSION.wholeVideo && chapters.length > 1) {
+      clips = await runChapters(plan.segments, chapters, chain, renderTimeouts, progress, (r) => {
+        foldStages(r.stages);
+        total += r.activities.total;
+        reused += r.activities.reused;
+      });
+    } else {
+      const { rendering } = await runChain(plan.segments, undefined, chain);
+      clips = (await Promise.all(rendering)).map((r) => r.clipKey);
     }
-    // A lent output that cannot be forwarded would leave its borrower waiting: fail the job instead.
-    const results = await (lending
-      ? Promise.race([Promise.all(rendering), lending.failure])
-      : Promise.all(rendering));
     const stitched: StitchOutput = count(
       'stitch',
       await mediaActivities.stitchJob.executeWithOptions(
-        mediaOptions(`stitch ${results.length} clips`, spec.deadline),
-        [{ ...ctx, clips: results.map((r) => r.clipKey), frames: plan.frames }],
+        mediaOptions(`stitch ${clips.length} clips`, spec.deadline),
+        [{ ...ctx, clips, frames: plan.frames }],
       ),
     );
     progress.state = 'completed';
@@ -220,4 +193,68 @@ export async function videoJobWorkflow(spec: JobSpec): Promise<JobResult> {
     progress.error = (err as Error).message;
     throw err;
   }
+}
+
+/**
+ * The chain in chapters (workflows/chapter.ts): chapter c+1 starts from chapter c's last keyframes as
+ * soon as chapter c signals them, while chapter c's segments still render. Returns every clip key in
+ * order once every chapter has finished.
+ */
+async function runChapters(
+  segments: SegmentPlan[],
+  chapters: Span[],
+  chain: ChainRun,
+  renderTimeouts: () => Promise<SegmentRenderInput['timeouts']>,
+  progress: JobProgress,
+  fold: (r: ChapterResult) => void,
+): Promise<string[]> {
+  const { ctx } = chain;
+  const { spec } = ctx;
+  const chainDone = new Map<number, ChapterChainDone>();
+  setHandler(chapterChainDoneSignal, (done) => {
+    chainDone.set(done.chapter, done);
+  });
+  const timeouts = await renderTimeouts();
+  const running: Array<Promise<ChapterResult>> = [];
+  let previous: FrameSource | undefined;
+  for (const [c, range] of chapters.entries()) {
+    const own = segments.slice(range.start, range.end);
+    const child = await startChild(chapterWorkflow, {
+      workflowId: chapterWorkflowId(spec.jobId, c),
+      taskQueue: TASK_QUEUES.orchestration,
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
+      args: [
+        {
+          ...ctx,
+          chapter: c,
+          segments: range,
+          ...(previous ? { previous } : {}),
+          ...(chain.initFrame ? { initFrame: chain.initFrame } : {}),
+          keyframeTimeouts: chain.keyframeTimeouts,
+          renderTimeouts: timeouts,
+        },
+      ],
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      staticSummary: `${spec.jobId} chapter ${c}: segments ${range.start}–${range.end - 1}`,
+      memo: { jobId: spec.jobId, chapter: c },
+    });
+    for (const s of own) progress.segments[s.index].state = 'rendering';
+    const result = child.result().then(
+      (r) => {
+        for (const s of own) progress.segments[s.index].state = 'done';
+        fold(r);
+        return r;
+      },
+      (err: unknown) => {
+        for (const s of own) progress.segments[s.index].state = 'failed';
+        throw err;
+      },
+    );
+    result.catch(() => undefined); // awaited below; a failure while the chain goes on is not unhandled
+    running.push(result);
+    // The next chapter continues the chain from this one's last keyframes (or this one fails first).
+    await Promise.race([condition(() => chainDone.has(c)), result]);
+    previous = chainDone.get(c)?.last;
+  }
+  return (await Promise.all(running)).flatMap((r) => r.clips);
 }

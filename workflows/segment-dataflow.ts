@@ -4,7 +4,7 @@
  * with no barrier between stages. A 4T→16T window waits only for the T→4T windows it reads, a decode
  * window only for its latents, a tile only for its decode windows, the clip for its tiles. Decode
  * windows and tiles near a segment boundary read outputs of earlier segments: those are borrowed
- * (lent by the segment that made them, relayed by the job workflow; workflows/lending.ts), never
+ * (lent by the segment that made them, signalled to this child; workflows/lending.ts), never
  * computed twice. Outputs that later segments read are lent as soon as they exist.
  */
 import type {
@@ -12,9 +12,8 @@ import type {
   SegmentRenderInput,
   SegmentRenderResult,
   StageContext,
-  StageOutput,
 } from '../src/common/boundary';
-import type { SegmentRenderProgress, StageCount } from '../src/common/progress';
+import type { SegmentRenderProgress } from '../src/common/progress';
 import type { DecodeWindowPlan, InterpolationWindowPlan, UpscaleTilePlan } from '../src/planning/plan';
 import {
   coveringSpans,
@@ -23,6 +22,7 @@ import {
   type SegmentRender,
 } from '../src/planning/render-plan';
 import { borrower, lender } from './lending';
+import { activityCounter } from './counting';
 import {
   decodeActivities,
   interpolationActivities,
@@ -47,24 +47,13 @@ export async function renderSegmentDataflow(
   progress: SegmentRenderProgress,
 ): Promise<SegmentRenderResult> {
   // Registered before the first await, so no lent output can arrive unhandled.
-  const borrowed = borrower(input.lent);
-  const lending = lender(render.lends);
+  const borrowed = borrower();
   const { segment: seg, keyframes, timeouts, spec, pack, labels } = input;
+  const lending = lender(spec.jobId, render.lends);
   const base: StageContext = { spec, pack, labels };
 
-  let total = 0;
-  let reused = 0;
-  const counted =
-    <T extends StageOutput>(c: StageCount) =>
-    (out: T): T => {
-      c.done += 1;
-      total += 1;
-      if (out.reused) {
-        c.reused += 1;
-        reused += 1;
-      }
-      return out;
-    };
+  const counter = activityCounter();
+  const counted = counter.counted;
 
   // One promise per item, created on first need: the graph schedules itself in dependency order.
   const memo = new Map<string, Promise<FrameSource>>();
@@ -189,5 +178,5 @@ export async function renderSegmentDataflow(
     )
     .then(counted(progress.stages.encode));
   await lending.drained();
-  return { segment: seg.index, clipKey: clip.key, stages: progress.stages, activities: { total, reused } };
+  return { segment: seg.index, clipKey: clip.key, stages: progress.stages, activities: counter.totals() };
 }

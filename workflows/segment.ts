@@ -11,11 +11,11 @@ import type {
   SegmentRenderInput,
   SegmentRenderResult,
   StageContext,
-  StageOutput,
 } from '../src/common/boundary';
 import { INTERPOLATION_RATE } from '../src/planning/pack-summary';
 import { QUERIES } from '../src/common/names';
-import { emptyCount, type SegmentRenderProgress, type StageCount } from '../src/common/progress';
+import { emptyCount, type SegmentRenderProgress } from '../src/common/progress';
+import { activityCounter } from './counting';
 import {
   decodeActivities,
   interpolationActivities,
@@ -50,19 +50,8 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
   setHandler(segmentProgressQuery, () => progress);
   // Render version 2 plans carry `render`; plans of jobs started before it render stage by stage below.
   if (seg.render) return renderSegmentDataflow(input, seg.render, progress);
-  let total = 0;
-  let reused = 0;
-  const count =
-    <T extends StageOutput>(c: StageCount) =>
-    (out: T): T => {
-      c.done += 1;
-      total += 1;
-      if (out.reused) {
-        c.reused += 1;
-        reused += 1;
-      }
-      return out;
-    };
+  const counter = activityCounter();
+  const count = counter.counted;
 
   // Pass 0: T → 4T on the keyframe axis; its outputs are frames of the quarter axis.
   const quarter: FrameSource[] = await Promise.all(
@@ -157,5 +146,5 @@ export async function segmentRenderWorkflow(input: SegmentRenderInput): Promise<
       { ...base, segment: seg, tiles },
     ])
     .then(count(progress.stages.encode));
-  return { segment: seg.index, clipKey: clip.key, stages: progress.stages, activities: { total, reused } };
+  return { segment: seg.index, clipKey: clip.key, stages: progress.stages, activities: counter.totals() };
 }

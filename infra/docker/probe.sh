@@ -1,44 +1,37 @@
 #!/usr/bin/env bash
-# Exec probes of the vldm containers (charts/vldm): a worker serves no HTTP, so its health is read from
-# its connection to Temporal, which it needs for everything it does.
+# Exec form of the vldm health endpoints (src/observability, docs/observability.md), for runtimes that
+# only run commands (`docker run --health-cmd`, other orchestrators). The chart probes the same
+# endpoints with httpGet; this script asks them over loopback:
 #
-#   probe.sh ready   the Temporal frontend (VLDM_TEMPORAL_ADDRESS, host:port) accepts a TCP connection
-#   probe.sh live    this pod holds an ESTABLISHED TCP connection to the frontend's port: a running
-#                    worker's pollers always keep one open (gRPC long polls), so none for minutes
-#                    means the worker lost Temporal
+#   probe.sh live    GET /healthz: the event loop answers and every worker polled or ran a task lately
+#   probe.sh ready   GET /readyz: models loaded, every worker running (does not depend on Temporal)
 #
-# Exit status 0 healthy, 1 unhealthy, 2 misconfigured. Needs bash, coreutils' timeout and awk.
+# Port: VLDM_METRICS_PORT (the process must run with it set). Exit status 0 healthy (HTTP 200),
+# 1 unhealthy (another status, or no answer within PROBE_TIMEOUT seconds, default 4), 2 misconfigured.
+# Needs bash and coreutils' timeout.
 set -u
 
-addr=${VLDM_TEMPORAL_ADDRESS:-}
-host=${addr%:*}
-port=${addr##*:}
-if [[ -z $addr || $host == "$addr" || ! $port =~ ^[0-9]{1,5}$ ]]; then
-  echo "probe: VLDM_TEMPORAL_ADDRESS must be host:port, got '$addr'" >&2
+port=${VLDM_METRICS_PORT:-}
+if [[ ! $port =~ ^[0-9]{1,5}$ || $port -eq 0 || $port -gt 65535 ]]; then
+  echo "probe: VLDM_METRICS_PORT must be the process's metrics port (1-65535), got '$port'" >&2
   exit 2
 fi
-
 case ${1:-} in
-  ready)
-    # bash opens /dev/tcp/<host>/<port> as a TCP connection; the subshell closes it at once.
-    if timeout 4 bash -c ': <>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null; then exit 0; fi
-    echo "probe: cannot connect to Temporal at $addr" >&2
-    exit 1
-    ;;
-  live)
-    files=()
-    for f in /proc/net/tcp /proc/net/tcp6; do [[ -r $f ]] && files+=("$f"); done
-    # Columns: sl local_address rem_address st ...; addresses are HEXIP:HEXPORT, st 01 is ESTABLISHED.
-    want=$(printf ':%04X' "$port")
-    if awk -v want="$want" 'FNR > 1 && $4 == "01" && substr($3, length($3) - 4) == want { found = 1 }
-      END { exit found ? 0 : 1 }' "${files[@]}"; then
-      exit 0
-    fi
-    echo "probe: no established connection to Temporal's port $port" >&2
-    exit 1
-    ;;
+  live) path=/healthz ;;
+  ready) path=/readyz ;;
   *)
-    echo "usage: probe.sh ready|live" >&2
+    echo "usage: probe.sh live|ready" >&2
     exit 2
     ;;
 esac
+
+# bash opens /dev/tcp/<host>/<port> as a TCP connection; HTTP/1.0 makes the server close it after
+# the answer, whose first line is "HTTP/1.1 <status> ...".
+status=$(timeout "${PROBE_TIMEOUT:-4}" bash -c '
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+  printf "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "$2" >&3
+  IFS=" " read -r _ code _ <&3
+  echo "$code"' _ "$port" "$path" 2>/dev/null)
+if [[ $status == 200 ]]; then exit 0; fi
+echo "probe: GET $path on port $port: ${status:-no answer}" >&2
+exit 1

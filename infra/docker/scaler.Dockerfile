@@ -12,8 +12,9 @@ ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 # --- build: compile the TypeScript (tsconfig includes test/, so it is copied too) -----------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --no-audit --no-fund
+COPY package.json package-lock.json ./
+# onnxruntime-node's CPU binaries ship inside the package; its install script would fetch CUDA ones.
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src src
 COPY workflows workflows
@@ -24,8 +25,8 @@ RUN npm run build
 # --- prod-deps: runtime packages only ----------------------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /src
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY package.json package-lock.json ./
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime -----------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE}

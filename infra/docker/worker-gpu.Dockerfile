@@ -16,8 +16,9 @@ ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 # --- build: compile the TypeScript (tsconfig includes test/, so it is copied too) -----------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --no-audit --no-fund
+COPY package.json package-lock.json ./
+# onnxruntime-node's CPU binaries ship inside the package; its install script would fetch CUDA ones.
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src src
 COPY workflows workflows
@@ -26,11 +27,12 @@ COPY test test
 RUN npm run build
 
 # --- prod-deps: runtime packages, with the CUDA provider binaries onnxruntime-node downloads --------
-# The command-line flag overrides .npmrc's onnxruntime-node-install=skip.
+# onnxruntime-node's install script reads ONNXRUNTIME_NODE_INSTALL; --allow-scripts lets it run under
+# an npm that runs no dependency's install script unless allowed (npm 11's allowScripts).
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /src
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund --onnxruntime-node-install=cuda12 \
+COPY package.json package-lock.json ./
+RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev --no-audit --no-fund --allow-scripts=onnxruntime-node \
   && ls node_modules/onnxruntime-node/bin/napi-v*/linux/x64/ | grep -q providers_cuda \
   && npm cache clean --force
 

@@ -12,6 +12,7 @@
  */
 import { decodeTensor, encodeTensor } from '../tensors';
 import type { ArtifactStore } from '../storage';
+import { checkpointResumesTotal, checkpointSavesTotal } from '../observability/metrics';
 
 /** Saving may cost at most this fraction of sampling time. */
 export const CHECKPOINT_BUDGET = 0.05;
@@ -51,6 +52,8 @@ export class SamplingCheckpoints {
     readonly prefix: string,
     private readonly every: CheckpointEvery,
     private readonly heartbeat: (details: { checkpoint: string; step: number }) => void,
+    /** The stage the saves and resumes are counted under (vldm_checkpoint_*_total). */
+    private readonly stage = 'unknown',
   ) {}
 
   keyOf(step: number): string {
@@ -71,6 +74,7 @@ export class SamplingCheckpoints {
       const step = Number(/step-(\d+)\.vldt$/.exec(key)?.[1]);
       if (Number.isInteger(step)) {
         this.sinceLastSave = Date.now();
+        checkpointResumesTotal.labels({ stage: this.stage }).inc();
         return { step, x: t.data };
       }
     }
@@ -100,6 +104,7 @@ export class SamplingCheckpoints {
     await this.store.put(key, encodeTensor({ shape, data: x }));
     expectedSaveMs = 0.5 * expectedSaveMs + 0.5 * (Date.now() - t0);
     this.saved.push(step);
+    checkpointSavesTotal.labels({ stage: this.stage }).inc();
     this.heartbeat({ checkpoint: key, step });
     this.sinceLastSave = Date.now();
   }

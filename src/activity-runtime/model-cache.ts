@@ -3,7 +3,8 @@
  * use and kept warm for the worker's lifetime (a GPU pool serves one set of roles and never reloads).
  */
 import { loadPack, type ModelPack } from '../models/pack';
-import { ModelRuntime, type RuntimeOptions } from '../models/runtime';
+import { ModelRuntime, type ModelSession, type RuntimeOptions } from '../models/runtime';
+import { modelCallSeconds } from '../observability/metrics';
 import type { Role } from '../models/contract';
 import type { PackSummary } from '../planning/pack-summary';
 
@@ -33,6 +34,33 @@ export function summarisePack(pack: ModelPack, location: string): PackSummary {
   };
 }
 
+/**
+ * Times every model call of `runtime`'s sessions (vldm_model_call_seconds by role). Every stage calls
+ * its models through `runtime.session(role).run`, so this one place sees them all.
+ */
+function timedRuntime(runtime: ModelRuntime): ModelRuntime {
+  const open = runtime.session.bind(runtime);
+  const timed = new WeakSet<ModelSession>();
+  runtime.session = async (role: Role) => {
+    const session = await open(role);
+    if (!timed.has(session)) {
+      timed.add(session);
+      const run = session.run.bind(session);
+      const histogram = modelCallSeconds.labels({ role });
+      session.run = async (inputs) => {
+        const end = histogram.startTimer();
+        try {
+          return await run(inputs);
+        } finally {
+          end();
+        }
+      };
+    }
+    return session;
+  };
+  return runtime;
+}
+
 export class ModelCache {
   private readonly packs = new Map<string, Promise<LoadedPack>>();
 
@@ -43,7 +71,7 @@ export class ModelCache {
     if (!loaded) {
       loaded = loadPack(location).then((pack) => ({
         pack,
-        runtime: new ModelRuntime(pack, this.opts),
+        runtime: timedRuntime(new ModelRuntime(pack, this.opts)),
         summary: summarisePack(pack, location),
       }));
       this.packs.set(location, loaded);

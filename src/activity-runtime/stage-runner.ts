@@ -8,6 +8,7 @@ import type { ArtifactStore } from '../storage';
 import type { EventBus, ProgressEvent } from '../events';
 import type { StageOutput } from '../common/boundary';
 import { SamplingCheckpoints, checkpointEveryFromEnv } from './checkpoints';
+import { stageOfActivity } from '../observability/metrics';
 
 export interface StageEvent {
   jobId: string;
@@ -64,6 +65,7 @@ export function makeCheckpoints(
       details.checkpoint = d.checkpoint;
       ctx.heartbeat({ ...details, step: d.step });
     },
+    stageOfActivity(ctx.info.activityType),
   );
 }
 

@@ -10,6 +10,7 @@ import { UserError } from '../common/errors';
 import type { VldmConfig } from '../config/config';
 import type { JobFlags } from './edge';
 import { EXIT } from './exit-codes';
+import { vldmVersion } from './version';
 
 export { EXIT };
 
@@ -145,7 +146,16 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
   const program = new Command('vldm')
     .description('Video LDM long-video generation, orchestrated by Temporal (see README.md)')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .version(vldmVersion(), '-V, --version', 'print the version of vldm and exit')
+    .option('--log-format <format>', 'log lines as text or json (env VLDM_LOG_FORMAT, default text)')
+    // Set before any command module loads; src/observability/log.ts reads it (and checks it).
+    .hook('preAction', (self) => {
+      const f = self.opts<{ logFormat?: string }>().logFormat;
+      if (f !== undefined && f !== 'text' && f !== 'json')
+        throw new UserError(`--log-format must be text or json, got "${f}"`);
+      if (f !== undefined) process.env.VLDM_LOG_FORMAT = f;
+    });
 
   withJobOptions(withConfigOptions(program.command('generate')))
     .description(

@@ -23,7 +23,7 @@ import {
   type Stage,
   type StageCount,
 } from '../common/progress';
-import type { JobResult } from '../common/boundary';
+import type { JobResult, JobRunOptions } from '../common/boundary';
 
 /** How long to wait for the Temporal frontend before saying it is unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -84,9 +84,9 @@ let warnedNoSearchAttributes = false;
  * Start the job workflow. The job id is derived from the spec, so the same spec is the same job: a
  * finished one may run again (reusing every verified artifact), a running one is attached to.
  */
-export async function startJob(client: Client, spec: JobSpec): Promise<StartedJob> {
+export async function startJob(client: Client, spec: JobSpec, options?: JobRunOptions): Promise<StartedJob> {
   try {
-    return await startJobWith(client, spec, jobSearchAttributes(spec));
+    return await startJobWith(client, spec, jobSearchAttributes(spec), options);
   } catch (err) {
     // A namespace without vldm's search attributes still runs jobs; they are just less findable.
     if (!/search attribute|SearchAttribute/i.test(describeFailure(err))) throw err;
@@ -96,7 +96,7 @@ export async function startJob(client: Client, spec: JobSpec): Promise<StartedJo
         `vldm: the namespace has no VldmJob/VldmScene/VldmDeadline search attributes; starting without them (see docs/deploy.md)\n`,
       );
     }
-    return startJobWith(client, spec, []);
+    return startJobWith(client, spec, [], options);
   }
 }
 
@@ -104,10 +104,12 @@ async function startJobWith(
   client: Client,
   spec: JobSpec,
   searchAttributes: SearchAttributePair[],
+  options?: JobRunOptions,
 ): Promise<StartedJob> {
   const handle = await client.workflow.start(WORKFLOW_TYPES.job, {
     ...(searchAttributes.length ? { typedSearchAttributes: searchAttributes } : {}),
-    args: [spec],
+    // The run options travel only when given, so ordinary jobs start exactly as before.
+    args: options ? [spec, options] : [spec],
     taskQueue: TASK_QUEUES.orchestration,
     workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
     workflowId: spec.jobId,

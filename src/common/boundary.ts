@@ -15,7 +15,8 @@ import type {
   UpscaleTilePlan,
 } from '../planning/plan';
 import type { StageSpeed, StageTimeouts } from '../planning/timeouts';
-import type { SegmentRenderProgress } from './progress';
+import type { Span } from '../planning/tiling';
+import type { SegmentRenderProgress, Stage, StageCount } from './progress';
 
 /** What every stage activity returns: where its output is, and whether it was already there. */
 export interface StageOutput {
@@ -37,7 +38,7 @@ export interface FrameSource {
 
 /**
  * One render output lent from the segment that made it to a later segment that reads it (render
- * version 2, src/planning/render-plan.ts), relayed by the job workflow. `id` is a `renderItemId`.
+ * version 2, src/planning/render-plan.ts), by a signal to the later segment's child. `id` is a `renderItemId`.
  */
 export interface LentOutput {
   id: string;
@@ -115,11 +116,6 @@ export interface StitchOutput extends StageOutput, VideoFacts {}
 export interface SegmentRenderInput extends StageContext {
   segment: SegmentPlan;
   keyframes: FrameSource;
-  /**
-   * Render version 2: outputs of earlier segments this segment borrows that already existed when it
-   * started (the rest arrive by the `lent` signal). Absent in version 1 and when there are none.
-   */
-  lent?: LentOutput[];
   /** Per-stage timeouts from the speeds the pools measured for this job. */
   timeouts: Record<'interpolation' | 'decode' | 'upscale', StageTimeouts>;
 }
@@ -130,6 +126,44 @@ export interface SegmentRenderResult {
   clipKey: string;
   /** Per-stage counters, folded into the job's progress when the child completes. */
   stages: SegmentRenderProgress['stages'];
+  activities: { total: number; reused: number };
+}
+
+/**
+ * Options of one run of the job workflow that are not part of the spec (they change how the work is
+ * laid out in Temporal, never what is rendered): its optional second argument.
+ */
+export interface JobRunOptions {
+  /** Segments per chapter workflow (workflows/chapter.ts). @default CHAPTER_SEGMENTS */
+  chapterSegments?: number;
+}
+
+/**
+ * A chapter workflow's input: which run of the plan's segments, and where the chain stands. The
+ * chapter plans the job again (pure, the same plan) rather than receive 100 segment plans as payload.
+ */
+export interface ChapterInput extends StageContext {
+  chapter: number;
+  /** Segment indices [start, end). */
+  segments: Span;
+  /** The previous chapter's last keyframes; absent for the first chapter. */
+  previous?: FrameSource;
+  initFrame?: string;
+  keyframeTimeouts: StageTimeouts;
+  renderTimeouts: SegmentRenderInput['timeouts'];
+}
+
+/** Signalled by a chapter to its job once its last keyframes exist (the next chapter continues from them). */
+export interface ChapterChainDone {
+  chapter: number;
+  last?: FrameSource;
+}
+
+export interface ChapterResult {
+  chapter: number;
+  /** Clip keys of its segments, in order. */
+  clips: string[];
+  stages: Partial<Record<Stage, StageCount>>;
   activities: { total: number; reused: number };
 }
 

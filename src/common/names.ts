@@ -41,8 +41,13 @@ export const WORKFLOW_TASK_TIMEOUT = '60 seconds';
 /** Query and signal names. */
 export const QUERIES = { progress: 'progress' } as const;
 
-/** Workflow signal names: render outputs lent between segments (workflows/lending.ts). */
-export const SIGNALS = { lent: 'lent' } as const;
+/** Workflow signal names: render outputs lent between segments (workflows/lending.ts), chapters' chains done (workflows/chapter.ts). */
+export const SIGNALS = { lent: 'lent', chapterChainDone: 'chapterChainDone' } as const;
+
+/** A chapter workflow's id: `<jobId>/chapter-NNN`. */
+export function chapterWorkflowId(jobId: string, chapter: number): string {
+  return `${jobId}/chapter-${String(chapter).padStart(3, '0')}`;
+}
 
 /** NATS subjects: per-job progress events and worker telemetry. */
 export const SUBJECTS = {

@@ -90,7 +90,6 @@ export interface DevServerStatus {
   logFile: string;
 }
 
-
 /** MinIO reads its root credentials from these variables; the dev server passes them through. */
 export const MINIO_CREDENTIAL_ENV = {
   accessKeyId: 'MINIO_ROOT_USER',

@@ -8,8 +8,8 @@
  * Who renders what: each decode window and tile is rendered by the LATEST segment whose frames it
  * reads, so every input exists (or is being made) by the time that segment's child starts. What it
  * reads of earlier segments it does not compute again: the earlier child lends those outputs (its
- * latents near the boundary, its decode windows, its tiles that the later clip blends) and the job
- * workflow relays them (workflows/lending.ts). Every activity therefore runs in exactly one child.
+ * latents near the boundary, its decode windows, its tiles that the later clip blends) by signalling
+ * the later child (workflows/lending.ts). Every activity therefore runs in exactly one child.
  * The clip of a segment is the frames whose covering tiles belong to it at the latest, so clips still
  * partition the video and each is encoded by one child. Pure; imported by workflows.
  */
@@ -45,8 +45,8 @@ export interface SegmentRender {
   clip: Span;
   /** Earlier segments' outputs this segment reads, by segment, in segment order; absent when none. */
   borrowed?: BorrowedOutputs[];
-  /** Ids (`renderItemId`) of this segment's outputs that later segments read; absent when none. */
-  lends?: string[];
+  /** This segment's outputs that later segments read (`renderItemId`s), by borrower; absent when none. */
+  lends?: Array<{ segment: number; ids: string[] }>;
 }
 
 /** The one id of a render item, shared by the plan, the lending child, the relay and the borrower. */
@@ -84,6 +84,31 @@ export function coveringSpans<T extends Span>(sources: T[], start: number, endIn
   return sources.filter((s) => s.start <= endInclusive && s.end > start);
 }
 
+/**
+ * `coveringSpans` over a list that is queried many times: a binary search over the spans sorted by
+ * start instead of a scan of all of them (a 60-minute plan has ~30,000 tiles). Returns the same
+ * spans in the same order as `coveringSpans(sources, …)`; lists not sorted by start are scanned.
+ */
+export function spanIndex<T extends Span>(sources: T[]): (start: number, endInclusive: number) => T[] {
+  const sorted = sources.every((s, i) => i === 0 || sources[i - 1].start <= s.start);
+  if (!sorted) return (start, endInclusive) => coveringSpans(sources, start, endInclusive);
+  const maxLength = Math.max(0, ...sources.map((s) => s.end - s.start));
+  /** First index whose start is above `v`. */
+  const above = (v: number): number => {
+    let lo = 0;
+    let hi = sources.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sources[mid].start > v) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+  return (start, endInclusive) =>
+    // A span that reaches past `start` starts after start - maxLength.
+    sources.slice(above(start - maxLength), above(endInclusive)).filter((s) => s.end > start);
+}
+
 interface Tagged<W> extends Span {
   segment: number;
   item: W;
@@ -113,6 +138,7 @@ export function planWholeVideoRender(
   const latentEnd = Math.max(...latents.map((l) => l.end));
   const maxSegment = (xs: Array<{ segment: number }>) => Math.max(...xs.map((x) => x.segment));
 
+  const latentsCovering = spanIndex(latents);
   const d = pack.windows.decode;
   const decode: Array<Tagged<DecodeWindowPlan> & { needs: Array<Tagged<InterpolationWindowPlan>> }> = chunks(
     0,
@@ -123,16 +149,17 @@ export function planWholeVideoRender(
       start: Math.max(0, own.start - d.overlap),
       end: Math.min(latentEnd, own.end + d.overlap),
     };
-    const needs = coveringSpans(latents, decoded.start, decoded.end - 1);
+    const needs = latentsCovering(decoded.start, decoded.end - 1);
     return { ...own, segment: maxSegment(needs), item: { own, decoded }, needs };
   });
 
+  const decodeCovering = spanIndex(decode);
   const u = pack.windows.upscale;
   const tTiles = overlappingTiles(frames, u.frames, Math.min(u.overlapFrames, u.frames - 1));
   const yTiles = overlappingTiles(pack.base.height, u.tileHeight, u.overlap);
   const xTiles = overlappingTiles(pack.base.width, u.tileWidth, u.overlap);
   const rows = tTiles.map((t) => {
-    const needs = coveringSpans(decode, t.start, t.end - 1);
+    const needs = decodeCovering(t.start, t.end - 1);
     return { t, needs, segment: maxSegment(needs) };
   });
   const tiles: Array<Tagged<UpscaleTilePlan> & { needs: typeof decode }> = [];
@@ -143,6 +170,15 @@ export function planWholeVideoRender(
         tiles.push({ start: row.t.start, end: row.t.end, segment: row.segment, item, needs: row.needs });
       }
 
+  const tilesCovering = spanIndex(tiles);
+  const bySegment = <T extends { segment: number }>(xs: T[]): T[][] => {
+    const out = segments.map((): T[] => []);
+    for (const x of xs) out[x.segment].push(x);
+    return out;
+  };
+  const tilesOf = bySegment(tiles);
+  const decodeOf = bySegment(decode);
+
   // Frame f's clip is the latest segment among the tiles covering it.
   const clipOf = new Int32Array(frames).fill(-1);
   for (const row of rows)
@@ -150,15 +186,15 @@ export function planWholeVideoRender(
 
   const plans = segments.map((s) => {
     const clip = clipSpan(clipOf, s.index);
-    const ownTiles = tiles.filter((t) => t.segment === s.index);
-    const ownDecode = decode.filter((w) => w.segment === s.index);
+    const ownTiles = tilesOf[s.index];
+    const ownDecode = decodeOf[s.index];
     // What this segment reads directly: latents for its decode windows, decode windows for its tiles,
     // tiles for its clip. Those of earlier segments are borrowed.
     const earlier = <T extends { segment: number }>(xs: T[]): T[] =>
       unique(xs).filter((x) => x.segment !== s.index);
     const latentsRead = earlier(ownDecode.flatMap((w) => w.needs));
     const decodeRead = earlier(ownTiles.flatMap((t) => t.needs));
-    const tilesRead = earlier(coveringSpans(tiles, clip.start, clip.end - 1));
+    const tilesRead = earlier(tilesCovering(clip.start, clip.end - 1));
     const from = [...new Set([...latentsRead, ...decodeRead, ...tilesRead].map((x) => x.segment))];
     const borrowed: BorrowedOutputs[] = from
       .sort((a, b) => a - b)
@@ -169,10 +205,11 @@ export function planWholeVideoRender(
     return { clip, ownDecode, ownTiles, borrowed };
   });
   // A segment lends exactly what later segments borrow from it.
-  const lends = segments.map(() => new Set<string>());
-  for (const p of plans)
+  const lends = segments.map((): Array<{ segment: number; ids: string[] }> => []);
+  plans.forEach((p, j) => {
     for (const b of p.borrowed)
-      for (const id of borrowedIds({ clip: p.clip, borrowed: [b] })) lends[b.segment].add(id);
+      lends[b.segment].push({ segment: j, ids: borrowedIds({ clip: p.clip, borrowed: [b] }).sort() });
+  });
 
   return {
     segments: plans.map((p, i) => ({
@@ -181,7 +218,7 @@ export function planWholeVideoRender(
       render: {
         clip: p.clip,
         ...(p.borrowed.length > 0 ? { borrowed: p.borrowed } : {}),
-        ...(lends[i].size > 0 ? { lends: [...lends[i]].sort() } : {}),
+        ...(lends[i].length > 0 ? { lends: lends[i] } : {}),
       },
     })),
   };
@@ -203,4 +240,20 @@ function clipSpan(clipOf: Int32Array, segment: number): Span {
 
 function unique<T>(xs: T[]): T[] {
   return [...new Set(xs)];
+}
+
+/**
+ * Segments per chapter workflow (workflows/chapter.ts) in long version-2 jobs: each chapter's history
+ * then holds ~15 events per segment (≈1,500 for 100), the job's a few per chapter.
+ */
+export const CHAPTER_SEGMENTS = 100;
+
+/** Runs of segment indices [start, end) of at most `size` segments; one run when they all fit. */
+export function chapterRanges(segments: number, size: number = CHAPTER_SEGMENTS): Span[] {
+  if (!Number.isInteger(size) || size < 1)
+    throw new UserError(`chapter size must be an integer ≥ 1, got ${size}`);
+  const out: Span[] = [];
+  for (let start = 0; start < segments; start += size)
+    out.push({ start, end: Math.min(segments, start + size) });
+  return out;
 }

@@ -45,8 +45,11 @@ export const SPEC_DEFAULTS = {
   seed: 0,
 } as const;
 
-/** Longest video one job may ask for: 30 minutes (the chain stays well inside Temporal's limits). */
-export const MAX_SECONDS = 1800;
+/**
+ * Longest video one job may ask for: 60 minutes (86,400 frames at 24 fps). Long jobs run their chain
+ * in chapters, so every history stays inside Temporal's limits (`vldm plan` shows the estimates).
+ */
+export const MAX_SECONDS = 3600;
 
 /** A validated, fully resolved job spec. Everything in it is checked. */
 export interface JobSpec {

@@ -3,7 +3,8 @@
  * jobs, each pool's Deployment and pods), decide (decide.ts), apply each changed replica count through
  * the scale subresource, and record every decision with its reason: a log line, a Kubernetes Event on
  * each Deployment it changed, and one NATS message per round. Observation that fails skips the round:
- * the scaler never acts on half a picture. Recording that fails is logged and forgotten.
+ * the scaler never acts on half a picture. Recording that fails is logged and forgotten. Each round
+ * also sets the scaler's Prometheus metrics (src/observability/metrics.ts; recordRound below).
  */
 import type { NatsConnection } from 'nats';
 import { SCALER_DECISIONS_SUBJECT, type QueueRole } from '../common/names';
@@ -14,6 +15,19 @@ import { poolObservation } from './kube';
 import type { LeaderElector } from './leader';
 import type { PoolsConfig } from './pools';
 import type { TemporalObservation } from './temporal';
+import {
+  scalerCurrentReplicas,
+  scalerDeadlineSlackSeconds,
+  scalerDesiredReplicas,
+  scalerLeader,
+  scalerMaxPricePerHour,
+  scalerPricePerHour,
+  scalerQueueBacklog,
+  scalerReadyReplicas,
+  scalerRoundsTotal,
+  scalerRunningJobs,
+  scalerScaleChangesTotal,
+} from '../observability/metrics';
 
 /** Where decisions are published besides the log and Events. */
 export interface DecisionSink {
@@ -55,6 +69,10 @@ export class ScalerLoop {
   readonly roles: QueueRole[];
   #log: (line: string) => void;
   #clock: () => Date;
+  /** When the last round ended (whatever its result), epoch ms; for the scaler's /healthz. */
+  lastRoundAt?: number;
+  /** True while run() loops; for the scaler's /readyz. */
+  running = false;
 
   constructor(private readonly opts: ScalerLoopOptions) {
     this.roles = [...new Set(opts.config.pools.flatMap((p) => p.queues))];
@@ -64,12 +82,33 @@ export class ScalerLoop {
 
   /** One round of observe, decide, apply, record. */
   async step(): Promise<StepResult> {
+    try {
+      return await this.#step();
+    } finally {
+      this.lastRoundAt = Date.now();
+    }
+  }
+
+  async #step(): Promise<StepResult> {
     const { config, target, elector } = this.opts;
+    scalerMaxPricePerHour.set(config.maxPricePerHour);
     if (elector && !elector.isLeader()) {
       // A replica that was not leading has no memory worth keeping when it takes over.
       this.#memory = undefined;
+      scalerLeader.set(0);
+      scalerRoundsTotal.labels({ result: 'follower' }).inc();
+      // A standby exports no decision: the leader's are the ones to read (no stale ones from its own lead).
+      for (const g of [
+        scalerDesiredReplicas,
+        scalerCurrentReplicas,
+        scalerReadyReplicas,
+        scalerQueueBacklog,
+        scalerDeadlineSlackSeconds,
+      ])
+        g.reset();
       return { leader: false, applied: [] };
     }
+    scalerLeader.set(1);
     let temporal: TemporalObservation;
     const pools: Record<string, PoolObservation> = {};
     try {
@@ -85,6 +124,7 @@ export class ScalerLoop {
     } catch (err) {
       const skipped = `observation failed, nothing changed this round: ${(err as Error).message}`;
       this.#log(`scaler: ${skipped}`);
+      scalerRoundsTotal.labels({ result: 'skipped' }).inc();
       return { leader: true, applied: [], skipped };
     }
     const now = this.#clock();
@@ -132,6 +172,7 @@ export class ScalerLoop {
       }
     }
     this.opts.sink?.publish({ ...decision, applied });
+    recordRound(config, decision, pools, temporal, applied, now.getTime() / 1000);
     return { leader: true, decision, applied };
   }
 
@@ -165,6 +206,7 @@ export class ScalerLoop {
       }
       wasLeader = leads;
     };
+    this.running = true;
     await tick();
     const renewing = (async () => {
       while (elector && !signal.aborted) {
@@ -177,10 +219,64 @@ export class ScalerLoop {
       await sleep(intervalSeconds * 1000);
     }
     await renewing;
+    this.running = false;
     await elector
       ?.release()
       .catch((err: unknown) => this.#log(`scaler: could not release the lease: ${(err as Error).message}`));
     await this.opts.sink?.close();
+  }
+}
+
+/**
+ * A job's deadline slack: seconds to its deadline minus its remaining work, each queue's activities
+ * × seconds per activity ÷ the activities the queue's ready pods run at once (at least one), summed
+ * over queues as if they ran one after the other. An estimate that errs late: stages overlap.
+ */
+export function deadlineSlackSeconds(
+  config: PoolsConfig,
+  job: TemporalObservation['jobs'][number],
+  pools: Record<string, PoolObservation>,
+  now: number,
+): number | undefined {
+  if (job.deadline === undefined) return undefined;
+  let work = 0;
+  for (const [q, n] of Object.entries(job.remaining ?? {}) as Array<[QueueRole, number]>) {
+    const parallel = config.pools
+      .filter((p) => p.queues.includes(q))
+      .reduce((a, p) => a + (pools[p.name]?.ready ?? 0) * p.activitiesPerPod * p.speedFactor, 0);
+    work += (n * (config.secondsPerActivity[q] ?? 0)) / Math.max(1, parallel);
+  }
+  return job.deadline - now - work;
+}
+
+/** The round's metrics: desired, current and ready replicas per pool, price, backlog, slack, changes. */
+function recordRound(
+  config: PoolsConfig,
+  decision: Decision,
+  pools: Record<string, PoolObservation>,
+  temporal: TemporalObservation,
+  applied: AppliedChange[],
+  now: number,
+): void {
+  scalerRoundsTotal.labels({ result: 'decided' }).inc();
+  for (const d of decision.pools) {
+    scalerDesiredReplicas.labels({ pool: d.pool }).set(d.replicas);
+    scalerCurrentReplicas.labels({ pool: d.pool }).set(pools[d.pool]?.replicas ?? d.current);
+    scalerReadyReplicas.labels({ pool: d.pool }).set(pools[d.pool]?.ready ?? 0);
+  }
+  for (const c of applied)
+    scalerScaleChangesTotal
+      .labels({ pool: c.pool, direction: c.error ? 'failed' : c.to > c.from ? 'up' : 'down' })
+      .inc();
+  scalerPricePerHour.set(decision.pricePerHour);
+  for (const [q, o] of Object.entries(temporal.queues))
+    if (o) scalerQueueBacklog.labels({ queue: q }).set(o.backlog);
+  scalerRunningJobs.set(temporal.jobs.length);
+  // Finished jobs must disappear from the gauge: it holds only this round's running jobs.
+  scalerDeadlineSlackSeconds.reset();
+  for (const job of temporal.jobs) {
+    const slack = deadlineSlackSeconds(config, job, pools, now);
+    if (slack !== undefined) scalerDeadlineSlackSeconds.labels({ job_id: job.jobId }).set(slack);
   }
 }
 

@@ -10,6 +10,7 @@ import { STAGES, type Stage } from '../common/progress';
 import type { JobSpec } from '../planning/spec';
 import type { PackSummary } from '../planning/pack-summary';
 import { planJob } from '../planning/plan';
+import { RENDER_VERSION } from '../planning/render-plan';
 import { parsePoolsConfig, type PoolsConfig } from './pools';
 import defaultTraceJson from './traces/default.json';
 
@@ -283,7 +284,10 @@ export function jobShape(trace: Trace, seconds: number): SegmentShape[] {
     seed: 0,
     pack: 'simulation',
   };
-  const shape = planJob(spec, pack).segments.map((s) => ({
+  // The simulator's jobs run stage by stage within each segment: the schedule of render version 1,
+  // whose plan it takes. Version 2's dataflow over the whole video is not modelled here (its counts
+  // differ by a few decode windows and tiles per boundary). docs/scaling.md's numbers are these.
+  const shape = planJob(spec, pack, { render: RENDER_VERSION.perSegment }).segments.map((s) => ({
     pass0: s.interpolation.filter((w) => w.pass === 0).length,
     pass1: s.interpolation.filter((w) => w.pass === 1).length,
     decode: s.decode.length,

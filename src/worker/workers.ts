@@ -3,7 +3,8 @@
  * artifact store, one event bus and one model cache (so a process that serves several GPU roles
  * loads each model once). Orchestration (the workflows) runs on its own queue; every other queue runs
  * only its stage's activities. SIGTERM stops polling, lets running activities finish within the
- * grace time, and exits.
+ * grace time, and exits. With VLDM_METRICS_PORT set, the process serves `/metrics`, `/healthz` and
+ * `/readyz` (src/observability, docs/observability.md) from before its models load until it stops.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -25,6 +26,14 @@ import { temporalTlsFromEnv } from '../config/tls';
 import type { Role } from '../models/contract';
 import type { PayloadCodec } from '@temporalio/common';
 import { dataConverterWith, payloadCodecFromEnv } from '../security';
+import { EventLoopMonitor, settingsFromEnv, type ObservabilitySettings } from '../observability/health';
+import { scrapeText, startObservabilityServer, type ObservabilityServer } from '../observability/server';
+import { WorkerHealth } from '../observability/worker-health';
+import { activityMetricsInterceptor } from '../observability/activity-metrics';
+import { meteredStore } from '../observability/store';
+import { modelsLoaded, registryFor } from '../observability/metrics';
+import { freeLoopbackPort } from '../observability/ports';
+import { sdkLogSink } from '../observability/log';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
 export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
@@ -65,6 +74,8 @@ export interface WorkerOptions {
   log?: (line: string) => void;
   /** Payload encryption (src/security). @default the codec VLDM_CODEC_KEYS / VLDM_CODEC_KEY_FILE configure, else none */
   payloadCodec?: PayloadCodec;
+  /** `/metrics`, `/healthz`, `/readyz`; false = none. @default from VLDM_METRICS_PORT etc. (off when unset) */
+  observability?: ObservabilitySettings | false;
 }
 
 export interface RunningWorkers {
@@ -72,6 +83,8 @@ export interface RunningWorkers {
   done: Promise<void>;
   shutdown(): Promise<void>;
   models: ModelCache;
+  /** Where `/metrics`, `/healthz` and `/readyz` are served, when they are. */
+  observability?: { url: string; port: number };
 }
 
 const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
@@ -113,12 +126,14 @@ function pick(all: Activities, names: Array<keyof Activities>): Partial<Activiti
 }
 
 let runtimeInstalled = false;
+/** The Temporal SDK's Prometheus exporter of this process (loopback only; merged into /metrics). */
+let sdkMetricsUrl: string | undefined;
 
 /**
  * The SDK logs every worker state change at INFO; a CLI shows progress bars instead, so only warnings
  * and errors get through (set VLDM_LOG_LEVEL=INFO or DEBUG to see more). Installed once per process.
  */
-function installRuntime(): void {
+function installRuntime(sdkMetricsPort?: number): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const level = (process.env.VLDM_LOG_LEVEL ?? 'WARN').toUpperCase() as 'WARN';
@@ -131,22 +146,66 @@ function installRuntime(): void {
       logger: new DefaultLogger(level, (entry) => {
         // A pool serves activities or workflows, never both: the SDK's warning about that is expected.
         if (/^No (activities|workflows) registered/.test(entry.message)) return;
-        process.stderr.write(
-          `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}\n`,
-        );
+        // A text line as before, or with --log-format json a JSON line with the job's fields.
+        sdkLogSink(entry);
       }),
-      telemetryOptions: { logging: { filter: { core: coreLevel, other: coreLevel }, forward: {} } },
+      telemetryOptions: {
+        logging: { filter: { core: coreLevel, other: coreLevel }, forward: {} },
+        // The SDK's own metrics (poll latencies, slots, schedule-to-start, ...) with Temporal's
+        // default names, so Temporal's published SDK dashboards work on them too.
+        ...(sdkMetricsPort !== undefined
+          ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } }
+          : {}),
+      },
     });
+    if (sdkMetricsPort !== undefined) sdkMetricsUrl = `http://127.0.0.1:${sdkMetricsPort}/metrics`;
   } catch {
     // Already installed by the embedding program (e.g. a test): keep its logger.
   }
 }
 
+const eventLoop = new EventLoopMonitor();
+let eventLoopStarted = false;
+
 export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
   const log = opts.log ?? (() => undefined);
   const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
-  installRuntime();
+  const observe = opts.observability === undefined ? settingsFromEnv() : opts.observability || undefined;
+  installRuntime(observe && !runtimeInstalled ? await freeLoopbackPort() : undefined);
   mkdirSync(opts.scratchDir, { recursive: true });
+  const health = new WorkerHealth();
+  let server: ObservabilityServer | undefined;
+  if (observe) {
+    if (!eventLoopStarted) {
+      eventLoop.start();
+      eventLoopStarted = true;
+    }
+    // Up before the models load, so a startup probe sees a live process that is not ready yet.
+    server = await startObservabilityServer({
+      registry: registryFor('worker'),
+      port: observe.port,
+      host: observe.host,
+      live: [eventLoop.check(observe.maxLagMs), health.liveCheck(observe.pollWindowMs)],
+      ready: health.readyChecks(),
+      ...(sdkMetricsUrl ? { extraMetrics: () => scrapeText(sdkMetricsUrl as string) } : {}),
+    });
+    log(`metrics and health on ${server.url} (/metrics, /healthz, /readyz)`);
+  }
+  try {
+    return await startWorkersServing(opts, log, dataConverter, health, server);
+  } catch (err) {
+    await server?.close();
+    throw err;
+  }
+}
+
+async function startWorkersServing(
+  opts: WorkerOptions,
+  log: (line: string) => void,
+  dataConverter: ReturnType<typeof dataConverterWith>,
+  health: WorkerHealth,
+  server: ObservabilityServer | undefined,
+): Promise<RunningWorkers> {
   const models = new ModelCache({
     intraOpThreads: opts.intraOpThreads ?? 1,
     ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}),
@@ -156,19 +215,23 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
     await models.warm(opts.warmPack, roles);
     log(`loaded ${roles.join(', ') || 'no models'} from ${opts.warmPack}`);
   }
+  health.modelsLoaded();
+  modelsLoaded.set(1);
   const tls = temporalTlsFromEnv();
   const connection = await NativeConnection.connect({
     address: opts.temporalAddress,
     ...(tls ? { tls } : {}),
   });
   const activities = createActivities({
-    store: opts.store,
+    // Counts artifact bytes read and written (vldm_artifact_bytes_total).
+    store: meteredStore(opts.store),
     events: opts.events,
     models,
     scratchDir: opts.scratchDir,
   });
   const grace = opts.shutdownGraceMs ?? 30_000;
   const workers: Worker[] = [];
+  const watched: Parameters<WorkerHealth['watch']>[0] = [];
   try {
     for (const q of opts.queues) {
       const concurrency = opts.concurrency?.[q] ?? DEFAULT_CONCURRENCY[q];
@@ -190,8 +253,15 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
               ...common,
               activities: pick(activities, QUEUE_ACTIVITIES[q]),
               maxConcurrentActivityTaskExecutions: concurrency,
+              interceptors: { activity: [activityMetricsInterceptor] },
             }),
       );
+      watched.push({
+        queue: TASK_QUEUES[q],
+        worker: workers[workers.length - 1],
+        orchestration: q === 'orchestration',
+        slots: concurrency,
+      });
       log(`worker polling ${TASK_QUEUES[q]} (concurrency ${concurrency})`);
     }
   } catch (err) {
@@ -200,19 +270,25 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
   }
   const done = Promise.all(workers.map((w) => w.run())).then(
     async () => {
+      health.stop();
+      await server?.close();
       await models.close();
       await connection.close();
     },
     async (err: unknown) => {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      health.stop();
+      await server?.close();
       await models.close();
       await connection.close();
       throw err;
     },
   );
+  health.watch(watched);
   return {
     done,
     models,
+    ...(server ? { observability: { url: server.url, port: server.port } } : {}),
     async shutdown() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done;

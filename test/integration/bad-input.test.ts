@@ -110,7 +110,7 @@ const cases: Case[] = [
   {
     name: 'zero seconds',
     args: (o, s) => ['generate', '--seconds', '0', '--pack', CONTRACT_PACK, '--out', o, '--state-dir', s],
-    message: /seconds must be a number in \(0, 1800\], got 0/,
+    message: /seconds must be a number in \(0, 3600\], got 0/,
   },
   {
     name: 'seconds not a number',
@@ -120,7 +120,7 @@ const cases: Case[] = [
   {
     name: 'too long',
     args: (o, s) => ['generate', '--seconds', '4000', '--pack', CONTRACT_PACK, '--out', o, '--state-dir', s],
-    message: /seconds must be a number in \(0, 1800\]/,
+    message: /seconds must be a number in \(0, 3600\]/,
   },
   {
     name: 'fractional frame count',

@@ -2,10 +2,11 @@
  * The Helm chart (charts/vldm) and the images (infra/docker), checked with the real `helm` built by
  * infra/setup.sh: `helm lint --strict`, the rendered manifests of several values sets parsed and
  * asserted field by field, bad values refused with the expected message (by values.schema.json or by
- * templates/validate.yaml), the exec probe script run against real sockets, and the commands the
- * chart and the Dockerfiles start checked against the real `vldm` CLI.
+ * templates/validate.yaml), the exec probe script run against a real health server, the metrics
+ * Services, ServiceMonitor and Grafana dashboard, and the commands the chart and the Dockerfiles start
+ * checked against the real `vldm` CLI.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,6 +21,10 @@ import { parseQueues } from '../../src/cli/commands/worker';
 import { CODEC_ENV } from '../../src/security/keys';
 import { parsePoolsConfig } from '../../src/scaling/pools';
 import { findTool } from '../../src/dev/tools';
+import { METRICS_ENV } from '../../src/observability/health';
+import { LOG_FORMAT_ENV } from '../../src/observability/log';
+import { startObservabilityServer } from '../../src/observability/server';
+import { processRegistry } from '../../src/observability/metrics';
 import { repoRoot } from '../../src/host/paths';
 import type { KubeCluster } from '../support/kube-control-plane';
 import { kubeRequest, serviceAccountUser } from '../support/kube-rest';
@@ -161,6 +166,11 @@ const allFeatures = {
   },
   modelPack: { source: 's3', path: '/packs/reference', s3: { uri: 's3://packs/reference' } },
   codec: { enabled: true, existingSecret: 'codec', key: 'k1' },
+  observability: {
+    port: 9100,
+    serviceMonitor: { enabled: true, labels: { release: 'prometheus' } },
+    grafanaDashboard: { enabled: true, annotations: { grafana_folder: 'vldm' } },
+  },
 };
 
 describe('the default install', () => {
@@ -237,12 +247,44 @@ describe('the default install', () => {
     }
   });
 
-  it('probes workers with infra/docker/probe.sh', () => {
+  it('probes workers and the scaler over HTTP on the metrics port: /healthz live, /readyz ready and started', () => {
     const c = container(find(objs, 'Deployment', `${RELEASE}-vldm-keyframe`), 'worker');
-    expect(c.readinessProbe.exec.command).toEqual(['/bin/bash', '/opt/vldm/infra/docker/probe.sh', 'ready']);
-    expect(c.livenessProbe.exec.command).toEqual(['/bin/bash', '/opt/vldm/infra/docker/probe.sh', 'live']);
-    expect(c.startupProbe.exec.command).toEqual(['/bin/bash', '/opt/vldm/infra/docker/probe.sh', 'live']);
+    expect(c.ports).toEqual([{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(c.startupProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
     expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBe(600);
+    for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe'])
+      expect(c[probe].exec).toBeUndefined();
+    const s = container(find(objs, 'Deployment', `${RELEASE}-vldm-scaler`), 'scaler');
+    expect(s.ports).toEqual([{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
+    expect(s.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+    expect(s.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    // The processes serve the port the probes name (src/observability/health.ts reads it).
+    const cm = find(objs, 'ConfigMap', `${RELEASE}-vldm-env`).data;
+    expect(cm[METRICS_ENV.port]).toBe('9464');
+    expect(cm[METRICS_ENV.maxLag]).toBe('30');
+    expect(cm[METRICS_ENV.pollWindow]).toBe('300');
+    expect(cm[LOG_FORMAT_ENV]).toBe('text');
+  });
+
+  it('has a headless metrics Service per component selecting exactly its pods; no ServiceMonitor or dashboard', () => {
+    const services = objs.filter((o) => o.kind === 'Service');
+    const deployments = objs.filter((o) => o.kind === 'Deployment');
+    expect(services.map((o) => o.metadata.name).sort()).toEqual(
+      deployments.map((o) => o.metadata.name).sort(),
+    );
+    for (const svc of services) {
+      const d = find(objs, 'Deployment', svc.metadata.name);
+      expect(svc.spec.selector).toEqual(d.spec.selector.matchLabels);
+      expect(svc.spec.clusterIP).toBe('None');
+      expect(svc.spec.ports).toEqual([
+        { name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' },
+      ]);
+      expect(svc.metadata.labels?.['vldm.dev/metrics']).toBe('true');
+    }
+    expect(objs.some((o) => o.kind === 'ServiceMonitor')).toBe(false);
+    expect(objs.some((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboard'))).toBe(false);
   });
 
   it('carries the recommended labels, and selectors that match the pod labels', () => {
@@ -270,6 +312,8 @@ describe('the default install', () => {
       ...Object.values(CODEC_ENV),
       ...Object.values(TEMPORAL_TLS_ENV),
       ...WORKER_ENV,
+      ...Object.values(METRICS_ENV),
+      LOG_FORMAT_ENV,
     ];
     for (const key of Object.keys(cm.data)) expect(known, `ConfigMap key ${key}`).toContain(key);
     expect(cm.data).toMatchObject({
@@ -413,6 +457,34 @@ describe('optional features', () => {
   let objs: K8sObject[];
   beforeAll(() => {
     objs = render(allFeatures);
+  });
+
+  it('scrapes every metrics Service with a ServiceMonitor, and ships the Grafana dashboard as a ConfigMap', () => {
+    const sm = find(objs, 'ServiceMonitor', `${RELEASE}-vldm`);
+    expect(sm.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(sm.metadata.labels?.release).toBe('prometheus');
+    expect(sm.spec.namespaceSelector).toEqual({ matchNames: [NAMESPACE] });
+    expect(sm.spec.endpoints).toEqual([
+      { port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' },
+    ]);
+    // Its selector picks every vldm metrics Service and nothing else.
+    const selected = objs.filter(
+      (o) =>
+        o.kind === 'Service' &&
+        Object.entries(sm.spec.selector.matchLabels as Record<string, string>).every(
+          ([k, v]) => o.metadata.labels?.[k] === v,
+        ),
+    );
+    expect(selected.length).toBe(objs.filter((o) => o.kind === 'Deployment').length);
+    for (const svc of selected) expect(svc.spec.ports[0].port).toBe(9100);
+    const dash = find(objs, 'ConfigMap', `${RELEASE}-vldm-dashboard`);
+    expect(dash.metadata.labels?.grafana_dashboard).toBe('1');
+    expect(dash.metadata.annotations).toEqual({ grafana_folder: 'vldm' });
+    expect(JSON.parse(dash.data['vldm.json'])).toEqual(
+      JSON.parse(readFileSync(path.join(CHART, 'dashboards', 'vldm.json'), 'utf8')),
+    );
+    const c = container(find(objs, 'Deployment', `${RELEASE}-vldm-keyframe`), 'worker');
+    expect(c.ports).toEqual([{ name: 'metrics', containerPort: 9100, protocol: 'TCP' }]);
   });
 
   it('copies an S3 model pack into the pod before the worker starts, and mounts it read-only', () => {
@@ -581,6 +653,8 @@ describe('on a real API server (kube-apiserver + etcd, test/support/kube.ts)', (
       'vldm submit --temporal-address 127.0.0.1:7233 --namespace default --pack /opt/vldm/models/reference',
     );
     expect(notes).toContain('https://temporal.example/namespaces/default/workflows');
+    expect(notes).toContain(`kubectl -n ${ns} port-forward deploy/${RELEASE}-vldm-cpu 9464`);
+    expect(notes).toContain('(/metrics, /healthz, /readyz)');
     expect(await replicas('cpu')).toBe(1);
     expect(await replicas('render-spot')).toBe(0);
   });
@@ -699,6 +773,18 @@ const BAD_VALUES: Array<{ what: string; by: 'schema' | 'template'; values: objec
     by: 'schema',
     values: { pools: { cpu: { queues: ['orchestration', 'medai'] } } },
     message: /pools\/cpu\/queues\/1.*(orchestration.*media|enum|value must be one of)/,
+  },
+  {
+    what: 'a metrics port out of range',
+    by: 'schema',
+    values: { observability: { port: 70000 } },
+    message: /observability\/port.*maximum/,
+  },
+  {
+    what: 'an unknown log format',
+    by: 'schema',
+    values: { observability: { logFormat: 'xml' } },
+    message: /observability\/logFormat.*(enum|value must be one of)/,
   },
   {
     what: 'a negative price',
@@ -878,50 +964,57 @@ describe('bad values are refused with a clear message', () => {
   });
 });
 
-describe('infra/docker/probe.sh (the exec probes), run against real sockets', () => {
-  const probe = (mode: string, address: string) =>
-    spawnSync('bash', [PROBE, mode], {
-      encoding: 'utf8',
-      env: { ...process.env, VLDM_TEMPORAL_ADDRESS: address },
-      timeout: 10_000,
+describe('infra/docker/probe.sh (the exec form of /healthz and /readyz), against a real health server', () => {
+  // Asynchronous: the health server runs in this process, so a blocking spawnSync would starve it.
+  const probe = (mode: string, port: string) =>
+    new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn('bash', [PROBE, mode], {
+        env: { ...process.env, VLDM_METRICS_PORT: port, PROBE_TIMEOUT: '4' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ status, stderr }));
     });
-  let server: net.Server;
-  let port: number;
-  const clients: net.Socket[] = [];
+  const state = { live: true, ready: false };
+  let server: Awaited<ReturnType<typeof startObservabilityServer>>;
   beforeAll(async () => {
-    server = net.createServer((s) => clients.push(s));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as net.AddressInfo).port;
+    server = await startObservabilityServer({
+      registry: processRegistry,
+      port: 0,
+      host: '127.0.0.1',
+      live: [() => ({ name: 'test', ok: state.live, detail: 'as the test says' })],
+      ready: [() => ({ name: 'test', ok: state.ready, detail: 'as the test says' })],
+    });
   });
   afterAll(async () => {
-    for (const c of clients) c.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   });
 
-  it('ready: 0 when the frontend accepts connections, 1 when nothing listens, 2 on a bad address', async () => {
-    expect(probe('ready', `127.0.0.1:${port}`).status).toBe(0);
+  it('live and ready: 0 on HTTP 200, 1 on 503, each reading its own endpoint', async () => {
+    const port = String(server.port);
+    expect((await probe('live', port)).status).toBe(0);
+    const r = await probe('ready', port);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`GET /readyz on port ${port}: 503`);
+    state.ready = true;
+    state.live = false;
+    expect((await probe('ready', port)).status).toBe(0);
+    expect((await probe('live', port)).status).toBe(1);
+  });
+
+  it('1 when nothing listens, 2 when misconfigured', async () => {
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const closedPort = (closed.address() as net.AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const r = probe('ready', `127.0.0.1:${closedPort}`);
+    const r = await probe('live', String(closedPort));
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain(`cannot connect to Temporal at 127.0.0.1:${closedPort}`);
-    expect(probe('ready', 'temporal-frontend').status).toBe(2);
-  });
-
-  it('live: 1 with no connection to the port, 0 while one is held', async () => {
-    const r = probe('live', `temporal.example:${port}`);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain(`no established connection to Temporal's port ${port}`);
-    const client = net.connect(port, '127.0.0.1');
-    await new Promise((resolve) => client.once('connect', resolve));
-    try {
-      // The host part does not matter: inside a pod the socket's peer is the Service's address.
-      expect(probe('live', `temporal.example:${port}`).status).toBe(0);
-    } finally {
-      client.destroy();
-    }
+    expect(r.stderr).toContain('no answer');
+    expect((await probe('live', '')).status).toBe(2);
+    expect((await probe('live', 'metrics')).status).toBe(2);
+    expect((await probe('sideways', String(server.port))).status).toBe(2);
   });
 });
 
@@ -1002,13 +1095,23 @@ describe('the images and the chart start real vldm commands', () => {
 
   it('the GPU image installs the CUDA 12 provider of onnxruntime-node; the others do not', () => {
     const gpu = readFileSync(path.join(DOCKER, 'worker-gpu.Dockerfile'), 'utf8');
-    expect(gpu).toMatch(/npm ci --omit=dev [^\n]*--onnxruntime-node-install=cuda12/);
+    expect(gpu).toMatch(
+      /ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev [^\n]*--allow-scripts=onnxruntime-node/,
+    );
     expect(gpu).toMatch(/FROM \$\{CUDA_IMAGE\}/);
     expect(readFileSync(path.join(DOCKER, 'worker-cpu.Dockerfile'), 'utf8')).toMatch(
       /apt-get install -y --no-install-recommends ffmpeg/,
     );
     for (const f of ['worker-cpu.Dockerfile', 'scaler.Dockerfile'])
       expect(readFileSync(path.join(DOCKER, f), 'utf8')).not.toContain('cuda12');
+    // Every other npm ci keeps onnxruntime-node's install script from fetching CUDA binaries.
+    for (const f of images) {
+      const runs = dockerfile(f).filter((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args));
+      expect(runs.length, f).toBeGreaterThan(0);
+      for (const r of runs) expect(r.args, f).toMatch(/^ONNXRUNTIME_NODE_INSTALL=(skip|cuda12) npm ci /);
+    }
+    // No project .npmrc: npm would warn about an unknown key on every `npx vldm …`.
+    expect(existsSync(path.join(ROOT, '.npmrc'))).toBe(false);
   });
 
   it('the entrypoint starts: vldm --help exits 0', () => {

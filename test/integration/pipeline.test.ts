@@ -9,6 +9,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileJob } from '../../src/cli/edge';
+import { chapterWorkflowId, segmentWorkflowId } from '../../src/common/names';
+import { estimateHistories } from '../../src/planning/history-estimate';
 import { startJob, waitForJob, jobStatus, cancelJob } from '../../src/client/jobs';
 import { probeVideo } from '../../src/media/ffmpeg';
 import { subscribeProgress, type ProgressEvent } from '../../src/events';
@@ -78,6 +80,38 @@ describe('a multi-segment job end to end', () => {
       found.push(w.workflowId);
     expect(found).toContain(spec.jobId);
     first = { sha: result.sha256, total: result.activities.total };
+  });
+
+  it('gives the same bytes when the chain runs in chapters (one chapter workflow per segment)', async () => {
+    const { spec, plan } = await compileJob({ ...flags, jobId: `chapters-${process.pid}` }, CONTRACT_PACK);
+    await startJob(d.client, spec, { chapterSegments: 1 });
+    const result = await waitForJob(d.client, spec.jobId);
+    expect(result.activities).toEqual({ total: first.total, reused: 0 });
+    expect(result.sha256).toBe(first.sha);
+    // Each segment's child ran under its own chapter.
+    for (const s of plan.segments) {
+      const seg = await d.client.workflow.getHandle(segmentWorkflowId(spec.jobId, s.index)).describe();
+      expect(seg.parentExecution?.workflowId).toBe(chapterWorkflowId(spec.jobId, s.index));
+    }
+  });
+
+  it("estimates every workflow's history from the plan at or above what Temporal recorded, and not far above", async () => {
+    const { spec, pack, plan } = await compileJob(flags, CONTRACT_PACK);
+    const est = estimateHistories(spec, pack, plan);
+    const workflows = [
+      { id: spec.jobId, est: est.job },
+      ...plan.segments.map((s, i) => ({ id: segmentWorkflowId(spec.jobId, s.index), est: est.segments[i] })),
+    ];
+    for (const w of workflows) {
+      const info = (await d.client.workflow.getHandle(w.id).describe()).raw.workflowExecutionInfo!;
+      const events = Number(info.historyLength);
+      const bytes = Number(info.historySizeBytes);
+      expect(w.est.events, `${w.id} events`).toBeGreaterThanOrEqual(events);
+      expect(w.est.events, `${w.id} events`).toBeLessThanOrEqual(2 * events);
+      expect(w.est.bytes, `${w.id} bytes`).toBeGreaterThanOrEqual(bytes);
+      expect(w.est.bytes, `${w.id} bytes`).toBeLessThanOrEqual(2 * bytes);
+    }
+    expect(est.exceeded).toEqual([]);
   });
 
   it('runs the same job again from its checkpoints: every activity reused, identical bytes', async () => {

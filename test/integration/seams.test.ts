@@ -58,7 +58,7 @@ describe('seam ratios', () => {
     const smooth = await runCli(['seams', file, '--at', '24']);
     expect(smooth.code).toBe(0);
     expect(smooth.stdout).toMatch(/frame {5}24: [01]\.\d\d×/);
-    expect(smooth.stdout).toMatch(/OK: no boundary above 1\.5×/);
+    expect(smooth.stdout).toMatch(/OK: no given frame above 1\.5×/);
   });
 
   it('refuses a missing video and a bad --at with exit 2', async () => {

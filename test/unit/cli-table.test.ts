@@ -174,14 +174,8 @@ describe('vldm command table', () => {
   });
 
   it.each(REFUSED)('refuses %s (%s)', (argv, code) => {
-    let thrown: unknown;
-    try {
-      parse(argv);
-    } catch (err) {
-      thrown = err;
-    }
-    expect(thrown).toBeInstanceOf(CommanderError);
-    expect((thrown as CommanderError).code).toBe(code);
+    expect(() => parse(argv)).toThrow(CommanderError);
+    expect(() => parse(argv)).toThrow(expect.objectContaining({ code }));
   });
 
   it('has a row for every command', () => {

@@ -12,7 +12,15 @@ import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/common/errors';
 import { loadPackSummary } from '../../src/cli/edge';
 import { planJob, type JobPlan, type SegmentPlan } from '../../src/planning/plan';
-import { RENDER_VERSION, borrowedIds } from '../../src/planning/render-plan';
+import {
+  CHAPTER_SEGMENTS,
+  RENDER_VERSION,
+  borrowedIds,
+  chapterRanges,
+  coveringSpans,
+  spanIndex,
+} from '../../src/planning/render-plan';
+import { estimateHistories } from '../../src/planning/history-estimate';
 import { FRAMES_PER_KEYFRAME, INTERPOLATION_RATE, type PackSummary } from '../../src/planning/pack-summary';
 import type { JobSpec } from '../../src/planning/spec';
 import type { Span, Tile } from '../../src/planning/tiling';
@@ -346,7 +354,7 @@ function checkWholeVideoRender(plan: JobPlan, pack: PackSummary, N: number): voi
   });
   // A segment borrows exactly what it reads directly of earlier segments: latents for its decode
   // windows, decode windows for its tiles, tiles for its clip; and lends exactly what later ones borrow.
-  const lentBy = new Map<number, Set<string>>(segs.map((s) => [s.index, new Set<string>()]));
+  const lentBy = new Map<number, Array<{ segment: number; ids: string[] }>>(segs.map((s) => [s.index, []]));
   for (const s of segs) {
     const clip = s.render!.clip;
     const expected = new Map<number, { latents: string[]; decode: string[]; upscale: number[] }>();
@@ -390,11 +398,11 @@ function checkWholeVideoRender(plan: JobPlan, pack: PackSummary, N: number): voi
       [...expected.keys()].sort(),
     );
     for (const b of s.render!.borrowed ?? [])
-      for (const id of borrowedIds({ clip, borrowed: [b] })) lentBy.get(b.segment)!.add(id);
+      lentBy.get(b.segment)!.push({ segment: s.index, ids: borrowedIds({ clip, borrowed: [b] }).sort() });
   }
   for (const s of segs)
     expect(s.render!.lends ?? [], `segment ${s.index} lends what later segments borrow`).toEqual(
-      [...lentBy.get(s.index)!].sort(),
+      lentBy.get(s.index),
     );
 }
 
@@ -714,5 +722,50 @@ describe('pack windows that make no sense', () => {
     expect(() => planJob(specOf(48), pack)).toThrow(
       /keyframe\.frames .*got 1; windows\.decode\.frames .*got 0/,
     );
+  });
+});
+
+describe('plans of the longest jobs', () => {
+  it('index spans exactly as a scan does', () => {
+    // Spans sorted by start, of mixed lengths, some sharing a start (like a row of tiles).
+    const spans: Span[] = [];
+    let x = 0;
+    for (let i = 0; i < 400; i++) {
+      x += i % 3;
+      spans.push({ start: x, end: x + 1 + ((i * 7) % 11) });
+    }
+    const query = spanIndex(spans);
+    for (let start = -3; start < x + 15; start += 2)
+      for (const len of [0, 1, 5, 17])
+        expect(query(start, start + len)).toEqual(coveringSpans(spans, start, start + len));
+  });
+
+  it('cut the chain into chapters of at most CHAPTER_SEGMENTS segments', () => {
+    expect(chapterRanges(3, 1)).toEqual([
+      { start: 0, end: 1 },
+      { start: 1, end: 2 },
+      { start: 2, end: 3 },
+    ]);
+    expect(chapterRanges(250)).toEqual([
+      { start: 0, end: CHAPTER_SEGMENTS },
+      { start: CHAPTER_SEGMENTS, end: 2 * CHAPTER_SEGMENTS },
+      { start: 2 * CHAPTER_SEGMENTS, end: 250 },
+    ]);
+    expect(() => chapterRanges(3, 0)).toThrow(UserError);
+  });
+
+  // The reference pack's segments are ~100 frames. The contract pack's are 48, so its 60-minute job
+  // has 1,800 clips, and the stitch input's list of clip keys (~288 KB) passes the 256 KB advice.
+  it('keep a 60-minute reference-pack job inside Temporal limits, in chapters', async () => {
+    {
+      const pack = await summaryOf(REFERENCE_PACK);
+      const spec = specOf(3600 * FPS);
+      const plan = planJob(spec, pack);
+      const est = estimateHistories(spec, pack, plan);
+      expect(est.exceeded, pack.name).toEqual([]);
+      expect(est.chapters.length, pack.name).toBe(Math.ceil(plan.segments.length / CHAPTER_SEGMENTS));
+      // The job's own history grows with chapters, not segments.
+      expect(est.job.events, pack.name).toBeLessThan(1_000);
+    }
   });
 });

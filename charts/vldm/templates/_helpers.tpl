@@ -247,13 +247,24 @@ under /etc/vldm, for every container that talks to Temporal.
 {{- end -}}
 
 {{/*
-vldm.probeCommand: the exec probe of a container: infra/docker/probe.sh in the image, in mode "ready"
-(the Temporal frontend accepts a TCP connection) or "live" (this pod holds an established connection to
-the frontend's port). Takes the mode.
+vldm.httpProbe: an HTTP probe of a vldm container against its observability port (named "metrics"):
+"/healthz" (liveness: event loop responsive, workers polling) or "/readyz" (readiness: models loaded,
+workers running; never depends on Temporal being reachable). Takes the path. docs/observability.md.
 */}}
-{{- define "vldm.probeCommand" -}}
-exec:
-  command: ["/bin/bash", "/opt/vldm/infra/docker/probe.sh", {{ . | quote }}]
+{{- define "vldm.httpProbe" -}}
+httpGet:
+  path: {{ . }}
+  port: metrics
+{{- end -}}
+
+{{/*
+vldm.metricsPort: the container port of every vldm pod's /metrics, /healthz and /readyz.
+*/}}
+{{- define "vldm.metricsPort" -}}
+ports:
+  - name: metrics
+    containerPort: {{ .Values.observability.port }}
+    protocol: TCP
 {{- end -}}
 
 {{/*

@@ -56,7 +56,9 @@ export async function scalerRun(flags: ScalerRunFlags, cfg: VldmConfig): Promise
 
   const identity = identityOf(flags);
   const namespace = flags.kubeNamespace ?? process.env.POD_NAMESPACE ?? 'default';
-  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  // `<ISO time> <line>`, or a JSON line with --log-format json (src/observability/log.ts).
+  const { logLine } = load<typeof import('../../observability/log')>('../../observability/log');
+  const log = (line: string) => logLine(line, { component: 'scaler' });
   const real = new KubeScaleTarget({
     namespace,
     identity,
@@ -95,11 +97,19 @@ export async function scalerRun(flags: ScalerRunFlags, cfg: VldmConfig): Promise
     log(
       `scaler ${identity}: ${config.pools.length} pools in namespace ${namespace}, Temporal ${cfg.temporalAddress}/${cfg.namespace}, every ${interval} s`,
     );
+    const { serveScalerObservability } = load<typeof import('../../scaling/observability')>(
+      '../../scaling/observability',
+    );
+    const http = await serveScalerObservability(loop, interval, log);
     const abort = new AbortController();
     const stop = () => abort.abort();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
-    await loop.run(interval, abort.signal);
+    try {
+      await loop.run(interval, abort.signal);
+    } finally {
+      await http?.close();
+    }
     return 0;
   } finally {
     await sink?.close();

@@ -7,6 +7,7 @@ import { createStore, storeConfigFromUrl } from '../../storage';
 import { connectEventBus } from '../../events';
 import { startWorkers } from '../../worker/workers';
 import { connectTemporal } from '../../client/jobs';
+import { logLine } from '../../observability/log';
 
 export function parseQueues(v: string | undefined): QueueRole[] {
   if (!v || v === 'all') return [...QUEUE_ROLES];
@@ -36,7 +37,8 @@ export async function worker(
   const events = await connectEventBus(cfg.natsUrl === 'off' ? undefined : cfg.natsUrl, {
     name: 'vldm-worker',
   });
-  const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
+  // `<ISO time> <line>`, or a JSON line with --log-format json (src/observability/log.ts).
+  const log = (l: string) => logLine(l, { queues });
   const running = await startWorkers({
     temporalAddress: cfg.temporalAddress,
     namespace: cfg.namespace,
