@@ -78,7 +78,10 @@ function withJobOptions(cmd: Command): Command {
     .option('--seed <n>', 'seed of every random draw, 0–4294967295 (default 0)')
     .option('--name <name>', 'job name, the readable prefix of the job id (default <scene>-<seed>)')
     .option('--job-id <id>', 'explicit job id (default <name>-<hash of the spec and pack>)')
-    .option('--deadline <iso>', 'deadline for the scaler (ISO 8601)')
+    .option(
+      '--deadline <time>',
+      'when the job must be done, RFC 3339 (e.g. 2027-01-01T09:00:00Z); read by the scaler',
+    )
     .option(
       '--init-image <file>',
       "PNG or JPEG to start the video from (frame 0), scaled and centre-cropped to the pack's base size",
