@@ -23,14 +23,7 @@ import {
 } from '../src/planning/render-plan';
 import { borrower, lender } from './lending';
 import { activityCounter } from './counting';
-import {
-  decodeActivities,
-  interpolationActivities,
-  mediaActivities,
-  mediaOptions,
-  stageOptions,
-  upscaleActivities,
-} from './proxies';
+import * as proxies from './proxies';
 
 /** An input the dataflow can wait for: made here (`make`) or borrowed from an earlier segment. */
 interface Node<P> {
@@ -79,9 +72,9 @@ export async function renderSegmentDataflow(
     const get = once(id, async () => {
       const sources =
         w.pass === 0 ? [keyframes] : await all(coveringSpans(quarter, w.start, w.start + w.intervals));
-      const out = await interpolationActivities.interpolate
+      const out = await proxies.interpolationActivities.interpolate
         .executeWithOptions(
-          stageOptions(
+          proxies.stageOptions(
             timeouts.interpolation,
             `segment ${seg.index} ${w.pass === 0 ? 'T→4T' : '4T→16T'} window @${w.start}`,
             spec.deadline,
@@ -109,9 +102,9 @@ export async function renderSegmentDataflow(
     const id = renderItemId.decode(w);
     const get = once(id, async () => {
       const sources = await all(coveringSpans(latents, w.decoded.start, w.decoded.end - 1));
-      const out = await decodeActivities.decode
+      const out = await proxies.decodeActivities.decode
         .executeWithOptions(
-          stageOptions(
+          proxies.stageOptions(
             timeouts.decode,
             `segment ${seg.index} decode frames ${w.own.start}–${w.own.end - 1}`,
             spec.deadline,
@@ -138,9 +131,13 @@ export async function renderSegmentDataflow(
     const id = renderItemId.upscale(tile);
     const get = once(id, async () => {
       const sources = await all(coveringSpans(decoded, tile.t.start, tile.t.end - 1));
-      const out = await upscaleActivities.upscale
+      const out = await proxies.upscaleActivities.upscale
         .executeWithOptions(
-          stageOptions(timeouts.upscale, `segment ${seg.index} upscale tile ${tile.index}`, spec.deadline),
+          proxies.stageOptions(
+            timeouts.upscale,
+            `segment ${seg.index} upscale tile ${tile.index}`,
+            spec.deadline,
+          ),
           [{ ...base, segment: seg.index, tile, sources }],
         )
         .then(counted(progress.stages.upscale));
@@ -167,9 +164,9 @@ export async function renderSegmentDataflow(
     Promise.all(clipTiles.map(async (n) => ({ tile: n.plan, key: (await n.get()).key }))),
   ]);
 
-  const clip = await mediaActivities.encodeSegment
+  const clip = await proxies.mediaActivities.encodeSegment
     .executeWithOptions(
-      mediaOptions(
+      proxies.mediaOptions(
         `segment ${seg.index} encode clip frames ${render.clip.start}–${render.clip.end - 1}`,
         spec.deadline,
       ),

@@ -24,16 +24,19 @@ export const TEMPORAL_LIMITS = {
   payloadBytes: 256 * 1024,
 } as const;
 
-/** Bytes an event costs besides its payloads (ids, timestamps, task queue, retry policy…), measured. */
-const EVENT_OVERHEAD_BYTES = 200;
-/** An activity's result (key, sha256, reuse flag and a few numbers), generously. */
-const RESULT_BYTES = 400;
-/** One FrameSource in an activity's input or a signal. */
-const SOURCE_BYTES = 160;
-/** Per-stage timeouts and the per-call speeds the job passes down. */
-const TIMEOUTS_BYTES = 400;
-/** The stitch input's bytes per clip key, and one artifact key anywhere. */
-const KEY_BYTES = 160;
+/** Sizes, calibrated on real histories (bytes are generous upper values). */
+const SIZES = {
+  /** What an event costs besides its payloads (ids, timestamps, task queue, retry policy…). */
+  eventOverhead: 200,
+  /** An activity's result (key, sha256, reuse flag and a few numbers). */
+  result: 400,
+  /** One FrameSource in an activity's input or a signal. */
+  source: 160,
+  /** Per-stage timeouts and the per-call speeds the job passes down. */
+  timeouts: 400,
+  /** One artifact key (the stitch input holds one per clip). */
+  key: 160,
+};
 /** Speed probes the job runs (one per measured stage). */
 const SPEED_PROBES = 4;
 
@@ -71,9 +74,9 @@ function segmentEstimate(seg: SegmentPlan, ctxBytes: number): WorkflowEstimate {
   const sent = (seg.render?.lends ?? []).reduce((a, l) => a + l.ids.length, 0);
   // Inputs: each carries the job context, its item and the sources it reads (at most 3 of each).
   const itemBytes = [...seg.interpolation, ...seg.decode, ...seg.upscale].map(size);
-  const inputs = itemBytes.reduce((a, b) => a + b, 0) + (activities - 1) * (ctxBytes + 3 * SOURCE_BYTES);
-  const clipInput = ctxBytes + size(seg) + seg.upscale.length * KEY_BYTES * 2;
-  const startInput = ctxBytes + size(seg) + TIMEOUTS_BYTES;
+  const inputs = itemBytes.reduce((a, b) => a + b, 0) + (activities - 1) * (ctxBytes + 3 * SIZES.source);
+  const clipInput = ctxBytes + size(seg) + seg.upscale.length * SIZES.key * 2;
+  const startInput = ctxBytes + size(seg) + SIZES.timeouts;
   const ev = events(activities, 0, sent, received);
   return {
     workflow: `segment ${seg.index}`,
@@ -82,15 +85,15 @@ function segmentEstimate(seg: SegmentPlan, ctxBytes: number): WorkflowEstimate {
       startInput +
       inputs +
       clipInput +
-      activities * RESULT_BYTES +
-      (sent + received) * SOURCE_BYTES +
-      ev * EVENT_OVERHEAD_BYTES,
+      activities * SIZES.result +
+      (sent + received) * SIZES.source +
+      ev * SIZES.eventOverhead,
     pendingActivities: activities,
     pendingChildren: 0,
     largestPayloadBytes: Math.max(
       startInput,
       clipInput,
-      ctxBytes + Math.max(0, ...itemBytes) + 3 * SOURCE_BYTES,
+      ctxBytes + Math.max(0, ...itemBytes) + 3 * SIZES.source,
     ),
   };
 }
@@ -116,8 +119,8 @@ export function estimateHistories(
   ) => {
     const S = segs.length;
     const activities = extraActivities + S;
-    const childInputs = segs.reduce((a, s) => a + ctxBytes + size(s) + TIMEOUTS_BYTES, 0);
-    const keyframeInputs = segs.reduce((a, s) => a + ctxBytes + size(s.keyframes) + SOURCE_BYTES, 0);
+    const childInputs = segs.reduce((a, s) => a + ctxBytes + size(s) + SIZES.timeouts, 0);
+    const keyframeInputs = segs.reduce((a, s) => a + ctxBytes + size(s.keyframes) + SIZES.source, 0);
     const ev = events(activities, S, sent, received);
     return {
       workflow: name,
@@ -125,12 +128,12 @@ export function estimateHistories(
       bytes:
         childInputs +
         keyframeInputs +
-        (activities + S) * RESULT_BYTES +
-        (sent + received) * SOURCE_BYTES +
-        ev * EVENT_OVERHEAD_BYTES,
+        (activities + S) * SIZES.result +
+        (sent + received) * SIZES.source +
+        ev * SIZES.eventOverhead,
       pendingActivities: 1,
       pendingChildren: S,
-      largestPayloadBytes: Math.max(0, ...segs.map((s) => ctxBytes + size(s) + TIMEOUTS_BYTES)),
+      largestPayloadBytes: Math.max(0, ...segs.map((s) => ctxBytes + size(s) + SIZES.timeouts)),
     };
   };
   const chapters = chaptered
@@ -138,12 +141,12 @@ export function estimateHistories(
         const segs = plan.segments.slice(r.start, r.end);
         const w = chainOf(segs, 0, `chapter ${c}`, 0, 1);
         // Its input: the job context, its range, where the chain stands, the timeouts.
-        const input = ctxBytes + SOURCE_BYTES + 2 * TIMEOUTS_BYTES;
+        const input = ctxBytes + SIZES.source + 2 * SIZES.timeouts;
         return { ...w, bytes: w.bytes + input, largestPayloadBytes: Math.max(w.largestPayloadBytes, input) };
       })
     : [];
   const S = plan.segments.length;
-  const stitchInput = ctxBytes + S * KEY_BYTES;
+  const stitchInput = ctxBytes + S * SIZES.key;
   const fixed = 1 + SPEED_PROBES + 1; // prepare, probes, stitch
   const jobBase = chaptered
     ? {
@@ -161,8 +164,8 @@ export function estimateHistories(
       (SPEED_PROBES + 1) * ctxBytes +
       stitchInput +
       chapterInputs +
-      (chaptered ? ranges.length * (RESULT_BYTES + KEY_BYTES * chapterSegments) : 0) +
-      (chaptered ? (fixed + ranges.length) * EVENT_OVERHEAD_BYTES * 4 : 0),
+      (chaptered ? ranges.length * (SIZES.result + SIZES.key * chapterSegments) : 0) +
+      (chaptered ? (fixed + ranges.length) * SIZES.eventOverhead * 4 : 0),
     // The chain runs one keyframe activity at a time; the probes run beside it.
     pendingActivities: 1 + SPEED_PROBES,
     largestPayloadBytes: Math.max(

@@ -5,66 +5,11 @@
  * backlog, scale changes and per-job deadline slack after a round; /readyz only while the loop runs.
  */
 import { describe, expect, it } from 'vitest';
-import type { LeaseRecord, PodInfo, ScaleInfo, ScaleTarget } from '../../src/scaling/kube';
 import { ScalerLoop, deadlineSlackSeconds } from '../../src/scaling/loop';
-import { parsePoolsConfig } from '../../src/scaling/pools';
 import { serveScalerObservability } from '../../src/scaling/observability';
 import { scalerRegistry } from '../../src/observability/metrics';
 import { parseExposition, probe, scrape, sumOf } from '../support/prometheus';
-
-const config = parsePoolsConfig({
-  maxPricePerHour: 10,
-  secondsPerActivity: { upscale: 30, media: 5 },
-  drainColdStarts: 1000,
-  pools: [
-    {
-      name: 'up',
-      deployment: 'w-up',
-      queues: ['upscale'],
-      gpusPerPod: 1,
-      spot: true,
-      pricePerHour: 1,
-      coldStartSeconds: 100,
-      maxReplicas: 5,
-    },
-    {
-      name: 'media',
-      deployment: 'w-media',
-      queues: ['media'],
-      gpusPerPod: 0,
-      spot: false,
-      pricePerHour: 0.1,
-      coldStartSeconds: 10,
-      maxReplicas: 2,
-    },
-  ],
-});
-
-class MemoryTarget implements ScaleTarget {
-  scales = new Map<string, number>([
-    ['w-up', 0],
-    ['w-media', 0],
-  ]);
-  async getScale(d: string): Promise<ScaleInfo> {
-    return { replicas: this.scales.get(d) ?? 0, selector: `app=${d}` };
-  }
-  async setScale(d: string, n: number): Promise<void> {
-    this.scales.set(d, n);
-  }
-  async listPods(): Promise<PodInfo[]> {
-    return [];
-  }
-  async recordEvent(): Promise<void> {}
-  async getLease(): Promise<LeaseRecord | undefined> {
-    return undefined;
-  }
-  async createLease(): Promise<boolean> {
-    return true;
-  }
-  async updateLease(): Promise<boolean> {
-    return true;
-  }
-}
+import { MemoryTarget, config, quietLoop } from '../support/scaling-target';
 
 const now = Date.now() / 1000;
 
@@ -116,13 +61,8 @@ describe('scaler metrics', () => {
 describe('scaler /metrics, /healthz and /readyz', () => {
   it('serves them on VLDM_METRICS_PORT; ready only while the loop runs, whatever Temporal does', async () => {
     const target = new MemoryTarget();
-    const loop = new ScalerLoop({
-      config,
-      target,
-      // Temporal down the whole time: rounds are skipped, the probes stay green.
-      observe: async () => Promise.reject(new Error('Temporal unreachable')),
-      log: () => undefined,
-    });
+    // Temporal down the whole time: rounds are skipped, the probes stay green.
+    const loop = quietLoop(target, async () => Promise.reject(new Error('Temporal unreachable')));
     const server = await serveScalerObservability(loop, 0.05, () => undefined, {
       VLDM_METRICS_PORT: '0',
       VLDM_METRICS_HOST: '127.0.0.1',
