@@ -125,10 +125,10 @@ fi
 
 # --- npm packages --------------------------------------------------------------------------------
 # node_modules/.package-lock.json is what npm last installed; an older one means the lock file moved on.
-# ONNXRUNTIME_NODE_INSTALL=skip keeps onnxruntime-node's install script from fetching CUDA binaries
-# (the CPU ones ship inside) under any npm; an npm that runs no unapproved install script (npm 11's
-# allowScripts) skips it anyway. An environment variable, not a project .npmrc key: npm warns about
-# unknown .npmrc keys on every `npx vldm …`.
+# onnxruntime-node's install script must not fetch CUDA binaries (the CPU ones ship inside): the
+# project's .npmrc key says so to any npm ci in a checkout, ONNXRUNTIME_NODE_INSTALL=skip says so here
+# too (the images use only the variable), and npm 11 runs no unapproved install script anyway. npm 11
+# warns about the .npmrc key on every `npx vldm …`; the project keeps it on purpose (docs/setup.md).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
   ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
