@@ -23,7 +23,11 @@ export type QueueRole = keyof typeof TASK_QUEUES;
 export const QUEUE_ROLES = Object.keys(TASK_QUEUES) as QueueRole[];
 
 /** Workflow type names (the exported function names in workflows/). */
-export const WORKFLOW_TYPES = { job: 'videoJobWorkflow', segment: 'segmentRenderWorkflow' } as const;
+export const WORKFLOW_TYPES = {
+  job: 'videoJobWorkflow',
+  segment: 'segmentRenderWorkflow',
+  chapter: 'chapterWorkflow',
+} as const;
 
 /** Readable workflow ids: the job id, and `<jobId>/segment-003` for its children. */
 export function segmentWorkflowId(jobId: string, segment: number): string {

@@ -1,8 +1,11 @@
 /**
  * Records the workflow histories that test/integration/replay.test.ts replays against the current
  * workflow code: a 3-segment job (the parent) and one of its segment children, and a job that fails
- * with a non-retryable bad-input error. Re-record only on purpose, after a change that is meant to
- * alter histories (and that running jobs survive, e.g. behind `patched()`):
+ * with a non-retryable bad-input error (render version 1, recorded before the whole-video render);
+ * and, for render version 2, a 3-segment job, its middle segment (which borrows and lends), and a job
+ * run in chapters with one of its chapters. Never overwrite a fixture of an older version: record into
+ * another folder and copy only the new files. Re-record only on purpose, after a change that is meant
+ * to alter histories (and that running jobs survive, e.g. behind `patched()`):
  *
  *   npx tsc -p . && node dist/test/support/record-histories.js [outDir]
  *
@@ -13,7 +16,13 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { QUEUE_ROLES, TASK_QUEUES, WORKFLOW_TYPES, segmentWorkflowId } from '../../src/common/names';
+import {
+  QUEUE_ROLES,
+  TASK_QUEUES,
+  WORKFLOW_TYPES,
+  chapterWorkflowId,
+  segmentWorkflowId,
+} from '../../src/common/names';
 import { compileJob } from '../../src/cli/edge';
 import { connectTemporal, startJob, waitForJob } from '../../src/client/jobs';
 import { devDown, devUp } from '../../src/dev/servers';
@@ -30,6 +39,10 @@ export const RECORDED = {
   'job-3-segments.json': WORKFLOW_TYPES.job,
   'segment-render.json': WORKFLOW_TYPES.segment,
   'job-failed-bad-input.json': WORKFLOW_TYPES.job,
+  'job-v2-3-segments.json': WORKFLOW_TYPES.job,
+  'segment-v2-lending.json': WORKFLOW_TYPES.segment,
+  'job-v2-chapters.json': WORKFLOW_TYPES.job,
+  'chapter-v2.json': WORKFLOW_TYPES.chapter,
 } as const;
 
 const CONTRACT_PACK = path.join(repoRoot(), 'models', 'contract-test');
@@ -76,8 +89,18 @@ async function record(outDir: string): Promise<void> {
       log(`running ${spec.jobId} (${plan.counts.total} activities)…`);
       await startJob(client, spec);
       await waitForJob(client, spec.jobId);
+      // Recorded now, this job is render version 2: the files of version 1 keep their older recording.
+      await write('job-v2-3-segments.json', spec.jobId);
+      await write('segment-v2-lending.json', segmentWorkflowId(spec.jobId, 1));
       await write('job-3-segments.json', spec.jobId);
       await write('segment-render.json', segmentWorkflowId(spec.jobId, plan.segments.length - 1));
+
+      // The same job with its chain in chapters of one segment each.
+      const chaptered = { ...spec, jobId: 'replay-fixture-chapters' };
+      await startJob(client, chaptered, { chapterSegments: 1 });
+      await waitForJob(client, chaptered.jobId);
+      await write('job-v2-chapters.json', chaptered.jobId);
+      await write('chapter-v2.json', chapterWorkflowId(chaptered.jobId, 1));
 
       // A spec the workers reject (a label the pack does not have): prepareJob fails non-retryably.
       const bad = { ...spec, jobId: 'replay-fixture-bad-input', scene: 'sunset' };
