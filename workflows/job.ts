@@ -96,7 +96,12 @@ export async function videoJobWorkflow(spec: JobSpec, options: JobRunOptions = {
         [spec],
       ),
     );
-    const render = patched(WHOLE_VIDEO_RENDER_PATCH) ? RENDER_VERSION.wholeVideo : RENDER_VERSION.perSegment;
+    // A job that asks for stage barriers (a benchmark's comparison) records no patch marker: its
+    // history replays on the version-1 path like those from before the marker.
+    const render =
+      options.stageBarriers !== true && patched(WHOLE_VIDEO_RENDER_PATCH)
+        ? RENDER_VERSION.wholeVideo
+        : RENDER_VERSION.perSegment;
     const plan = plannedOrFail(spec, prepared.pack, render);
     const ctx: StageContext = { spec, pack: prepared.pack, labels: plan.labels };
     for (const stage of STAGES) progress.stages[stage].total = plan.counts[stage];

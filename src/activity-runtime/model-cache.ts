@@ -7,6 +7,7 @@ import { ModelRuntime, type ModelSession, type RuntimeOptions } from '../models/
 import { modelCallSeconds } from '../observability/metrics';
 import type { Role } from '../models/contract';
 import type { PackSummary } from '../planning/pack-summary';
+import type { EmulatedAccelerators } from '../bench/accelerator';
 
 export interface LoadedPack {
   pack: ModelPack;
@@ -36,9 +37,10 @@ export function summarisePack(pack: ModelPack, location: string): PackSummary {
 
 /**
  * Times every model call of `runtime`'s sessions (vldm_model_call_seconds by role). Every stage calls
- * its models through `runtime.session(role).run`, so this one place sees them all.
+ * its models through `runtime.session(role).run`, so this one place sees them all; it is also where a
+ * benchmark worker puts each call on an EMULATED accelerator (src/bench/accelerator.ts).
  */
-function timedRuntime(runtime: ModelRuntime): ModelRuntime {
+function timedRuntime(runtime: ModelRuntime, accelerators?: EmulatedAccelerators): ModelRuntime {
   const open = runtime.session.bind(runtime);
   const timed = new WeakSet<ModelSession>();
   runtime.session = async (role: Role) => {
@@ -50,7 +52,7 @@ function timedRuntime(runtime: ModelRuntime): ModelRuntime {
       session.run = async (inputs) => {
         const end = histogram.startTimer();
         try {
-          return await run(inputs);
+          return await (accelerators ? accelerators.call(role, () => run(inputs)) : run(inputs));
         } finally {
           end();
         }
@@ -64,14 +66,18 @@ function timedRuntime(runtime: ModelRuntime): ModelRuntime {
 export class ModelCache {
   private readonly packs = new Map<string, Promise<LoadedPack>>();
 
-  constructor(private readonly opts: RuntimeOptions = {}) {}
+  constructor(
+    private readonly opts: RuntimeOptions = {},
+    /** Only in benchmark workers: every model call held on an emulated accelerator. */
+    private readonly accelerators?: EmulatedAccelerators,
+  ) {}
 
   get(location: string): Promise<LoadedPack> {
     let loaded = this.packs.get(location);
     if (!loaded) {
       loaded = loadPack(location).then((pack) => ({
         pack,
-        runtime: timedRuntime(new ModelRuntime(pack, this.opts)),
+        runtime: timedRuntime(new ModelRuntime(pack, this.opts), this.accelerators),
         summary: summarisePack(pack, location),
       }));
       this.packs.set(location, loaded);

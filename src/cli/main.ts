@@ -40,6 +40,7 @@ const load = {
   codecServer: lazy<typeof import('./commands/codec-server')>('./commands/codec-server'),
   models: lazy<typeof import('./commands/models')>('./commands/models'),
   seams: lazy<typeof import('./commands/seams')>('./commands/seams'),
+  bench: lazy<typeof import('./commands/bench')>('./commands/bench'),
   config: lazy<typeof import('../config/config')>('../config/config'),
 };
 
@@ -250,6 +251,31 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
     .action(
       act(([video]: string[], o: AllFlags & import('./commands/seams').SeamFlags) =>
         load.seams().seams(video, o, configOf(o)),
+      ),
+    );
+
+  withJobOptions(withConfigOptions(program.command('bench')))
+    .description(
+      'the orchestration at fleet scale on EMULATED accelerators: makespan against its lower bound (docs/performance.md)',
+    )
+    .option('--gpus <list>', 'emulated accelerator slots, one run per value, e.g. 8,32,64', '8')
+    .option('--processes <n>', 'GPU worker processes the slots are spread over (default min(G, 4))')
+    .option('--dilation <x>', 'stretch every emulated call ×x, so the host is not the bottleneck', '1')
+    .option(
+      '--gpu-factor <f>',
+      'default speed table: reference CPU speeds × f (default 0.05, stated, not measured)',
+    )
+    .option('--speed-table <file>', 'JSON speed table (ms per call per role) instead of the default')
+    .option(
+      '--schedule <s>',
+      'dataflow (today), barrier (version 1, a barrier after each stage) or both',
+      'dataflow',
+    )
+    .option('--bench-store <kind>', 'artifact store of the bench: folder or minio', 'folder')
+    .option('--json', 'one JSON object with every run')
+    .action(
+      act((_args: string[], o: AllFlags & import('./commands/bench').BenchFlags) =>
+        load.bench().bench(o, configOf(o)),
       ),
     );
 

@@ -136,6 +136,11 @@ export interface SegmentRenderResult {
 export interface JobRunOptions {
   /** Segments per chapter workflow (workflows/chapter.ts). @default CHAPTER_SEGMENTS */
   chapterSegments?: number;
+  /**
+   * Render with version 1, the per-segment schedule with a barrier after each stage (workflows/segment.ts),
+   * for `vldm bench --schedule barrier` to compare against. @default false (version 2, the dataflow)
+   */
+  stageBarriers?: boolean;
 }
 
 /**

@@ -34,6 +34,7 @@ import { meteredStore } from '../observability/store';
 import { modelsLoaded, registryFor } from '../observability/metrics';
 import { freeLoopbackPort } from '../observability/ports';
 import { sdkLogSink } from '../observability/log';
+import type { EmulatedAccelerators } from '../bench/accelerator';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
 export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
@@ -76,6 +77,8 @@ export interface WorkerOptions {
   payloadCodec?: PayloadCodec;
   /** `/metrics`, `/healthz`, `/readyz`; false = none. @default from VLDM_METRICS_PORT etc. (off when unset) */
   observability?: ObservabilitySettings | false;
+  /** `vldm bench` only: model calls on EMULATED accelerators (src/bench/accelerator.ts). */
+  accelerators?: EmulatedAccelerators;
 }
 
 export interface RunningWorkers {
@@ -206,10 +209,13 @@ async function startWorkersServing(
   health: WorkerHealth,
   server: ObservabilityServer | undefined,
 ): Promise<RunningWorkers> {
-  const models = new ModelCache({
-    intraOpThreads: opts.intraOpThreads ?? 1,
-    ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}),
-  });
+  const models = new ModelCache(
+    {
+      intraOpThreads: opts.intraOpThreads ?? 1,
+      ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}),
+    },
+    opts.accelerators,
+  );
   if (opts.warmPack) {
     const roles = [...new Set(opts.queues.flatMap((q) => QUEUE_MODELS[q]))];
     await models.warm(opts.warmPack, roles);
@@ -253,7 +259,12 @@ async function startWorkersServing(
               ...common,
               activities: pick(activities, QUEUE_ACTIVITIES[q]),
               maxConcurrentActivityTaskExecutions: concurrency,
-              interceptors: { activity: [activityMetricsInterceptor] },
+              interceptors: {
+                activity: [
+                  activityMetricsInterceptor,
+                  ...(opts.accelerators ? [opts.accelerators.interceptor] : []),
+                ],
+              },
             }),
       );
       watched.push({

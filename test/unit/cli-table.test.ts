@@ -112,6 +112,31 @@ const TABLE: Array<[argv: string, expected: Parsed]> = [
       flags: { seconds: '10', seed: '7', at: '112,208', maxRatio: '2', json: true },
     },
   ],
+  [
+    'bench',
+    {
+      command: 'bench',
+      args: [],
+      flags: { gpus: '8', dilation: '1', schedule: 'dataflow', benchStore: 'folder' },
+    },
+  ],
+  [
+    'bench --seconds 300 --gpus 8,32,64 --processes 4 --dilation 40 --schedule both --bench-store minio --gpu-factor 0.1 --json',
+    {
+      command: 'bench',
+      args: [],
+      flags: {
+        seconds: '300',
+        gpus: '8,32,64',
+        processes: '4',
+        dilation: '40',
+        schedule: 'both',
+        benchStore: 'minio',
+        gpuFactor: '0.1',
+        json: true,
+      },
+    },
+  ],
   ['models verify', { command: 'models verify', args: [], flags: {} }],
   [
     'models verify models/contract-test --threads 2 --json --config c.json',

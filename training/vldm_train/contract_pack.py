@@ -1,6 +1,11 @@
 """The contract test pack: tiny, untrained, analytic models for the orchestrator's integration tests.
 
     PYTHONPATH=training python3 -m vldm_train.contract_pack --out models/contract-test [--seed 0]
+    PYTHONPATH=training python3 -m vldm_train.contract_pack --out models/bench --shapes reference
+
+`--shapes reference` gives the same analytic models with the reference pack's shapes, windows, latent
+scale and sampling steps (models/reference/vldm-pack.json): the pack `vldm bench` runs, so that its
+artifacts have their real sizes and its model-call counts are the reference pack's.
 
 Every role of the contract, with every input used and all of B, T, H, W dynamic, small enough to
 run multi-segment videos on two CPU cores. The weights are a fixed function of the seed. Properties
@@ -140,6 +145,43 @@ class Upsampler(nn.Module):
         return (x - a * x0) / s
 
 
+# The reference pack's shapes, windows and sampling (models/reference/vldm-pack.json), for `--shapes reference`.
+REFERENCE_SHAPES = {
+    "latent_scale": 0.8428,
+    "upscale_frames": 8,
+    "keyframe_window": 8,
+    "manifest": {
+        "video": {"height": 256, "width": 512, "fps": 24},
+        "base": {"height": 64, "width": 128},
+        "latent": {"channels": LATENT_C, "height": 16, "width": 32, "scale": 0.8428, "downsample": F_DOWN},
+        "sampling": {
+            "keyframe": {"steps": 20, "eta": 0, "contextGuidance": 1.5, "labelGuidance": 1.0},
+            "interpolation": {"steps": 4, "eta": 0, "contextGuidance": 1.5, "labelGuidance": 1.0},
+            "upsampler": {"steps": 2, "eta": 0, "noiseAugmentation": 20},
+        },
+        "windows": {
+            "keyframe": {"frames": 8},
+            "interpolation": {"intervals": 2},
+            "decode": {"frames": 16, "overlap": 4},
+            "upscale": {"frames": 8, "overlapFrames": 2, "tileHeight": 64, "tileWidth": 72, "overlap": 16},
+        },
+    },
+}
+
+
+def reference_shapes_manifest(files):
+    m = manifest(files)
+    m.update(REFERENCE_SHAPES["manifest"])
+    m["name"] = "vldm-bench"
+    m["description"] = (
+        "The contract test pack's untrained, analytic models at the reference pack's shapes, windows, latent "
+        "scale and sampling steps, made by `python3 -m vldm_train.contract_pack --shapes reference`. Only for "
+        "`vldm bench`: its model calls have the reference pack's count and tensor sizes, and the benchmark "
+        "holds each on an emulated accelerator for a calibrated time. Generates no meaningful video."
+    )
+    return m
+
+
 def manifest(files):
     return {
         "contract": C.CONTRACT_VERSION,
@@ -254,7 +296,14 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="output folder for the pack")
     p.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
     p.add_argument("--cases", help="also write golden cases for scripts/ort_check.cjs to this folder")
+    p.add_argument("--shapes", choices=["contract", "reference"], default="contract",
+                   help="contract: the test pack's small shapes (default); reference: the reference pack's (vldm bench)")
     args = p.parse_args(argv)
+    global LATENT_SCALE, UPSCALE_FRAMES, KEYFRAME_WINDOW
+    if args.shapes == "reference":
+        LATENT_SCALE = REFERENCE_SHAPES["latent_scale"]
+        UPSCALE_FRAMES = REFERENCE_SHAPES["upscale_frames"]
+        KEYFRAME_WINDOW = REFERENCE_SHAPES["keyframe_window"]
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
     sched, models = build(args.seed)
@@ -279,7 +328,7 @@ def main(argv=None):
         )
         files[role] = f"{role}.onnx"
         C.export_role(module, role, example_inputs(role), os.path.join(args.out, files[role]), meta)
-    path = C.write_manifest(args.out, manifest(files))
+    path = C.write_manifest(args.out, (reference_shapes_manifest if args.shapes == "reference" else manifest)(files))
     if args.cases:
         write_cases(models, check_cases(), args.cases)
     print(json.dumps({"manifest": path, "files": sorted(files.values())}))

@@ -1,0 +1,185 @@
+/**
+ * EMULATED accelerators for `vldm bench` (docs/performance.md). A worker process started by the bench
+ * holds `slots` emulated accelerators; every model call takes one slot, runs the real ONNX call on the
+ * CPU and then holds the slot until the call's calibrated duration from the speed table has passed (×
+ * the dilation). So the orchestration, the artifacts and the bytes are real, and only the accelerator's
+ * speed is emulated. Slots go to waiting calls by stage, upstream first (the keyframe chain is the
+ * critical path, and earlier stages feed later ones), FIFO within a stage.
+ *
+ * Per activity attempt the process appends one JSON line to the trace file: when it was scheduled,
+ * started and completed, its first and last model call, and the emulated accelerator time it used.
+ * The bench reads these lines for the orchestration overhead and the lower bound.
+ */
+import { appendFileSync } from 'node:fs';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import type { Role } from '../models/contract';
+import { UserError } from '../common/errors';
+import { emulatedCallMs, type SpeedTable } from './speed-table';
+
+/** The worker setting that turns emulation on: JSON of AcceleratorSettings (set by the bench only). */
+export const ACCELERATOR_ENV = 'VLDM_EMULATED_ACCELERATORS';
+
+export interface AcceleratorSettings {
+  /** Emulated accelerators in this process. */
+  slots: number;
+  table: SpeedTable;
+  /** Every emulated duration × this. */
+  dilation: number;
+  /** JSON-lines file for the per-attempt records. */
+  traceFile: string;
+}
+
+/** Slot order: lower first. */
+const ROLE_PRIORITY: Record<Role, number> = {
+  keyframe: 0,
+  keyframe_image: 0,
+  encoder: 0,
+  interpolation: 1,
+  decoder: 2,
+  upsampler: 3,
+  upsampler_image: 3,
+};
+
+/** What one activity attempt did on the emulated accelerators. */
+export interface AttemptRecord {
+  workflowId: string;
+  activityId: string;
+  activityType: string;
+  taskQueue: string;
+  attempt: number;
+  /** The worker process that ran it. */
+  pid: number;
+  /** Epoch ms: scheduled (Temporal's clock), started and completed (this host's). */
+  scheduledMs: number;
+  startedMs: number;
+  completedMs: number;
+  outcome: 'completed' | 'failed';
+  calls: number;
+  /** When the first model call asked for a slot, and when the last one ended. */
+  firstCallMs?: number;
+  lastCallEndMs?: number;
+  /** Emulated accelerator time (sum of the calls' calibrated durations, dilated). */
+  busyMs: number;
+  /** Time the real ONNX calls took on the CPU. */
+  realMs: number;
+  /** Time spent waiting for a free slot. */
+  waitMs: number;
+  /** Calls whose real CPU time was longer than their emulated duration (the host was the bottleneck). */
+  overruns: number;
+}
+
+type Tally = Pick<
+  AttemptRecord,
+  'calls' | 'firstCallMs' | 'lastCallEndMs' | 'busyMs' | 'realMs' | 'waitMs' | 'overruns'
+>;
+
+export function parseAcceleratorSettings(raw: string): AcceleratorSettings {
+  let s: AcceleratorSettings;
+  try {
+    s = JSON.parse(raw) as AcceleratorSettings;
+  } catch (err) {
+    throw new UserError(`${ACCELERATOR_ENV} is not JSON: ${(err as Error).message}`);
+  }
+  if (!Number.isInteger(s.slots) || s.slots < 1)
+    throw new UserError(`${ACCELERATOR_ENV}: slots must be an integer ≥ 1`);
+  if (!(s.dilation > 0)) throw new UserError(`${ACCELERATOR_ENV}: dilation must be > 0`);
+  if (typeof s.traceFile !== 'string' || !s.traceFile)
+    throw new UserError(`${ACCELERATOR_ENV}: traceFile is required`);
+  if (!s.table || typeof s.table.source !== 'string')
+    throw new UserError(`${ACCELERATOR_ENV}: table is required`);
+  return s;
+}
+
+interface Waiter {
+  priority: number;
+  seq: number;
+  grant: () => void;
+}
+
+export class EmulatedAccelerators {
+  private free: number;
+  private readonly waiting: Waiter[] = [];
+  private seq = 0;
+  private readonly attempt = new AsyncLocalStorage<Tally>();
+
+  constructor(readonly settings: AcceleratorSettings) {
+    this.free = settings.slots;
+  }
+
+  private acquire(role: Role): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return Promise.resolve();
+    }
+    return new Promise((grant) => {
+      this.waiting.push({ priority: ROLE_PRIORITY[role], seq: this.seq++, grant });
+      this.waiting.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+    });
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next.grant();
+    else this.free += 1;
+  }
+
+  /** Runs one model call on an emulated accelerator: the real call, then the rest of its calibrated time. */
+  async call<T extends { shape: number[] }>(role: Role, run: () => Promise<T>): Promise<T> {
+    const asked = performance.now();
+    const askedMs = Date.now();
+    await this.acquire(role);
+    const began = performance.now();
+    try {
+      const out = await run();
+      const realMs = performance.now() - began;
+      const targetMs = emulatedCallMs(this.settings.table, role, out.shape, this.settings.dilation);
+      if (targetMs > realMs) await new Promise((r) => setTimeout(r, targetMs - realMs));
+      const tally = this.attempt.getStore();
+      if (tally) {
+        tally.calls += 1;
+        tally.firstCallMs ??= askedMs;
+        tally.lastCallEndMs = Date.now();
+        tally.busyMs += Math.max(targetMs, realMs);
+        tally.realMs += realMs;
+        tally.waitMs += began - asked;
+        if (realMs > targetMs) tally.overruns += 1;
+      }
+      return out;
+    } finally {
+      this.release();
+    }
+  }
+
+  /** The activity interceptor that gives each attempt its tally and writes its record. */
+  readonly interceptor: ActivityInterceptorsFactory = (ctx) => ({
+    inbound: {
+      execute: async (input, next) => {
+        const tally: Tally = { calls: 0, busyMs: 0, realMs: 0, waitMs: 0, overruns: 0 };
+        const startedMs = Date.now();
+        let outcome: AttemptRecord['outcome'] = 'failed';
+        try {
+          const result = await this.attempt.run(tally, () => next(input));
+          outcome = 'completed';
+          return result;
+        } finally {
+          const { info } = ctx;
+          const record: AttemptRecord = {
+            workflowId: info.workflowExecution?.workflowId ?? '?',
+            activityId: info.activityId,
+            activityType: info.activityType,
+            taskQueue: info.taskQueue,
+            pid: process.pid,
+            attempt: info.attempt,
+            scheduledMs: info.currentAttemptScheduledTimestampMs,
+            startedMs,
+            completedMs: Date.now(),
+            outcome,
+            ...tally,
+          };
+          appendFileSync(this.settings.traceFile, `${JSON.stringify(record)}\n`);
+        }
+      },
+    },
+  });
+}

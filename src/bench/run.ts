@@ -1,0 +1,328 @@
+/**
+ * One `vldm bench` run (docs/performance.md): real worker processes against a real Temporal server and
+ * artifact store, G EMULATED accelerator slots spread over the GPU worker processes, one job submitted
+ * and waited for, then its histories, per-attempt records, output and stored bytes read back into a
+ * BenchResult. The caller starts the servers and compiles the spec; each run gets its own job id, so
+ * nothing is reused between runs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { JobSpec } from '../planning/spec';
+import { TASK_QUEUES, jobPrefix, type QueueRole } from '../common/names';
+import { connectTemporal, startJob, waitForJob } from '../client/jobs';
+import { createStore, storeConfigFromUrl } from '../storage';
+import { probeVideo } from '../media/ffmpeg';
+import { repoRoot } from '../host/paths';
+import { ACCELERATOR_ENV, type AcceleratorSettings, type AttemptRecord } from './accelerator';
+import type { BenchWorkerArgs } from './worker-process';
+import { historyFacts, quantile } from './histories';
+import type { SpeedTable } from './speed-table';
+import {
+  EMULATION_LABEL,
+  lowerBound,
+  slotToStartMs,
+  spread,
+  utilisation,
+  type BenchResult,
+  type WorkflowStats,
+} from './report';
+
+export interface BenchRunOptions {
+  spec: JobSpec;
+  expectedFrames: number;
+  width: number;
+  height: number;
+  gpus: number;
+  /** GPU worker processes the G slots are spread over. */
+  processes: number;
+  dilation: number;
+  table: SpeedTable;
+  schedule: 'dataflow' | 'barrier';
+  temporalAddress: string;
+  namespace: string;
+  /** Artifact store URL the workers and the bench use; `storeEnv` holds its credentials/endpoint. */
+  store: string;
+  storeEnv: Record<string, string>;
+  /** pid of the Temporal server, for its CPU time. */
+  temporalPid?: number;
+  /** Folder of this run: traces, worker logs, scratch, the output. */
+  workDir: string;
+  log: (line: string) => void;
+}
+
+const GPU_QUEUES: QueueRole[] = ['keyframe', 'interpolation', 'decode', 'upscale'];
+const READY_TIMEOUT_MS = 180_000;
+
+interface Spawned {
+  child: ChildProcess;
+  concurrency: Partial<Record<QueueRole, number>>;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** Busy and total CPU seconds of the whole host, from /proc/stat. */
+function hostCpuSeconds(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = v[3] + (v[4] ?? 0);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: (total - idle) / 100, total: total / 100 };
+}
+
+function startWorker(
+  name: string,
+  args: BenchWorkerArgs,
+  env: NodeJS.ProcessEnv,
+  workDir: string,
+): Promise<ChildProcess> {
+  const entry = path.join(repoRoot(), 'dist', 'src', 'bench', 'worker-process.js');
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build first`);
+  const logFile = path.join(workDir, `${name}.log`);
+  const child = spawn(process.execPath, [entry, JSON.stringify(args)], {
+    env: { ...env, UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE ?? '16' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log: string[] = [];
+  child.stderr?.on('data', (d: Buffer) => {
+    log.push(d.toString());
+    if (log.length > 200) log.shift();
+  });
+  child.stderr?.pipe(createWriteStream(logFile, { flags: 'a' }));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(`bench worker ${name} was not ready within ${READY_TIMEOUT_MS / 1000} s (log: ${logFile})`),
+      );
+    }, READY_TIMEOUT_MS);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (l) => {
+      if (l.trim() === 'ready') {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `bench worker ${name} exited with ${code} before it was ready: ${log.join('').slice(-2000)}`,
+        ),
+      );
+    });
+  });
+}
+
+async function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The G slots over P processes, as evenly as they go. */
+export function slotsPerProcess(gpus: number, processes: number): number[] {
+  const p = Math.max(1, Math.min(processes, gpus));
+  return Array.from({ length: p }, (_, i) => Math.floor(gpus / p) + (i < gpus % p ? 1 : 0));
+}
+
+function readRecords(workDir: string, jobId: string): AttemptRecord[] {
+  const out: AttemptRecord[] = [];
+  for (const f of readdirSync(workDir).filter((n) => n.startsWith('trace-') && n.endsWith('.jsonl'))) {
+    for (const line of readFileSync(path.join(workDir, f), 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const r = JSON.parse(line) as AttemptRecord;
+      if (r.workflowId === jobId || r.workflowId.startsWith(`${jobId}/`)) out.push(r);
+    }
+  }
+  return out;
+}
+
+export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
+  const { spec, workDir, log } = opts;
+  mkdirSync(workDir, { recursive: true });
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, ...opts.storeEnv };
+  const common = {
+    temporalAddress: opts.temporalAddress,
+    namespace: opts.namespace,
+    store: opts.store,
+    scratchDir: path.join(workDir, 'scratch'),
+  };
+  const settings = (slots: number, i: string): AcceleratorSettings => ({
+    slots,
+    table: opts.table,
+    dilation: opts.dilation,
+    traceFile: path.join(workDir, `trace-${i}.jsonl`),
+  });
+  const spawned = new Map<number, Spawned>();
+  const children: ChildProcess[] = [];
+  const add = async (name: string, args: BenchWorkerArgs, accel?: AcceleratorSettings) => {
+    const env = { ...baseEnv, ...(accel ? { [ACCELERATOR_ENV]: JSON.stringify(accel) } : {}) };
+    const child = await startWorker(name, args, env, workDir);
+    children.push(child);
+    spawned.set(child.pid as number, { child, concurrency: args.concurrency });
+  };
+  const slotCounts = slotsPerProcess(opts.gpus, opts.processes);
+  try {
+    log(
+      `starting ${slotCounts.length + 2} worker processes (${EMULATION_LABEL}; slots ${slotCounts.join('+')})`,
+    );
+    const starts: Array<Promise<void>> = [
+      add('orchestration', { ...common, queues: ['orchestration'], concurrency: { orchestration: 100 } }),
+      // The media worker runs no model: its settings only make it write its attempts' records.
+      add('media', { ...common, queues: ['media'], concurrency: { media: 2 } }, settings(1, 'media')),
+      ...slotCounts.map((slots, i) =>
+        add(
+          `gpu-${i}`,
+          {
+            ...common,
+            queues: GPU_QUEUES,
+            pack: spec.pack,
+            concurrency: { keyframe: 1, interpolation: slots, decode: slots, upscale: slots },
+          },
+          settings(slots, `gpu-${i}`),
+        ),
+      ),
+    ];
+    await Promise.all(starts);
+
+    const client = await connectTemporal(opts.temporalAddress, opts.namespace);
+    try {
+      const cpu0 = {
+        host: hostCpuSeconds(),
+        temporal: opts.temporalPid ? processCpuSeconds(opts.temporalPid) : 0,
+        workers: children.reduce((a, c) => a + processCpuSeconds(c.pid as number), 0),
+      };
+      await startJob(client, spec, opts.schedule === 'barrier' ? { stageBarriers: true } : undefined);
+      log(
+        `job ${spec.jobId} started (${opts.schedule} schedule, G=${opts.gpus}, dilation ×${opts.dilation})`,
+      );
+      const result = await waitForJob(client, spec.jobId);
+      const cpu1 = {
+        host: hostCpuSeconds(),
+        temporal: opts.temporalPid ? processCpuSeconds(opts.temporalPid) : 0,
+        workers: children.reduce((a, c) => a + processCpuSeconds(c.pid as number), 0),
+      };
+      const jobInfo = await client.workflow.getHandle(spec.jobId).describe();
+      const t0 = jobInfo.startTime.getTime();
+      const makespanSeconds = ((jobInfo.closeTime?.getTime() ?? Date.now()) - t0) / 1000;
+      log(`job ${spec.jobId} finished in ${makespanSeconds.toFixed(1)} s; reading its histories`);
+
+      // Every workflow of the job: the job, its chapters and segments (ids are `<jobId>/…`).
+      const ids: string[] = [];
+      for await (const w of client.workflow.list({
+        query: `WorkflowId = '${spec.jobId}' OR WorkflowId STARTS_WITH '${spec.jobId}/'`,
+      }))
+        ids.push(w.workflowId);
+      const stats: WorkflowStats[] = [];
+      const scheduledToStarted: number[] = [];
+      const completedToNext: number[] = [];
+      for (const id of ids) {
+        const handle = client.workflow.getHandle(id);
+        const info = (await handle.describe()).raw.workflowExecutionInfo;
+        const history = await handle.fetchHistory();
+        const facts = historyFacts(history.events ?? []);
+        scheduledToStarted.push(...facts.scheduledToStartedMs);
+        completedToNext.push(...facts.completedToNextScheduledMs);
+        stats.push({
+          workflowId: id,
+          events: Number(info?.historyLength ?? 0),
+          bytes: Number(info?.historySizeBytes ?? 0),
+          maxPendingActivities: facts.maxPendingActivities,
+          maxPendingChildren: facts.maxPendingChildren,
+        });
+      }
+
+      const records = readRecords(workDir, spec.jobId);
+      const concurrencyOf = (pid: number, queue: string) => {
+        const role = (Object.keys(TASK_QUEUES) as QueueRole[]).find((q) => TASK_QUEUES[q] === queue);
+        return (role && spawned.get(pid)?.concurrency[role]) || 1;
+      };
+      const slotToStart = slotToStartMs(records, concurrencyOf, t0);
+      const withCalls = records.filter((r) => r.calls > 0 && r.firstCallMs !== undefined);
+      const bound = lowerBound(records, opts.gpus);
+
+      const store = createStore(storeConfigFromUrl(opts.store, baseEnv));
+      let storedBytes = 0;
+      try {
+        for (const a of await store.list(jobPrefix(spec.jobId))) storedBytes += a.size;
+        const outFile = path.join(workDir, 'output.mp4');
+        await store.getToFile(result.outputKey, outFile);
+        const probe = await probeVideo(outFile);
+        const rawFrameBytes = opts.width * opts.height * 3 * opts.expectedFrames;
+        const byEvents = [...stats].sort((a, b) => b.events - a.events)[0];
+        const byBytes = [...stats].sort((a, b) => b.bytes - a.bytes)[0];
+        const dispatchMedian = quantile(slotToStart, 0.5) + quantile(completedToNext, 0.5);
+        const dispatchP95 = quantile(slotToStart, 0.95) + quantile(completedToNext, 0.95);
+        const elapsed = makespanSeconds || 1;
+        return {
+          emulated: true,
+          label: EMULATION_LABEL,
+          schedule: opts.schedule,
+          gpus: opts.gpus,
+          processes: slotCounts.length,
+          dilation: opts.dilation,
+          speedTable: opts.table.source,
+          jobId: spec.jobId,
+          seconds: spec.seconds,
+          frames: { expected: opts.expectedFrames, ffprobe: probe.frames },
+          sha256: result.sha256,
+          makespanSeconds: Math.round(makespanSeconds * 10) / 10,
+          lowerBound: bound,
+          ratio: makespanSeconds / bound.seconds,
+          utilisation: utilisation(records, opts.gpus, makespanSeconds),
+          overhead: {
+            queueWait: spread(scheduledToStarted),
+            scheduledToStarted: spread(slotToStart),
+            completedToNextScheduled: spread(completedToNext),
+            startedToFirstCall: spread(withCalls.map((r) => (r.firstCallMs as number) - r.startedMs)),
+            lastCallToCompleted: spread(withCalls.map((r) => r.completedMs - (r.lastCallEndMs as number))),
+            dispatch: { medianMs: Math.round(dispatchMedian), p95Ms: Math.round(dispatchP95) },
+          },
+          activities: {
+            attempts: records.length,
+            failedAttempts: records.filter((r) => r.outcome === 'failed').length,
+            overruns: records.reduce((a, r) => a + r.overruns, 0),
+          },
+          workflows: {
+            count: stats.length,
+            maxEvents: byEvents,
+            maxBytes: byBytes,
+            maxPendingActivities: Math.max(...stats.map((s) => s.maxPendingActivities)),
+            maxPendingChildren: Math.max(...stats.map((s) => s.maxPendingChildren)),
+          },
+          storedBytes: {
+            total: storedBytes,
+            perOutputFrame: Math.round(storedBytes / opts.expectedFrames),
+            rawFrameBytes,
+          },
+          cpu: {
+            host: Math.round(((cpu1.host.busy - cpu0.host.busy) / elapsed) * 100) / 100,
+            temporal: Math.round(((cpu1.temporal - cpu0.temporal) / elapsed) * 100) / 100,
+            workers: Math.round(((cpu1.workers - cpu0.workers) / elapsed) * 100) / 100,
+            cores: Math.round((cpu1.host.total - cpu0.host.total) / elapsed),
+          },
+        };
+      } finally {
+        await store.close?.();
+      }
+    } finally {
+      await client.connection.close();
+    }
+  } finally {
+    await Promise.all(children.map(stopWorker));
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * `vldm bench [job flags] --gpus 8,32,64`: the orchestration at fleet scale on this machine, with
+ * EMULATED accelerators (docs/performance.md). Starts its own Temporal dev server (and MinIO with
+ * `--store minio`) in `<state dir>/bench`, on the dev ports + BENCH_PORT_SHIFT, so a running
+ * `vldm generate` and its workers are not disturbed; then one run per G and schedule (src/bench/run.ts),
+ * each printed as it ends and written to `<state dir>/bench/<run>/result.json`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../common/errors';
+import { quote } from '../../common/quote';
+import type { VldmConfig } from '../../config/config';
+import { parseInteger } from '../../config/values';
+import { DEV_DEFAULT_PORTS, devStatus, devUp, type DevServerPorts } from '../../dev/servers';
+import { DEFAULTS, JOB_SEARCH_ATTRIBUTES } from '../../common/names';
+import { readUserText } from '../../host/files';
+import { compileJob, type JobFlags } from '../edge';
+import { makeOut } from '../io';
+import { runBench } from '../../bench/run';
+import { formatResult, type BenchResult } from '../../bench/report';
+import {
+  defaultSpeedTable,
+  parseSpeedTable,
+  DEFAULT_GPU_FACTOR,
+  type SpeedTable,
+} from '../../bench/speed-table';
+
+/** The bench's servers listen on the dev ports shifted by this much (27233, 29000, …). */
+export const BENCH_PORT_SHIFT = 20000;
+/** The pack the bench runs unless `--pack` names another: the contract models at the reference shapes. */
+export const BENCH_PACK = 'models/bench';
+/** Most bench runs one command may ask for (G values × schedules). */
+const MAX_RUNS = 12;
+
+export interface BenchFlags extends JobFlags {
+  pack?: string;
+  gpus?: string;
+  processes?: string;
+  dilation?: string;
+  gpuFactor?: string;
+  speedTable?: string;
+  schedule?: string;
+  benchStore?: string;
+  json?: boolean;
+}
+
+const SCHEDULES = { dataflow: ['dataflow'], barrier: ['barrier'], both: ['dataflow', 'barrier'] } as const;
+
+function positive(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(v > 0))
+    throw new UserError(`${flag} must be a number > 0, got ${quote(raw)}`);
+  return v;
+}
+
+export async function bench(opts: BenchFlags, cfg: VldmConfig): Promise<number> {
+  const out = makeOut(Boolean(opts.json));
+  // Every flag is checked before a server starts.
+  const gpus = (opts.gpus ?? '8').split(',').map((g) => parseInteger('--gpus', g.trim(), 1, 1024));
+  const schedule = opts.schedule ?? 'dataflow';
+  if (!(schedule in SCHEDULES))
+    throw new UserError(`--schedule must be dataflow, barrier or both, got ${quote(schedule)}`);
+  const schedules = SCHEDULES[schedule as keyof typeof SCHEDULES];
+  if (gpus.length * schedules.length > MAX_RUNS)
+    throw new UserError(
+      `at most ${MAX_RUNS} runs per command (--gpus × --schedule), got ${gpus.length * schedules.length}`,
+    );
+  const processes =
+    opts.processes === undefined ? undefined : parseInteger('--processes', opts.processes, 1, 64);
+  const dilation = positive('--dilation', opts.dilation, 1);
+  const storeKind = opts.benchStore ?? 'folder';
+  if (storeKind !== 'folder' && storeKind !== 'minio')
+    throw new UserError(`--bench-store must be folder or minio, got ${quote(storeKind)}`);
+  let table: SpeedTable;
+  if (opts.speedTable !== undefined) {
+    if (opts.gpuFactor !== undefined)
+      throw new UserError(
+        '--gpu-factor applies to the default table only: give --speed-table or --gpu-factor',
+      );
+    table = parseSpeedTable(readUserText(opts.speedTable, { what: 'speed table' }), opts.speedTable);
+  } else table = defaultSpeedTable(positive('--gpu-factor', opts.gpuFactor, DEFAULT_GPU_FACTOR));
+  const packDir = path.resolve(opts.pack ?? BENCH_PACK);
+  const { spec, plan } = await compileJob(opts, packDir);
+
+  const benchDir = path.resolve(cfg.stateDir, 'bench');
+  const ports: DevServerPorts = Object.fromEntries(
+    Object.entries(DEV_DEFAULT_PORTS).map(([k, p]) => [k, p + BENCH_PORT_SHIFT]),
+  ) as unknown as DevServerPorts;
+  const servers = await devUp({
+    stateDir: path.join(benchDir, 'servers'),
+    kinds: storeKind === 'minio' ? ['temporal', 'minio'] : ['temporal'],
+    ports,
+    searchAttributes: { ...JOB_SEARCH_ATTRIBUTES },
+  });
+  const temporalPid = (await devStatus({ stateDir: path.join(benchDir, 'servers') })).find(
+    (s) => s.kind === 'temporal',
+  )?.pid;
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const results: BenchResult[] = [];
+  for (const g of gpus) {
+    for (const sched of schedules) {
+      const name = `${sched}-g${g}-${stamp}`.toLowerCase();
+      const workDir = path.join(benchDir, 'runs', name);
+      mkdirSync(workDir, { recursive: true });
+      const minio = servers.minio;
+      const store = minio ? `s3://vldm/bench` : path.join(benchDir, 'artifacts');
+      const storeEnv: Record<string, string> = minio
+        ? {
+            VLDM_S3_ENDPOINT: minio.endpoint,
+            AWS_ACCESS_KEY_ID: minio.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
+            AWS_REGION: 'us-east-1',
+          }
+        : {};
+      const result = await runBench({
+        spec: { ...spec, jobId: `bench-${name}`.slice(0, 63).replace(/-+$/, '') },
+        expectedFrames: plan.frames,
+        width: plan.width,
+        height: plan.height,
+        gpus: g,
+        processes: processes ?? Math.min(g, 4),
+        dilation,
+        table,
+        schedule: sched,
+        temporalAddress: servers.temporal!.address,
+        namespace: DEFAULTS.namespace,
+        store,
+        storeEnv,
+        ...(temporalPid ? { temporalPid } : {}),
+        workDir,
+        log: (l) => out.info(l),
+      });
+      writeFileSync(path.join(workDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+      results.push(result);
+      out.info(formatResult(result));
+    }
+  }
+  if (opts.json) out.result({ emulated: true, runs: results });
+  return 0;
+}
