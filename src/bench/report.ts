@@ -63,6 +63,11 @@ export interface BenchResult {
     dispatch: { medianMs: number; p95Ms: number };
   };
   activities: { attempts: number; failedAttempts: number; overruns: number };
+  /**
+   * Host work per completed attempt by stage: its wall time less its model calls (emulated, or real
+   * where longer) and its waits for a slot: noise, tensor I/O, checksums, blending, encoding, the SDK.
+   */
+  hostWork: Record<string, Spread>;
   workflows: {
     count: number;
     maxEvents: WorkflowStats;
@@ -129,6 +134,16 @@ export function utilisation(
   return { all: Math.round((sum(records.map((r) => r.busyMs)) / capacity) * 1000) / 1000, byStage };
 }
 
+export function hostWork(records: readonly AttemptRecord[]): Record<string, Spread> {
+  const by: Record<string, number[]> = {};
+  for (const r of records) {
+    if (r.outcome !== 'completed') continue;
+    const stage = stageOfActivity(r.activityType);
+    (by[stage] ??= []).push(Math.max(0, r.completedMs - r.startedMs - r.busyMs - r.waitMs));
+  }
+  return Object.fromEntries(Object.entries(by).map(([k, v]) => [k, spread(v)]));
+}
+
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const ms = (s: Spread) => `median ${s.medianMs} ms, p95 ${s.p95Ms} ms (n=${s.count})`;
 
@@ -144,6 +159,9 @@ export function formatResult(r: BenchResult): string {
     `  queue wait (scheduled→started, backlog included) ${ms(r.overhead.queueWait)}`,
     `  Temporal dispatch per activity: scheduled (or slot free)→started ${ms(r.overhead.scheduledToStarted)}; completed→next scheduled ${ms(r.overhead.completedToNextScheduled)}; sum median ${r.overhead.dispatch.medianMs} ms, p95 ${r.overhead.dispatch.p95Ms} ms`,
     `  in the worker: started→first model call ${ms(r.overhead.startedToFirstCall)}; last model call→completed ${ms(r.overhead.lastCallToCompleted)}`,
+    `  host work per activity (wall − model calls − slot waits): ${Object.entries(r.hostWork)
+      .map(([s, v]) => `${s} ${v.medianMs}/${v.p95Ms} ms`)
+      .join(', ')} (median/p95)`,
     `  ${r.activities.attempts} activity attempts (${r.activities.failedAttempts} failed); ${r.activities.overruns} model calls took longer on the CPU than their emulated time`,
     `  ${r.workflows.count} workflows: most events ${r.workflows.maxEvents.events} (${r.workflows.maxEvents.workflowId}), most bytes ${r.workflows.maxBytes.bytes} (${r.workflows.maxBytes.workflowId}); most pending at once: ${r.workflows.maxPendingActivities} activities, ${r.workflows.maxPendingChildren} children`,
     `  stored ${r.storedBytes.total} bytes = ${r.storedBytes.perOutputFrame} per output frame (${(r.storedBytes.total / r.storedBytes.rawFrameBytes).toFixed(2)}× the raw 8-bit frames)`,

@@ -21,6 +21,7 @@ import { historyFacts, quantile } from './histories';
 import type { SpeedTable } from './speed-table';
 import {
   EMULATION_LABEL,
+  hostWork,
   lowerBound,
   slotToStartMs,
   spread,
@@ -292,6 +293,7 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
             lastCallToCompleted: spread(withCalls.map((r) => r.completedMs - (r.lastCallEndMs as number))),
             dispatch: { medianMs: Math.round(dispatchMedian), p95Ms: Math.round(dispatchP95) },
           },
+          hostWork: hostWork(records),
           activities: {
             attempts: records.length,
             failedAttempts: records.filter((r) => r.outcome === 'failed').length,
