@@ -11,7 +11,7 @@ import { UserError } from '../../common/errors';
 import { quote } from '../../common/quote';
 import type { VldmConfig } from '../../config/config';
 import { parseInteger } from '../../config/values';
-import { DEV_DEFAULT_PORTS, devStatus, devUp, type DevServerPorts } from '../../dev/servers';
+import { DEV_DEFAULT_PORTS, devDown, devStatus, devUp, type DevServerPorts } from '../../dev/servers';
 import { DEFAULTS, JOB_SEARCH_ATTRIBUTES } from '../../common/names';
 import { readUserText } from '../../host/files';
 import { compileJob, type JobFlags } from '../edge';
@@ -87,15 +87,50 @@ export async function bench(opts: BenchFlags, cfg: VldmConfig): Promise<number> 
   const ports: DevServerPorts = Object.fromEntries(
     Object.entries(DEV_DEFAULT_PORTS).map(([k, p]) => [k, p + BENCH_PORT_SHIFT]),
   ) as unknown as DevServerPorts;
+  const serverDir = path.join(benchDir, 'servers');
   const servers = await devUp({
-    stateDir: path.join(benchDir, 'servers'),
+    stateDir: serverDir,
     kinds: storeKind === 'minio' ? ['temporal', 'minio'] : ['temporal'],
     ports,
     searchAttributes: { ...JOB_SEARCH_ATTRIBUTES },
   });
-  const temporalPid = (await devStatus({ stateDir: path.join(benchDir, 'servers') })).find(
-    (s) => s.kind === 'temporal',
-  )?.pid;
+  try {
+    return await benchRuns(opts, out, {
+      gpus,
+      schedules,
+      processes,
+      dilation,
+      table,
+      spec,
+      plan,
+      benchDir,
+      servers,
+      serverDir,
+    });
+  } finally {
+    // The bench's servers are its own (its folder, its ports): they stop with it.
+    await devDown({ stateDir: serverDir });
+  }
+}
+
+async function benchRuns(
+  opts: BenchFlags,
+  out: ReturnType<typeof makeOut>,
+  r: {
+    gpus: number[];
+    schedules: readonly ('dataflow' | 'barrier')[];
+    processes: number | undefined;
+    dilation: number;
+    table: SpeedTable;
+    spec: Awaited<ReturnType<typeof compileJob>>['spec'];
+    plan: Awaited<ReturnType<typeof compileJob>>['plan'];
+    benchDir: string;
+    servers: Awaited<ReturnType<typeof devUp>>;
+    serverDir: string;
+  },
+): Promise<number> {
+  const { gpus, schedules, processes, dilation, table, spec, plan, benchDir, servers, serverDir } = r;
+  const temporalPid = (await devStatus({ stateDir: serverDir })).find((s) => s.kind === 'temporal')?.pid;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const results: BenchResult[] = [];
   for (const g of gpus) {
