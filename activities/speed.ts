@@ -1,6 +1,8 @@
 /**
  * `measureStage`: how long one model call of this pool's stage takes at the job's real shapes, on
- * this worker (median of 3 calls after a warm-up; cached per pack and shape for the worker's life).
+ * this worker (the fastest of 3 calls after a warm-up; cached per pack and shape for the worker's
+ * life). The fastest, not the median: probes run at job start beside the first keyframes and each
+ * other, and a call that waited for a core measures the machine's load, not the model.
  * The workflow derives the stage's heartbeat and start-to-close timeouts from it
  * (src/planning/timeouts.ts). Each GPU queue registers this activity, so it runs on that pool.
  */
@@ -61,7 +63,7 @@ export function createSpeedActivities(deps: ActivityDeps) {
             await model.run(inputs);
             times.push(performance.now() - t0);
           }
-          return times.sort((a, b) => a - b)[1];
+          return Math.min(...times);
         })();
         cache.set(cacheKey, ms);
         ms.catch(() => cache.delete(cacheKey));
