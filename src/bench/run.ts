@@ -55,6 +55,8 @@ export interface BenchRunOptions {
 
 const GPU_QUEUES: QueueRole[] = ['keyframe', 'interpolation', 'decode', 'upscale'];
 const READY_TIMEOUT_MS = 180_000;
+/** Activities a GPU worker runs at once per emulated slot and queue. */
+export const ACTIVITIES_PER_SLOT = 2;
 
 interface Spawned {
   child: ChildProcess;
@@ -192,7 +194,14 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
             ...common,
             queues: GPU_QUEUES,
             pack: spec.pack,
-            concurrency: { keyframe: 1, interpolation: slots, decode: slots, upscale: slots },
+            // Two activities in flight per slot, so one's host work (noise, tensor I/O) overlaps the
+            // other's model calls, as a GPU worker pipelines them; the chain is one at a time anyway.
+            concurrency: {
+              keyframe: 1,
+              interpolation: ACTIVITIES_PER_SLOT * slots,
+              decode: ACTIVITIES_PER_SLOT * slots,
+              upscale: ACTIVITIES_PER_SLOT * slots,
+            },
           },
           settings(slots, `gpu-${i}`),
         ),
