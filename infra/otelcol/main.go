@@ -18,10 +18,15 @@ import (
 )
 
 func components() (otelcol.Factories, error) {
-	return otelcol.Factories{
-		Receivers: otelcol.MakeFactoryMap[receiver.Factory](otlpreceiver.NewFactory()),
-		Exporters: otelcol.MakeFactoryMap[exporter.Factory](fileexporter.NewFactory()),
-	}, nil
+	receivers, err := otelcol.MakeFactoryMap[receiver.Factory](otlpreceiver.NewFactory())
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	exporters, err := otelcol.MakeFactoryMap[exporter.Factory](fileexporter.NewFactory())
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	return otelcol.Factories{Receivers: receivers, Exporters: exporters}, nil
 }
 
 func main() {

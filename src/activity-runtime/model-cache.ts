@@ -5,6 +5,7 @@
 import { loadPack, type ModelPack } from '../models/pack';
 import { ModelRuntime, type ModelSession, type RuntimeOptions } from '../models/runtime';
 import { modelCallSeconds } from '../observability/metrics';
+import { inSpan } from '../observability/tracing';
 import type { Role } from '../models/contract';
 import type { PackSummary } from '../planning/pack-summary';
 
@@ -35,7 +36,8 @@ export function summarisePack(pack: ModelPack, location: string): PackSummary {
 }
 
 /**
- * Times every model call of `runtime`'s sessions (vldm_model_call_seconds by role). Every stage calls
+ * Times every model call of `runtime`'s sessions (vldm_model_call_seconds by role, and a span when
+ * tracing is on). Every stage calls
  * its models through `runtime.session(role).run`, so this one place sees them all.
  */
 function timedRuntime(runtime: ModelRuntime): ModelRuntime {
@@ -47,14 +49,16 @@ function timedRuntime(runtime: ModelRuntime): ModelRuntime {
       timed.add(session);
       const run = session.run.bind(session);
       const histogram = modelCallSeconds.labels({ role });
-      session.run = async (inputs) => {
-        const end = histogram.startTimer();
-        try {
-          return await run(inputs);
-        } finally {
-          end();
-        }
-      };
+      // With tracing on, each call is also a `model.run` span under the activity's.
+      session.run = (inputs) =>
+        inSpan('model.run', { 'vldm.model.role': role }, async () => {
+          const end = histogram.startTimer();
+          try {
+            return await run(inputs);
+          } finally {
+            end();
+          }
+        });
     }
     return session;
   };

@@ -395,5 +395,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     return await pending;
   } catch (err) {
     return reportError(err, debug);
+  } finally {
+    // Spans still buffered (a traced client's) are sent before the process exits.
+    await (
+      require('../observability/tracing') as typeof import('../observability/tracing')
+    ).shutdownTracing(); // eslint-disable-line @typescript-eslint/no-require-imports
   }
 }

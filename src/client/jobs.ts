@@ -15,6 +15,7 @@ import { dataConverterWith, payloadCodecFromEnv } from '../security';
 import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, WORKFLOW_TYPES, QUERIES } from '../common/names';
 import { UserError } from '../common/errors';
 import { temporalTlsFromEnv, temporalTlsProblem } from '../config/tls';
+import { clientTracing, startTracing } from '../observability/tracing';
 import type { JobSpec } from '../planning/spec';
 import {
   STAGES,
@@ -54,7 +55,15 @@ export async function connectTemporal(
         `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS`,
     );
   }
-  return new Client({ connection, namespace, ...(dataConverter ? { dataConverter } : {}) });
+  // With an OTLP endpoint configured, each job's trace starts here (src/observability/tracing.ts).
+  startTracing('vldm-cli');
+  const traced = clientTracing();
+  return new Client({
+    connection,
+    namespace,
+    ...(dataConverter ? { dataConverter } : {}),
+    ...(traced.length ? { interceptors: { workflow: traced } } : {}),
+  });
 }
 
 export interface StartedJob {
