@@ -14,7 +14,8 @@ import {
 import { dataConverterWith, payloadCodecFromEnv } from '../security';
 import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, WORKFLOW_TYPES, QUERIES } from '../common/names';
 import { UserError } from '../common/errors';
-import { temporalTlsFromEnv, temporalTlsProblem } from '../config/tls';
+import { temporalTlsProblem } from '../config/tls';
+import { temporalConnectOptions } from '../config/temporal-env';
 import { clientTracing, startTracing } from '../observability/tracing';
 import type { JobSpec } from '../planning/spec';
 import {
@@ -40,19 +41,21 @@ export async function connectTemporal(
 ): Promise<Client> {
   const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
   let connection: Connection;
-  const tls = temporalTlsFromEnv();
+  // TLS, API key and gRPC metadata: vldm's variables and Temporal's conventions (src/config/temporal-env.ts).
+  const connect = temporalConnectOptions();
+  const { tls } = connect;
   try {
     connection = await Connection.connect({
       address,
       connectTimeout: CONNECT_TIMEOUT_MS,
-      ...(tls ? { tls } : {}),
+      ...connect,
     });
   } catch (err) {
     // The gRPC error does not say why a TLS handshake failed; src/config/tls.ts finds out.
     const tlsProblem = await temporalTlsProblem(address, tls);
     throw new UserError(
       tlsProblem ??
-        `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS`,
+        `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS (or TEMPORAL_ADDRESS)`,
     );
   }
   // With an OTLP endpoint configured, each job's trace starts here (src/observability/tracing.ts).

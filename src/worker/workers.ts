@@ -23,7 +23,7 @@ import type { ArtifactStore } from '../storage';
 import type { EventBus } from '../events';
 import { ModelCache } from '../activity-runtime/model-cache';
 import { repoRoot } from '../host/paths';
-import { temporalTlsFromEnv } from '../config/tls';
+import { temporalConnectOptions } from '../config/temporal-env';
 import type { Role } from '../models/contract';
 import type { PayloadCodec } from '@temporalio/common';
 import { dataConverterWith, payloadCodecFromEnv } from '../security';
@@ -229,10 +229,10 @@ async function startWorkersServing(
   }
   health.modelsLoaded();
   modelsLoaded.set(1);
-  const tls = temporalTlsFromEnv();
+  // TLS, API key and gRPC metadata (src/config/temporal-env.ts).
   const connection = await NativeConnection.connect({
     address: opts.temporalAddress,
-    ...(tls ? { tls } : {}),
+    ...temporalConnectOptions(),
   });
   const activities = createActivities({
     // Counts artifact bytes read and written (vldm_artifact_bytes_total).
