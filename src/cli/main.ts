@@ -40,6 +40,7 @@ const load = {
   codecServer: lazy<typeof import('./commands/codec-server')>('./commands/codec-server'),
   models: lazy<typeof import('./commands/models')>('./commands/models'),
   seams: lazy<typeof import('./commands/seams')>('./commands/seams'),
+  report: lazy<typeof import('./commands/report')>('./commands/report'),
   config: lazy<typeof import('../config/config')>('../config/config'),
 };
 
@@ -240,6 +241,19 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
       ),
     );
 
+  withConfigOptions(program.command('report <jobId>'))
+    .description(
+      'what a job did, from its Temporal histories: workers, time per stage, queue waits, retries, cost (works on a running job too)',
+    )
+    .option('--json', 'print the whole report as JSON')
+    .option('--out <file.html>', 'also write a self-contained HTML page (Gantt chart and tables)')
+    .option('--pools <file>', "price the run with the scaler's pools file (docs/scaling.md)")
+    .action(
+      act(([id]: string[], o: ConfigFlags & import('./commands/report').ReportFlags) =>
+        load.report().report(id, o, configOf(o)),
+      ),
+    );
+
   withJobOptions(withConfigOptions(program.command('seams <video>')))
     .description(
       "frame change at the job's segment boundaries and clip joins ÷ the change around them (exit 1 above --max-ratio)",
@@ -397,8 +411,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     return reportError(err, debug);
   } finally {
     // Spans still buffered (a traced client's) are sent before the process exits.
-    await (
-      require('../observability/tracing') as typeof import('../observability/tracing')
-    ).shutdownTracing(); // eslint-disable-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the command, not before
+    const tracing = require('../observability/tracing') as typeof import('../observability/tracing');
+    await tracing.shutdownTracing();
   }
 }

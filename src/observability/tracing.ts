@@ -189,9 +189,9 @@ export function workerTracing(): WorkerTracing | undefined {
 /** The client interceptor that starts the trace of each workflow it starts, signals or queries. */
 export function clientTracing(): WorkflowClientInterceptor[] {
   if (!started) return [];
+  type ClientModule = typeof import('@temporalio/interceptors-opentelemetry/lib/client');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when tracing is on
-  const otel =
-    require('@temporalio/interceptors-opentelemetry/lib/client') as typeof import('@temporalio/interceptors-opentelemetry/lib/client');
+  const otel = require('@temporalio/interceptors-opentelemetry/lib/client') as ClientModule;
   return [new otel.OpenTelemetryWorkflowClientInterceptor()];
 }
 
