@@ -396,6 +396,12 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   let pending: Promise<number> | undefined;
   const debug = argv.includes('--debug');
   const program = buildProgram((call) => {
+    // Traces, when an OTLP endpoint is configured: this process is `vldm-<command>` (src/observability/tracing.ts).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when a command runs, not for --help
+    (require('../observability/tracing') as typeof import('../observability/tracing')).startTracing(
+      `vldm-${call.command.replace(/ /g, '-')}`,
+      typeof call.flags.queues === 'string' ? { 'vldm.queues': call.flags.queues } : {},
+    );
     pending = call.run();
   });
   try {

@@ -16,7 +16,7 @@ import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, WORKFLOW_TYPES, QUERIES } from '../
 import { UserError } from '../common/errors';
 import { temporalTlsProblem } from '../config/tls';
 import { temporalConnectOptions } from '../config/temporal-env';
-import { clientTracing, startTracing } from '../observability/tracing';
+import { clientTracing } from '../observability/tracing';
 import type { JobSpec } from '../planning/spec';
 import {
   STAGES,
@@ -58,8 +58,7 @@ export async function connectTemporal(
         `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS (or TEMPORAL_ADDRESS)`,
     );
   }
-  // With an OTLP endpoint configured, each job's trace starts here (src/observability/tracing.ts).
-  startTracing('vldm-cli');
+  // With tracing started (src/observability/tracing.ts), each job's trace starts here.
   const traced = clientTracing();
   return new Client({
     connection,

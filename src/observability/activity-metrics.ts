@@ -45,12 +45,18 @@ export const activityMetricsInterceptor: ActivityInterceptorsFactory = (ctx) => 
         activityQueueWaitSeconds
           .labels({ queue: info.taskQueue })
           .observe(Math.max(0, started - info.currentAttemptScheduledTimestampMs) / 1000);
+        // The job from the input, else from the workflow id (`<jobId>` or `<jobId>/segment-NNN`).
+        const workflowId = info.workflowExecution?.workflowId;
+        const segment =
+          typeof job.segment === 'number'
+            ? job.segment
+            : Number(/\/segment-(\d+)$/.exec(workflowId ?? '')?.[1] ?? NaN);
         annotateActiveSpan({
           'vldm.stage': stage,
           'vldm.attempt': info.attempt,
           'vldm.task_queue': info.taskQueue,
-          ...(typeof job.jobId === 'string' ? { 'vldm.job_id': job.jobId } : {}),
-          ...(typeof job.segment === 'number' ? { 'vldm.segment': job.segment } : {}),
+          'vldm.job_id': typeof job.jobId === 'string' ? job.jobId : (workflowId ?? '').split('/')[0],
+          ...(Number.isInteger(segment) ? { 'vldm.segment': segment } : {}),
         });
         let outcome: string = 'failed';
         try {

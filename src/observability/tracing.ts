@@ -92,8 +92,9 @@ interface Started {
 let started: Started | undefined;
 
 /**
- * Start tracing for this process when configured (once; later calls return the same). `extra`
- * resource attributes describe the process (e.g. the queues a worker serves).
+ * Start tracing for this process when configured (once; later calls return the same). `vldm` calls it
+ * before each command (service name `vldm-<command>`); a program that embeds the workers or the client
+ * calls it itself. `extra` resource attributes describe the process (e.g. the queues a worker serves).
  */
 export function startTracing(
   defaultService: string,

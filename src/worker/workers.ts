@@ -5,7 +5,8 @@
  * only its stage's activities. SIGTERM stops polling, lets running activities finish within the
  * grace time, and exits. With VLDM_METRICS_PORT set, the process serves `/metrics`, `/healthz` and
  * `/readyz` (src/observability, docs/observability.md) from before its models load until it stops.
- * With an OTLP endpoint configured (OTEL_EXPORTER_OTLP_ENDPOINT), workflows and activities are traced.
+ * With tracing started (src/observability/tracing.ts: `vldm` does when OTEL_EXPORTER_OTLP_ENDPOINT is
+ * set), workflows and activities are traced.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -35,7 +36,7 @@ import { meteredStore } from '../observability/store';
 import { modelsLoaded, registryFor } from '../observability/metrics';
 import { freeLoopbackPort } from '../observability/ports';
 import { sdkLogSink } from '../observability/log';
-import { flushTracing, startTracing, workerTracing } from '../observability/tracing';
+import { flushTracing, workerTracing } from '../observability/tracing';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
 export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
@@ -242,7 +243,7 @@ async function startWorkersServing(
     scratchDir: opts.scratchDir,
   });
   const grace = opts.shutdownGraceMs ?? 30_000;
-  startTracing('vldm-worker', { 'vldm.queues': opts.queues.join(',') });
+  // Traced when the process started tracing (`vldm worker` does when OTEL_EXPORTER_OTLP_ENDPOINT is set).
   const tracing = workerTracing();
   const workers: Worker[] = [];
   const watched: Parameters<WorkerHealth['watch']>[0] = [];

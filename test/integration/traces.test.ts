@@ -104,6 +104,13 @@ describe('traces of a job through a real OpenTelemetry Collector', () => {
       spans.filter((s) => s.name.startsWith('RunActivity:') && s.attributes['vldm.job_id'] === jobId);
     // Activity spans arrive within the batch delay; the job workflow's own span when it has ended.
     const planned = plan.counts.total;
+    const names = () => {
+      const n: Record<string, number> = {};
+      for (const x of collector.spans())
+        n[`${x.name} job=${String(x.attributes['vldm.job_id'])}`] =
+          (n[`${x.name} job=${String(x.attributes['vldm.job_id'])}`] ?? 0) + 1;
+      return JSON.stringify(n);
+    };
     await until(
       'every activity span and the job workflow span at the collector',
       () => {
@@ -116,7 +123,9 @@ describe('traces of a job through a real OpenTelemetry Collector', () => {
         );
       },
       60_000,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; spans: ${names()}`, { cause: err });
+    });
     const all = collector.spans();
     const byId = new Map(all.map((s) => [s.spanId, s]));
     const root = all.find(
@@ -124,7 +133,7 @@ describe('traces of a job through a real OpenTelemetry Collector', () => {
     );
     expect(root, 'the client start span').toBeDefined();
     expect(root!.parentSpanId).toBeUndefined();
-    expect(root!.resource['service.name']).toBe('vldm-cli');
+    expect(root!.resource['service.name']).toBe('vldm-submit');
     const trace = all.filter((s) => s.traceId === root!.traceId);
 
     // The job workflow runs under the client's start span.
