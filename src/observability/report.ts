@@ -10,7 +10,7 @@
  * backoff and waits) is `retrySeconds`: from its scheduling to its last attempt's start, less one
  * queue wait (the stage's median).
  */
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { UserError } from '../common/errors';
 import { quote } from '../common/quote';
@@ -311,7 +311,7 @@ export async function buildRunReport(client: Client, jobId: string, pools?: Pool
   try {
     jobDesc = await client.workflow.getHandle(jobId).describe();
   } catch (err) {
-    if ((err as Error).name === 'WorkflowNotFoundError')
+    if (err instanceof WorkflowNotFoundError)
       throw new UserError(`no job ${quote(jobId)} on this Temporal server (see "vldm list")`);
     throw err;
   }
