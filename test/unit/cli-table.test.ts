@@ -103,6 +103,11 @@ const TABLE: Array<[argv: string, expected: Parsed]> = [
     'fetch day-7-abc --out x.mp4 --state-dir /tmp/s',
     { command: 'fetch', args: ['day-7-abc'], flags: { out: 'x.mp4', stateDir: '/tmp/s' } },
   ],
+  ['report day-7-abc', { command: 'report', args: ['day-7-abc'], flags: {} }],
+  [
+    'report day-7-abc --json --out r.html --pools pools.json',
+    { command: 'report', args: ['day-7-abc'], flags: { json: true, out: 'r.html', pools: 'pools.json' } },
+  ],
   ['seams out.mp4', { command: 'seams', args: ['out.mp4'], flags: { maxRatio: '1.5' } }],
   [
     'seams out.mp4 --seconds 10 --seed 7 --at 112,208 --max-ratio 2 --json',
@@ -160,6 +165,7 @@ const REFUSED: Array<[argv: string, code: string]> = [
   ['generate --bogus', 'commander.unknownOption'],
   ['generate --seconds', 'commander.optionMissingArgument'],
   ['status', 'commander.missingArgument'],
+  ['report', 'commander.missingArgument'],
   ['plan extra', 'commander.excessArguments'],
   ['frobnicate', 'commander.unknownCommand'],
 ];
