@@ -234,9 +234,13 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
   withConfigOptions(program.command('fetch <jobId>'))
     .description("copy a finished job's MP4 from the artifact store")
     .option('--out <file.mp4>', 'where to write the video')
+    .option(
+      '--preview',
+      'the early preview instead: the frames decoded so far, at base resolution (running jobs too)',
+    )
     .option('--json', 'JSON output')
     .action(
-      act(([id]: string[], o: ConfigFlags & { out?: string; json?: boolean }) =>
+      act(([id]: string[], o: ConfigFlags & { out?: string; json?: boolean; preview?: boolean }) =>
         load.jobs().fetch(id, o, configOf(o)),
       ),
     );

@@ -88,6 +88,47 @@ describe('early preview', () => {
       height: pack.base.height,
       fps: plan.fps,
     });
+    // `vldm fetch --preview` makes the same preview from the store (any job, running or finished).
+    const { jobId } = JSON.parse(r.stdout) as { jobId: string };
+    const fetched = path.join(tmp, 'fetched-preview.mp4');
+    const f = await runCli(
+      [
+        'fetch',
+        jobId,
+        '--preview',
+        '--out',
+        fetched,
+        '--json',
+        '--temporal-address',
+        servers.temporal!.address,
+        '--store',
+        path.join(tmp, 'artifacts'),
+      ],
+      s3Env(servers),
+    );
+    expect(f.code, f.stderr).toBe(0);
+    expect(JSON.parse(f.stdout)).toMatchObject({
+      jobId,
+      preview: fetched,
+      frames: plan.frames,
+      fps: plan.fps,
+    });
+    expect(await probeVideo(fetched)).toMatchObject({
+      frames: plan.frames,
+      width: pack.base.width,
+      height: pack.base.height,
+    });
+    const none = await runCli([
+      'fetch',
+      'absent-job-0000',
+      '--preview',
+      '--out',
+      fetched,
+      '--temporal-address',
+      servers.temporal!.address,
+    ]);
+    expect(none.code).toBe(2);
+    expect(none.stderr.trim()).toMatch(/^vldm: no job "absent-job-0000"/);
     process.stderr.write(
       `preview: first after ${summary.preview.firstSeconds.toFixed(1)} s of a ${wall.toFixed(1)} s command\n`,
     );
