@@ -4,7 +4,9 @@
 # the git-ignored .tools/bin. Safe to rerun; with everything present it takes a few seconds.
 #
 #   infra/setup.sh              set up for running vldm (generate, workers, the CLI)
-#   infra/setup.sh --test       everything `npm test` needs: implies --training and --kube
+#   infra/setup.sh --test       everything `npm test` needs: implies --training and --kube, builds the
+#                               OpenTelemetry Collector of the trace test from infra/otelcol (a few minutes)
+#                               and installs Debian's chromium for the report test
 #   infra/setup.sh --training   also Debian's PyTorch, ONNX and NumPy for training/ (python3 = /usr/bin/python3)
 #   infra/setup.sh --kube       also Debian's etcd and kube-apiserver built from infra/kube-apiserver, for the
 #                               tests that talk to Kubernetes (first build: about 30 minutes on 2 busy cores)
@@ -42,10 +44,11 @@ die() {
   printf '[setup] error: %s\n' "$*" >&2
   exit 1
 }
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 TRAINING=0
 KUBE=0
+TEST_TOOLS=0
 CI_MODE="${CI:-false}"
 for arg in "$@"; do
   case "$arg" in
@@ -56,6 +59,7 @@ for arg in "$@"; do
       # Everything `npm test` needs: the training smoke test (PyTorch) and the Kubernetes API server.
       TRAINING=1
       KUBE=1
+      TEST_TOOLS=1
       ;;
     -h | --help)
       usage
@@ -68,6 +72,7 @@ if [ "$CI_MODE" = "true" ] || [ "$CI_MODE" = "1" ]; then
   CI_MODE=true
   KUBE=1
   TRAINING=1
+  TEST_TOOLS=1
   export CI=true DEBIAN_FRONTEND=noninteractive npm_config_yes=true
   exec </dev/null
 fi
@@ -101,6 +106,8 @@ if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then apt_m
 command -v nats-server >/dev/null || apt_missing+=(nats-server)
 # Debian's etcd-server ships /usr/bin/etcd (3.4), which kube-apiserver stores its objects in.
 if [ "$KUBE" = 1 ]; then command -v etcd >/dev/null || apt_missing+=(etcd-server); fi
+# Headless Chromium loads `vldm report`'s HTML page in its test (test/integration/report.test.ts).
+if [ "$TEST_TOOLS" = 1 ]; then command -v chromium >/dev/null || apt_missing+=(chromium); fi
 if [ "$TRAINING" = 1 ]; then
   for pair in torch:python3-torch onnx:python3-onnx numpy:python3-numpy; do
     "$DEBIAN_PYTHON" -c "import ${pair%%:*}" 2>/dev/null || apt_missing+=("${pair#*:}")
@@ -216,6 +223,35 @@ build_kube_apiserver() {
   say "kube-apiserver: built in $(($(date +%s) - t0)) s ($(du -m "$bin" | cut -f1) MB)"
 }
 if [ "$KUBE" = 1 ]; then build_kube_apiserver; fi
+
+# The OpenTelemetry Collector the trace test sends spans through (test/support/otel-collector.ts): a
+# module of ours, infra/otelcol, with the OTLP receiver and the file exporter at one collector release
+# (no collector binary can be downloaded here). Reused while it was built from the pinned otelcol version.
+build_otelcol() {
+  local dir="$ROOT/infra/otelcol" bin="$TOOLS_BIN/otelcol-vldm" version have
+  version=$(awk '$1 == "go.opentelemetry.io/collector/otelcol" { print $2; exit }' "$dir/go.mod")
+  if [ -x "$bin" ] && command -v go >/dev/null; then
+    have=$(go version -m "$bin" 2>/dev/null | awk '$1 == "dep" && $2 == "go.opentelemetry.io/collector/otelcol" { print $3; exit }')
+    if [ "$have" = "$version" ]; then
+      say "otelcol-vldm: collector $version present in .tools/bin"
+      return
+    fi
+  elif [ -x "$bin" ]; then
+    say "otelcol-vldm: reusing $bin (go not found, version not checked)"
+    return
+  fi
+  command -v go >/dev/null ||
+    die "go is needed to build the OpenTelemetry Collector (infra/otelcol) into .tools/bin and was not found on PATH: install Go >= 1.$GO_MINOR_MIN"
+  say "otelcol-vldm: building the OpenTelemetry Collector $version from infra/otelcol into .tools/bin (several minutes the first time)"
+  mkdir -p "$TOOLS_BIN"
+  local t0
+  t0=$(date +%s)
+  (cd "$dir" && nice -n 10 go build -mod=readonly -trimpath -ldflags "-s -w" -o "$bin.partial" .) ||
+    die "building the OpenTelemetry Collector from infra/otelcol failed (output above)"
+  mv "$bin.partial" "$bin"
+  say "otelcol-vldm: built in $(($(date +%s) - t0)) s ($(du -m "$bin" | cut -f1) MB)"
+}
+if [ "$TEST_TOOLS" = 1 ]; then build_otelcol; fi
 
 # --- TypeScript build ----------------------------------------------------------------------------
 # Rebuild when anything tsc reads is newer than the last successful build. Deleting or renaming a file

@@ -5,6 +5,7 @@
 import { loadPack, type ModelPack } from '../models/pack';
 import { ModelRuntime, type ModelSession, type RuntimeOptions } from '../models/runtime';
 import { modelCallSeconds } from '../observability/metrics';
+import { inSpan } from '../observability/tracing';
 import type { Role } from '../models/contract';
 import type { PackSummary } from '../planning/pack-summary';
 import type { EmulatedAccelerators } from '../bench/accelerator';
@@ -36,9 +37,10 @@ export function summarisePack(pack: ModelPack, location: string): PackSummary {
 }
 
 /**
- * Times every model call of `runtime`'s sessions (vldm_model_call_seconds by role). Every stage calls
- * its models through `runtime.session(role).run`, so this one place sees them all; it is also where a
- * benchmark worker puts each call on an EMULATED accelerator (src/bench/accelerator.ts).
+ * Times every model call of `runtime`'s sessions (vldm_model_call_seconds by role, and a span when
+ * tracing is on). Every stage calls its models through `runtime.session(role).run`, so this one place
+ * sees them all; it is also where a benchmark worker puts each call on an EMULATED accelerator
+ * (src/bench/accelerator.ts).
  */
 function timedRuntime(runtime: ModelRuntime, accelerators?: EmulatedAccelerators): ModelRuntime {
   const open = runtime.session.bind(runtime);
@@ -49,14 +51,16 @@ function timedRuntime(runtime: ModelRuntime, accelerators?: EmulatedAccelerators
       timed.add(session);
       const run = session.run.bind(session);
       const histogram = modelCallSeconds.labels({ role });
-      session.run = async (inputs) => {
-        const end = histogram.startTimer();
-        try {
-          return await (accelerators ? accelerators.call(role, () => run(inputs)) : run(inputs));
-        } finally {
-          end();
-        }
-      };
+      // With tracing on, each call is also a `model.run` span under the activity's.
+      session.run = (inputs) =>
+        inSpan('model.run', { 'vldm.model.role': role }, async () => {
+          const end = histogram.startTimer();
+          try {
+            return await (accelerators ? accelerators.call(role, () => run(inputs)) : run(inputs));
+          } finally {
+            end();
+          }
+        });
     }
     return session;
   };

@@ -41,6 +41,7 @@ const load = {
   models: lazy<typeof import('./commands/models')>('./commands/models'),
   seams: lazy<typeof import('./commands/seams')>('./commands/seams'),
   bench: lazy<typeof import('./commands/bench')>('./commands/bench'),
+  report: lazy<typeof import('./commands/report')>('./commands/report'),
   config: lazy<typeof import('../config/config')>('../config/config'),
 };
 
@@ -234,10 +235,27 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
   withConfigOptions(program.command('fetch <jobId>'))
     .description("copy a finished job's MP4 from the artifact store")
     .option('--out <file.mp4>', 'where to write the video')
+    .option(
+      '--preview',
+      'the early preview instead: the frames decoded so far, at base resolution (running jobs too)',
+    )
     .option('--json', 'JSON output')
     .action(
-      act(([id]: string[], o: ConfigFlags & { out?: string; json?: boolean }) =>
+      act(([id]: string[], o: ConfigFlags & { out?: string; json?: boolean; preview?: boolean }) =>
         load.jobs().fetch(id, o, configOf(o)),
+      ),
+    );
+
+  withConfigOptions(program.command('report <jobId>'))
+    .description(
+      'what a job did, from its Temporal histories: workers, time per stage, queue waits, retries, cost (works on a running job too)',
+    )
+    .option('--json', 'print the whole report as JSON')
+    .option('--out <file.html>', 'also write a self-contained HTML page (Gantt chart and tables)')
+    .option('--pools <file>', "price the run with the scaler's pools file (docs/scaling.md)")
+    .action(
+      act(([id]: string[], o: ConfigFlags & import('./commands/report').ReportFlags) =>
+        load.report().report(id, o, configOf(o)),
       ),
     );
 
@@ -408,6 +426,12 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   let pending: Promise<number> | undefined;
   const debug = argv.includes('--debug');
   const program = buildProgram((call) => {
+    // Traces, when an OTLP endpoint is configured: this process is `vldm-<command>` (src/observability/tracing.ts).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when a command runs, not for --help
+    (require('../observability/tracing') as typeof import('../observability/tracing')).startTracing(
+      `vldm-${call.command.replace(/ /g, '-')}`,
+      typeof call.flags.queues === 'string' ? { 'vldm.queues': call.flags.queues } : {},
+    );
     pending = call.run();
   });
   try {
@@ -421,5 +445,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     return await pending;
   } catch (err) {
     return reportError(err, debug);
+  } finally {
+    // Spans still buffered (a traced client's) are sent before the process exits.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the command, not before
+    const tracing = require('../observability/tracing') as typeof import('../observability/tracing');
+    await tracing.shutdownTracing();
   }
 }

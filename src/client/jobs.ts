@@ -14,7 +14,9 @@ import {
 import { dataConverterWith, payloadCodecFromEnv } from '../security';
 import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, WORKFLOW_TYPES, QUERIES } from '../common/names';
 import { UserError } from '../common/errors';
-import { temporalTlsFromEnv, temporalTlsProblem } from '../config/tls';
+import { temporalTlsProblem } from '../config/tls';
+import { temporalConnectOptions } from '../config/temporal-env';
+import { clientTracing } from '../observability/tracing';
 import type { JobSpec } from '../planning/spec';
 import {
   STAGES,
@@ -39,22 +41,31 @@ export async function connectTemporal(
 ): Promise<Client> {
   const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
   let connection: Connection;
-  const tls = temporalTlsFromEnv();
+  // TLS, API key and gRPC metadata: vldm's variables and Temporal's conventions (src/config/temporal-env.ts).
+  const connect = temporalConnectOptions();
+  const { tls } = connect;
   try {
     connection = await Connection.connect({
       address,
       connectTimeout: CONNECT_TIMEOUT_MS,
-      ...(tls ? { tls } : {}),
+      ...connect,
     });
   } catch (err) {
     // The gRPC error does not say why a TLS handshake failed; src/config/tls.ts finds out.
     const tlsProblem = await temporalTlsProblem(address, tls);
     throw new UserError(
       tlsProblem ??
-        `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS`,
+        `cannot reach the Temporal server at ${address} (${(err as Error).message}); start one with "vldm dev up" or set VLDM_TEMPORAL_ADDRESS (or TEMPORAL_ADDRESS)`,
     );
   }
-  return new Client({ connection, namespace, ...(dataConverter ? { dataConverter } : {}) });
+  // With tracing started (src/observability/tracing.ts), each job's trace starts here.
+  const traced = clientTracing();
+  return new Client({
+    connection,
+    namespace,
+    ...(dataConverter ? { dataConverter } : {}),
+    ...(traced.length ? { interceptors: { workflow: traced } } : {}),
+  });
 }
 
 export interface StartedJob {

@@ -14,6 +14,7 @@ import { escapeControls, quote, quoteRedacted } from '../common/quote';
 import { readUserText } from '../host/files';
 import { storeConfigFromUrl } from '../storage/config';
 import { temporalTlsFromEnv } from './tls';
+import { temporalConnectOptions, temporalConventions } from './temporal-env';
 import { parseHostPort, parseHttpUrl, parseInteger, parseNamespace } from './values';
 
 export interface VldmConfig {
@@ -146,14 +147,19 @@ export function resolveConfig(
     threads.value === undefined
       ? 1
       : parseInteger(`intraOpThreads (${threads.where})`, threads.value, 1, 256);
+  // Temporal's conventions (TEMPORAL_* over a TOML profile) fill what vldm's own settings leave unset.
+  const conventions = temporalConventions(env);
   const address = pick('temporalAddress');
+  const addressFrom =
+    address.value === undefined ? conventions.address : { value: address.value, where: address.where };
   const temporalAddress =
-    address.value === undefined
+    addressFrom === undefined
       ? DEFAULTS.temporalAddress
-      : parseHostPort(`temporal address (${address.where})`, address.value);
+      : parseHostPort(`temporal address (${addressFrom.where})`, addressFrom.value);
   const ns = pick('namespace');
+  const nsFrom = ns.value === undefined ? conventions.namespace : { value: ns.value, where: ns.where };
   const namespace =
-    ns.value === undefined ? DEFAULTS.namespace : parseNamespace(`namespace (${ns.where})`, ns.value);
+    nsFrom === undefined ? DEFAULTS.namespace : parseNamespace(`namespace (${nsFrom.where})`, nsFrom.value);
   const ui = pick('temporalUiUrl');
   const temporalUiUrl =
     ui.value === undefined
@@ -177,8 +183,10 @@ export function resolveConfig(
   // file (VLDM_CODEC_KEY_FILE), never from the config file; checked here so a bad key fails before
   // anything starts. Workers and clients load them again where they connect (src/security).
   keyringFromEnv(env, cwd);
-  // The Temporal TLS switch and files, checked (and the files read) here too, before anything starts.
+  // The Temporal TLS switch and files, and the API key, checked (and the files read) here too, before
+  // anything starts.
   temporalTlsFromEnv(env);
+  temporalConnectOptions(env);
   const storeRaw = str('store');
   const packRaw = str('pack');
   const store = storeRaw === undefined ? path.join(stateDir, 'artifacts') : resolveIfPath(storeRaw, cwd);

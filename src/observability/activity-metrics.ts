@@ -3,10 +3,13 @@
  * attempt's stage and outcome, its wall time, and how long it waited in its task queue (scheduled →
  * started). "reused" is read from the result: every stage returns `{ key, reused }` (StageOutput).
  * Each attempt that did not fail also logs one INFO line (failures the SDK logs itself, at WARN).
+ * With tracing on, the same fields go on the attempt's span (the OpenTelemetry interceptor, which
+ * runs outside this one, made it).
  */
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { CancelledFailure } from '@temporalio/common';
 import { activitiesTotal, activityQueueWaitSeconds, activitySeconds, stageOfActivity } from './metrics';
+import { annotateActiveSpan } from './tracing';
 
 function outcomeOf(result: unknown): 'completed' | 'reused' {
   return typeof result === 'object' && result !== null && (result as { reused?: unknown }).reused === true
@@ -42,6 +45,19 @@ export const activityMetricsInterceptor: ActivityInterceptorsFactory = (ctx) => 
         activityQueueWaitSeconds
           .labels({ queue: info.taskQueue })
           .observe(Math.max(0, started - info.currentAttemptScheduledTimestampMs) / 1000);
+        // The job from the input, else from the workflow id (`<jobId>` or `<jobId>/segment-NNN`).
+        const workflowId = info.workflowExecution?.workflowId;
+        const segment =
+          typeof job.segment === 'number'
+            ? job.segment
+            : Number(/\/segment-(\d+)$/.exec(workflowId ?? '')?.[1] ?? NaN);
+        annotateActiveSpan({
+          'vldm.stage': stage,
+          'vldm.attempt': info.attempt,
+          'vldm.task_queue': info.taskQueue,
+          'vldm.job_id': typeof job.jobId === 'string' ? job.jobId : (workflowId ?? '').split('/')[0],
+          ...(Number.isInteger(segment) ? { 'vldm.segment': segment } : {}),
+        });
         let outcome: string = 'failed';
         try {
           const result = await next(input);
@@ -53,6 +69,7 @@ export const activityMetricsInterceptor: ActivityInterceptorsFactory = (ctx) => 
           throw err;
         } finally {
           const seconds = (Date.now() - started) / 1000;
+          annotateActiveSpan({ 'vldm.outcome': outcome });
           activitiesTotal.labels({ stage, outcome }).inc();
           activitySeconds.labels({ stage, outcome }).observe(seconds);
           // One line per attempt at INFO (VLDM_LOG_LEVEL=INFO shows them), with the SDK's context fields.

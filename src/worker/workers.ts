@@ -5,6 +5,8 @@
  * only its stage's activities. SIGTERM stops polling, lets running activities finish within the
  * grace time, and exits. With VLDM_METRICS_PORT set, the process serves `/metrics`, `/healthz` and
  * `/readyz` (src/observability, docs/observability.md) from before its models load until it stops.
+ * With tracing started (src/observability/tracing.ts: `vldm` does when OTEL_EXPORTER_OTLP_ENDPOINT is
+ * set), workflows and activities are traced.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +24,7 @@ import type { ArtifactStore } from '../storage';
 import type { EventBus } from '../events';
 import { ModelCache } from '../activity-runtime/model-cache';
 import { repoRoot } from '../host/paths';
-import { temporalTlsFromEnv } from '../config/tls';
+import { temporalConnectOptions } from '../config/temporal-env';
 import type { Role } from '../models/contract';
 import type { PayloadCodec } from '@temporalio/common';
 import { dataConverterWith, payloadCodecFromEnv } from '../security';
@@ -35,6 +37,7 @@ import { modelsLoaded, registryFor } from '../observability/metrics';
 import { freeLoopbackPort } from '../observability/ports';
 import { sdkLogSink } from '../observability/log';
 import type { EmulatedAccelerators } from '../bench/accelerator';
+import { flushTracing, workerTracing } from '../observability/tracing';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
 export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
@@ -93,26 +96,36 @@ export interface RunningWorkers {
 const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 
 /**
- * The workflow code, bundled once per process and failure converter (from dist/ when built, else from
- * the sources). A prebuilt bundle ignores the worker's `failureConverterPath`, so the encrypting one
- * (src/security) must be bundled in.
+ * The workflow code, bundled once per process, failure converter and interceptor modules (from dist/
+ * when built, else from the sources). A prebuilt bundle ignores the worker's `failureConverterPath`
+ * and `interceptors.workflowModules`, so the encrypting converter (src/security) and the tracing
+ * interceptors (src/observability/tracing.ts) must be bundled in.
  */
-export function workflowBundle(failureConverterPath?: string): Promise<WorkflowBundleWithSourceMap> {
-  const cacheKey = failureConverterPath ?? '';
+export function workflowBundle(
+  failureConverterPath?: string,
+  interceptorModules: string[] = [],
+): Promise<WorkflowBundleWithSourceMap> {
+  const cacheKey = JSON.stringify([failureConverterPath ?? '', ...interceptorModules]);
   let bundle = bundles.get(cacheKey);
   if (!bundle) {
-    const root = repoRoot();
-    const built = path.join(root, 'dist', 'workflows', 'index.js');
-    const workflowsPath = existsSync(built) ? built : path.join(root, 'workflows', 'index.ts');
+    const workflowsPath = workflowModule('index');
     bundle = bundleWorkflowCode({
       workflowsPath,
       logger: quietLogger,
       ...(failureConverterPath ? { failureConverterPath } : {}),
+      ...(interceptorModules.length ? { workflowInterceptorModules: interceptorModules } : {}),
     });
     bundles.set(cacheKey, bundle);
     bundle.catch(() => bundles.delete(cacheKey));
   }
   return bundle;
+}
+
+/** A module of workflows/ (dist/ when built, else the source). */
+function workflowModule(name: string): string {
+  const root = repoRoot();
+  const built = path.join(root, 'dist', 'workflows', `${name}.js`);
+  return existsSync(built) ? built : path.join(root, 'workflows', `${name}.ts`);
 }
 
 const quietLogger = {
@@ -223,10 +236,10 @@ async function startWorkersServing(
   }
   health.modelsLoaded();
   modelsLoaded.set(1);
-  const tls = temporalTlsFromEnv();
+  // TLS, API key and gRPC metadata (src/config/temporal-env.ts).
   const connection = await NativeConnection.connect({
     address: opts.temporalAddress,
-    ...(tls ? { tls } : {}),
+    ...temporalConnectOptions(),
   });
   const activities = createActivities({
     // Counts artifact bytes read and written (vldm_artifact_bytes_total).
@@ -236,6 +249,8 @@ async function startWorkersServing(
     scratchDir: opts.scratchDir,
   });
   const grace = opts.shutdownGraceMs ?? 30_000;
+  // Traced when the process started tracing (`vldm worker` does when OTEL_EXPORTER_OTLP_ENDPOINT is set).
+  const tracing = workerTracing();
   const workers: Worker[] = [];
   const watched: Parameters<WorkerHealth['watch']>[0] = [];
   try {
@@ -252,15 +267,21 @@ async function startWorkersServing(
         q === 'orchestration'
           ? await Worker.create({
               ...common,
-              workflowBundle: await workflowBundle(dataConverter?.failureConverterPath),
+              workflowBundle: await workflowBundle(
+                dataConverter?.failureConverterPath,
+                tracing && [...tracing.workflowModules, workflowModule('tracing')],
+              ),
               maxConcurrentWorkflowTaskExecutions: concurrency,
+              ...(tracing ? { sinks: tracing.sinks } : {}),
             })
           : await Worker.create({
               ...common,
               activities: pick(activities, QUEUE_ACTIVITIES[q]),
               maxConcurrentActivityTaskExecutions: concurrency,
+              // The tracing interceptor first: it makes the span the metrics interceptor annotates.
               interceptors: {
                 activity: [
+                  ...(tracing?.activity ?? []),
                   activityMetricsInterceptor,
                   ...(opts.accelerators ? [opts.accelerators.interceptor] : []),
                 ],
@@ -282,6 +303,7 @@ async function startWorkersServing(
   const done = Promise.all(workers.map((w) => w.run())).then(
     async () => {
       health.stop();
+      await flushTracing();
       await server?.close();
       await models.close();
       await connection.close();

@@ -103,6 +103,15 @@ const TABLE: Array<[argv: string, expected: Parsed]> = [
     'fetch day-7-abc --out x.mp4 --state-dir /tmp/s',
     { command: 'fetch', args: ['day-7-abc'], flags: { out: 'x.mp4', stateDir: '/tmp/s' } },
   ],
+  ['report day-7-abc', { command: 'report', args: ['day-7-abc'], flags: {} }],
+  [
+    'report day-7-abc --json --out r.html --pools pools.json',
+    { command: 'report', args: ['day-7-abc'], flags: { json: true, out: 'r.html', pools: 'pools.json' } },
+  ],
+  [
+    'fetch day-7-abc --preview --out p.mp4 --json',
+    { command: 'fetch', args: ['day-7-abc'], flags: { preview: true, out: 'p.mp4', json: true } },
+  ],
   ['seams out.mp4', { command: 'seams', args: ['out.mp4'], flags: { maxRatio: '1.5' } }],
   [
     'seams out.mp4 --seconds 10 --seed 7 --at 112,208 --max-ratio 2 --json',
@@ -185,6 +194,7 @@ const REFUSED: Array<[argv: string, code: string]> = [
   ['generate --bogus', 'commander.unknownOption'],
   ['generate --seconds', 'commander.optionMissingArgument'],
   ['status', 'commander.missingArgument'],
+  ['report', 'commander.missingArgument'],
   ['plan extra', 'commander.excessArguments'],
   ['frobnicate', 'commander.unknownCommand'],
 ];

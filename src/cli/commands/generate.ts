@@ -16,6 +16,7 @@ import { createStore, storeConfigFromUrl } from '../../storage';
 import { connectEventBus } from '../../events';
 import { startWorkers } from '../../worker/workers';
 import { connectTemporal, startJob, waitForJob } from '../../client/jobs';
+import { startPreviewLoop, type Preview } from '../../client/preview';
 import { uploadInitImage } from '../../client/init-image';
 import { showProgress } from '../progress-view';
 import { findTool } from '../../dev/tools';
@@ -82,12 +83,25 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
     out.info(`Temporal UI: ${ui}`);
     if (initImage) await uploadInitImage(store, spec, initImage);
     await startJob(client, spec);
+    // The early preview: the frames decoded so far, next to the output (src/client/preview.ts).
+    const previewFile = outFile.replace(/\.mp4$/i, '.preview.mp4');
+    const preview = startPreviewLoop({
+      store,
+      jobId: spec.jobId,
+      fps: spec.fps,
+      file: previewFile,
+      onFirst: (p, seconds) =>
+        out.info(
+          `preview: ${previewFile} (${p.frames} of ${plan.frames} frames at ${p.width}×${p.height}, after ${seconds.toFixed(1)} s; updated as frames are decoded)`,
+        ),
+    });
     const view = await showProgress(client, spec.jobId, natsUrl, { draw: !opts.json });
     // Ctrl-C or SIGTERM stops this process's workers (the SDK's runtime shuts them down on these
     // signals too), which would leave it waiting for a job nothing runs: stop waiting and say how
     // to go on. The job stays in Temporal; every finished activity's output is stored.
     const stop = onStopSignal();
     let result;
+    let last: Preview | undefined;
     try {
       const job = waitForJob(client, spec.jobId);
       job.catch(() => undefined); // abandoned when a signal wins the race; the connection closes below
@@ -105,6 +119,7 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
     } finally {
       stop.dispose();
       await view.stop();
+      last = await preview.stop();
     }
     await store.getToFile(result.outputKey, outFile);
     const summary = {
@@ -120,6 +135,9 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
       activities: result.activities,
       temporalUiUrl: ui,
       progressSource: view.source,
+      ...(last
+        ? { preview: { file: last.file, frames: last.frames, firstSeconds: preview.firstSeconds() } }
+        : {}),
     };
     if (opts.json) out.result(summary);
     else {

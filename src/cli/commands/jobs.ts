@@ -8,9 +8,54 @@ import { makeOut } from '../io';
 import { cancelJob, connectTemporal, jobStatus, listJobs } from '../../client/jobs';
 import { showProgress } from '../progress-view';
 import { createStore, storeConfigFromUrl } from '../../storage';
+import { writePreview } from '../../client/preview';
+import { quote } from '../../common/quote';
+import { WorkflowNotFoundError } from '@temporalio/client';
 
 /** One check, one quoting for job ids on the command line (src/cli/edge.ts). */
 const checkJobId = (id: string | undefined): string => checkJobIdArg(id);
+
+/**
+ * `vldm fetch <jobId> --preview`: the early preview of a job, running or not (src/client/preview.ts),
+ * made here from the frames decoded so far; its rate comes from the job's memo.
+ */
+async function fetchPreview(
+  jobId: string,
+  outFile: string,
+  out: ReturnType<typeof makeOut>,
+  cfg: VldmConfig,
+) {
+  return withClient(cfg, async (client) => {
+    let memo: Record<string, unknown> | undefined;
+    try {
+      memo = (await client.workflow.getHandle(jobId).describe()).memo;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new UserError(`no job ${quote(jobId)} on this Temporal server (see "vldm list")`);
+      throw err;
+    }
+    const fps = typeof memo?.fps === 'number' ? memo.fps : undefined;
+    if (fps === undefined)
+      throw new UserError(`job ${quote(jobId)} has no frame rate in its memo (started by an older vldm?)`);
+    const store = createStore(storeConfigFromUrl(cfg.store));
+    try {
+      const p = await writePreview(store, jobId, fps, outFile);
+      if (!p)
+        throw new UserError(
+          `job ${quote(jobId)} has no decoded frames yet in ${store.description}; try again later`,
+        );
+      if (out.json)
+        out.result({ jobId, preview: outFile, frames: p.frames, width: p.width, height: p.height, fps });
+      else
+        out.info(
+          `wrote ${outFile}: preview of ${p.frames} frames ${p.width}×${p.height} @ ${fps} fps (decoded so far)`,
+        );
+      return 0;
+    } finally {
+      await store.close?.();
+    }
+  });
+}
 
 async function withClient<T>(
   cfg: VldmConfig,
@@ -96,12 +141,13 @@ export async function cancel(id: string, _opts: unknown, cfg: VldmConfig): Promi
 
 export async function fetch(
   id: string,
-  opts: { out?: string; json?: boolean },
+  opts: { out?: string; json?: boolean; preview?: boolean },
   cfg: VldmConfig,
 ): Promise<number> {
   const jobId = checkJobId(id);
   const outFile = checkOutputPath(opts.out);
   const out = makeOut(Boolean(opts.json));
+  if (opts.preview) return fetchPreview(jobId, outFile, out, cfg);
   return withClient(cfg, async (client) => {
     const st = await jobStatus(client, jobId);
     if (!st.result)
