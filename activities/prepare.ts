@@ -14,7 +14,7 @@ import { stageKey } from '../src/activity-runtime/keys';
 import { isArtifactCorrupt, isArtifactMissing, sha256Hex } from '../src/storage';
 import { fitImage } from '../src/media/init-image';
 import { STILL_SCALER, fromRgb24 } from '../src/media/ffmpeg';
-import { encodeTensor } from '../src/tensors';
+import { encodePixels } from '../src/activity-runtime/artifact-format';
 import type { ActivityDeps } from './deps';
 import type { PrepareOutput, StageOutput } from '../src/common/boundary';
 
@@ -62,7 +62,8 @@ async function initFrame(deps: ActivityDeps, spec: JobSpec, pack: PackSummary): 
   const rgb = await fitImage(bytes, what, pack.base);
   await deps.store.put(
     key,
-    encodeTensor({ shape: [1, 3, height, width], data: fromRgb24(rgb, height, width) }),
+    // pixel8 holds 8-bit image pixels exactly, so the key needs no stored-form entry.
+    encodePixels({ shape: [1, 3, height, width], data: fromRgb24(rgb, height, width) }),
   );
   return { key, reused: false };
 }
