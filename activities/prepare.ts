@@ -11,7 +11,7 @@ import { compileSpec, type JobSpec } from '../src/planning/spec';
 import type { PackSummary } from '../src/planning/pack-summary';
 import { runStage, withHeartbeats } from '../src/activity-runtime/stage-runner';
 import { stageKey } from '../src/activity-runtime/keys';
-import { isArtifactCorrupt, isArtifactMissing, sha256Hex } from '../src/storage';
+import { isArtifactCorrupt, isArtifactMissing, markStarted, sha256Hex } from '../src/storage';
 import { fitImage } from '../src/media/init-image';
 import { STILL_SCALER, fromRgb24 } from '../src/media/ffmpeg';
 import { encodePixels } from '../src/activity-runtime/artifact-format';
@@ -71,6 +71,8 @@ async function initFrame(deps: ActivityDeps, spec: JobSpec, pack: PackSummary): 
 export function createPrepareActivities(deps: ActivityDeps) {
   return {
     async prepareJob(spec: JobSpec): Promise<PrepareOutput> {
+      // A run begins: retention (vldm gc) leaves this job's artifacts alone until its stitch finishes.
+      await markStarted(deps.store, spec.jobId);
       let summary;
       try {
         summary = (await withHeartbeats(() => deps.models.get(spec.pack), { loading: spec.pack })).summary;

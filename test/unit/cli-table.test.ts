@@ -103,6 +103,15 @@ const TABLE: Array<[argv: string, expected: Parsed]> = [
     'fetch day-7-abc --out x.mp4 --state-dir /tmp/s',
     { command: 'fetch', args: ['day-7-abc'], flags: { out: 'x.mp4', stateDir: '/tmp/s' } },
   ],
+  ['gc', { command: 'gc', args: [], flags: {} }],
+  [
+    'gc --older-than 36h --job day-7-abc --dry-run --json --store s3://bucket/prefix',
+    {
+      command: 'gc',
+      args: [],
+      flags: { olderThan: '36h', job: 'day-7-abc', dryRun: true, json: true, store: 's3://bucket/prefix' },
+    },
+  ],
   ['seams out.mp4', { command: 'seams', args: ['out.mp4'], flags: { maxRatio: '1.5' } }],
   [
     'seams out.mp4 --seconds 10 --seed 7 --at 112,208 --max-ratio 2 --json',
@@ -162,6 +171,8 @@ const REFUSED: Array<[argv: string, code: string]> = [
   ['status', 'commander.missingArgument'],
   ['plan extra', 'commander.excessArguments'],
   ['frobnicate', 'commander.unknownCommand'],
+  ['gc --older-than', 'commander.optionMissingArgument'],
+  ['gc extra', 'commander.excessArguments'],
 ];
 
 describe('vldm command table', () => {
