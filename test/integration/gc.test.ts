@@ -199,7 +199,7 @@ describe.each(CASES)('retention on the $name', ({ name, make, cli }) => {
     for (const [args, msg] of [
       [
         ['--older-than', '7 days'],
-        /--older-than must be a whole number with a unit s, m, h or d .*got "7 days"/,
+        /retention \(--older-than\) must be a whole number with a unit s, m, h or d .*got "7 days"/,
       ],
       [['--older-than', 'off'], /--older-than must be a whole number .*got "off"/],
       [['--job', 'Not_A_Job'], /--job must match .*got "Not_A_Job"/],
