@@ -7,7 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   artifactClass,
   collectGarbage,
@@ -16,8 +16,10 @@ import {
   markFinished,
   markStarted,
   retentionTagging,
+  startRetentionSweeper,
   type ArtifactStore,
 } from '../../src/storage';
+import { RETENTION_SWEEP_EVERY_MS, RETENTION_SWEEP_FIRST_MS } from '../../src/storage/gc';
 import { parseDuration } from '../../src/config/values';
 import { resolveConfig } from '../../src/config/config';
 import { UserError } from '../../src/common/errors';
@@ -185,5 +187,32 @@ describe('collectGarbage on a folder store', () => {
     await markStarted(store, 'damaged', t0);
     await store.put('jobs/damaged/job/finished.json', Buffer.from('{not json'));
     expect((await jobState(store, 'damaged')).state).toBe('running');
+  });
+
+  it("the media workers' sweep applies the rule a minute after start, then hourly, and logs what it deleted", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'] });
+    try {
+      await layJob('swept');
+      await markStarted(store, 'swept', t0);
+      await markFinished(store, 'swept', output, t0);
+      const lines: string[] = [];
+      const sweeper = startRetentionSweeper(store, HOUR, (l) => lines.push(l));
+      await vi.advanceTimersByTimeAsync(RETENTION_SWEEP_FIRST_MS - 1);
+      expect((await keys('swept')).length).toBe(11); // not yet
+      await vi.advanceTimersByTimeAsync(1);
+      await vi.waitFor(() => expect(lines).toHaveLength(1), { timeout: 10_000, interval: 20 });
+      expect(lines[0]).toBe('retention: deleted 4 intermediate artifacts (2600 bytes) of 1 finished jobs');
+      expect((await keys('swept')).length).toBe(7);
+      // A new job finishing later is swept by the hourly run.
+      await layJob('later');
+      await markStarted(store, 'later', t0);
+      await markFinished(store, 'later', output, t0);
+      await vi.advanceTimersByTimeAsync(RETENTION_SWEEP_EVERY_MS);
+      await vi.waitFor(() => expect(lines).toHaveLength(2), { timeout: 10_000, interval: 20 });
+      await sweeper.stop();
+      expect((await keys('later')).length).toBe(7);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
