@@ -3,7 +3,8 @@
  * overlapping temporal windows. Each window decodes its own frames plus `overlap` context frames on
  * each side (so the temporal layers see motion across the window edge) and keeps only its own.
  */
-import { encodeTensor, sliceFrames } from '../src/tensors';
+import { sliceFrames } from '../src/tensors';
+import { encodePixels, pixelKeyInputs } from '../src/activity-runtime/artifact-format';
 import { gatherFrames } from '../src/activity-runtime/frames';
 import { runStage, type StageEvent } from '../src/activity-runtime/stage-runner';
 import { segName, stageKey } from '../src/activity-runtime/keys';
@@ -21,6 +22,7 @@ export function createDecodeActivities(deps: ActivityDeps) {
         pack: pack.digest,
         window: w,
         sources: sources.map((x) => x.key),
+        ...pixelKeyInputs,
       });
       const ev: StageEvent = { jobId: spec.jobId, stage: 'decode', segment, window: w.own.start };
       return runStage(deps, key, ev, async () => {
@@ -34,7 +36,7 @@ export function createDecodeActivities(deps: ActivityDeps) {
         const out = await model.run(soleFeed('decoder', { shape: [1, ...latents.shape], data: unscaled }));
         const pixels = { shape: out.shape.slice(1), data: out.data };
         const own = sliceFrames(pixels, 0, w.own.start - w.decoded.start, w.own.end - w.decoded.start);
-        return encodeTensor(own);
+        return encodePixels(own);
       });
     },
   };

@@ -6,7 +6,7 @@
  * boundary frame agree on it.
  */
 import { interpolationMask, gaussian, mergeKnown } from '../src/sampling';
-import { encodeTensor } from '../src/tensors';
+import { encodeLatents } from '../src/activity-runtime/artifact-format';
 import { INTERPOLATION_RATE, interpolationFrames } from '../src/planning/pack-summary';
 import { gatherFrames } from '../src/activity-runtime/frames';
 import { runSamplingActivity } from '../src/activity-runtime/sampling-activity';
@@ -72,7 +72,7 @@ export function createInterpolationActivities(deps: ActivityDeps) {
             inputs: { rate: w.pass },
             slot: 'sample',
           });
-          return encodeTensor({ shape: [T, c, h, wd], data: mergeKnown(x0, context, frameMask, frame) });
+          return encodeLatents({ shape: [T, c, h, wd], data: mergeKnown(x0, context, frameMask, frame) });
         },
       });
     },

@@ -8,7 +8,8 @@
  * copied through exactly so that neighbouring segments agree on them.
  */
 import { contextMask, gaussian, mergeKnown } from '../src/sampling';
-import { encodeTensor, decodeTensor } from '../src/tensors';
+import { decodeTensor } from '../src/tensors';
+import { encodeLatents } from '../src/activity-runtime/artifact-format';
 import { soleFeed } from '../src/models/inputs';
 import { runSamplingActivity } from '../src/activity-runtime/sampling-activity';
 import type { StageEvent } from '../src/activity-runtime/stage-runner';
@@ -88,13 +89,13 @@ export function createKeyframeActivities(deps: ActivityDeps) {
             const known = latents.data.map((v) => v * pack.latent.scale);
             // Window 1: the same noise and checkpoint slot as the image model's path uses for this window.
             const out = await sample(1, T, known, 1, 0);
-            return encodeTensor({ shape: [T, c, h, wd], data: out });
+            return encodeLatents({ shape: [T, c, h, wd], data: out });
           }
           if (w.firstFrameFromImage) {
             // The image LDM's frame: T = 1, S = 0 (label guidance only).
             const first = await sample(0, 1, new Float32Array(frame), 0, 0);
             const out = T > 1 ? await sample(1, T, first, 1, s.steps) : first;
-            return encodeTensor({ shape: [T, c, h, wd], data: out });
+            return encodeLatents({ shape: [T, c, h, wd], data: out });
           }
           if (!previous) throw new Error(`segment ${segment} needs the previous segment's keyframes`);
           const prev = decodeTensor(await deps.store.get(previous.key));
@@ -106,7 +107,7 @@ export function createKeyframeActivities(deps: ActivityDeps) {
           }
           const known = prev.data.slice(from * frame, (from + w.context) * frame);
           const out = await sample(0, T, known, w.context, 0);
-          return encodeTensor({ shape: [T, c, h, wd], data: out });
+          return encodeLatents({ shape: [T, c, h, wd], data: out });
         },
       });
     },

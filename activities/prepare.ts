@@ -11,10 +11,10 @@ import { compileSpec, type JobSpec } from '../src/planning/spec';
 import type { PackSummary } from '../src/planning/pack-summary';
 import { runStage, withHeartbeats } from '../src/activity-runtime/stage-runner';
 import { stageKey } from '../src/activity-runtime/keys';
-import { isArtifactCorrupt, isArtifactMissing, sha256Hex } from '../src/storage';
+import { isArtifactCorrupt, isArtifactMissing, markStarted, sha256Hex } from '../src/storage';
 import { fitImage } from '../src/media/init-image';
 import { STILL_SCALER, fromRgb24 } from '../src/media/ffmpeg';
-import { encodeTensor } from '../src/tensors';
+import { encodePixels } from '../src/activity-runtime/artifact-format';
 import type { ActivityDeps } from './deps';
 import type { PrepareOutput, StageOutput } from '../src/common/boundary';
 
@@ -62,7 +62,8 @@ async function initFrame(deps: ActivityDeps, spec: JobSpec, pack: PackSummary): 
   const rgb = await fitImage(bytes, what, pack.base);
   await deps.store.put(
     key,
-    encodeTensor({ shape: [1, 3, height, width], data: fromRgb24(rgb, height, width) }),
+    // pixel8 holds 8-bit image pixels exactly, so the key needs no stored-form entry.
+    encodePixels({ shape: [1, 3, height, width], data: fromRgb24(rgb, height, width) }),
   );
   return { key, reused: false };
 }
@@ -70,6 +71,8 @@ async function initFrame(deps: ActivityDeps, spec: JobSpec, pack: PackSummary): 
 export function createPrepareActivities(deps: ActivityDeps) {
   return {
     async prepareJob(spec: JobSpec): Promise<PrepareOutput> {
+      // A run begins: retention (vldm gc) leaves this job's artifacts alone until its stitch finishes.
+      await markStarted(deps.store, spec.jobId);
       let summary;
       try {
         summary = (await withHeartbeats(() => deps.models.get(spec.pack), { loading: spec.pack })).summary;

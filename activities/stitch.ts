@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { concatClips, probeVideo } from '../src/media/ffmpeg';
 import { alreadyDone, emit, withHeartbeats, type StageEvent } from '../src/activity-runtime/stage-runner';
 import { stageKey } from '../src/activity-runtime/keys';
+import { markFinished } from '../src/storage';
 import type { ActivityDeps } from './deps';
 import type { StitchInput, StitchOutput } from '../src/common/boundary';
 
@@ -19,7 +20,11 @@ export function createStitchActivities(deps: ActivityDeps) {
       const ev: StageEvent = { jobId: spec.jobId, stage: 'stitch' };
       const geometry = { frames, width: pack.video.width, height: pack.video.height, fps: spec.fps };
       const existing = (await alreadyDone(deps, key, ev)) ? await deps.store.stat(key) : undefined;
-      if (existing) return { key, reused: true, ...geometry, bytes: existing.size, sha256: existing.sha256 };
+      if (existing) {
+        // Finished again (a rerun): retention counts from now.
+        await markFinished(deps.store, spec.jobId, { key, sha256: existing.sha256, bytes: existing.size });
+        return { key, reused: true, ...geometry, bytes: existing.size, sha256: existing.sha256 };
+      }
       emit(deps.events, ev, 'started');
       const dir = await mkdtemp(path.join(deps.scratchDir, `stitch-${spec.jobId}-`));
       try {
@@ -50,6 +55,7 @@ export function createStitchActivities(deps: ActivityDeps) {
           });
         }
         const info = await deps.store.putFile(key, out, { contentType: 'video/mp4' });
+        await markFinished(deps.store, spec.jobId, { key, sha256: info.sha256, bytes: info.size });
         emit(deps.events, ev, 'completed');
         return { key, reused: false, ...geometry, bytes: (await stat(out)).size, sha256: info.sha256 };
       } finally {

@@ -6,7 +6,8 @@
  * encode stage blends them with weights that fall to zero at tile edges.
  */
 import { addNoise, gaussianField } from '../src/sampling';
-import { encodeTensor, sliceBox } from '../src/tensors';
+import { sliceBox } from '../src/tensors';
+import { encodePixels, pixelKeyInputs } from '../src/activity-runtime/artifact-format';
 import { UPSCALE_FACTOR } from '../src/planning/pack-summary';
 import { frameCount } from '../src/planning/plan';
 import { gatherFrames } from '../src/activity-runtime/frames';
@@ -27,6 +28,7 @@ export function createUpscaleActivities(deps: ActivityDeps) {
         sampling: pack.sampling.upsampler,
         tile: { t: tile.t, y: tile.y, x: tile.x },
         sources: sources.map((x) => x.key),
+        ...pixelKeyInputs,
       });
       const ev: StageEvent = { jobId: spec.jobId, stage: 'upscale', segment, tile: tile.index };
       return runSamplingActivity({
@@ -75,7 +77,7 @@ export function createUpscaleActivities(deps: ActivityDeps) {
             slot: 'sample',
           });
           for (let i = 0; i < x0.length; i++) x0[i] = x0[i] < -1 ? -1 : x0[i] > 1 ? 1 : x0[i];
-          return encodeTensor({ shape: hiSize, data: x0 });
+          return encodePixels({ shape: hiSize, data: x0 });
         },
       });
     },

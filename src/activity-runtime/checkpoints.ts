@@ -10,7 +10,8 @@
  * (measured on this worker's earlier saves). Short activities therefore never checkpoint — redoing
  * them is cheaper — and long ones checkpoint every step or every few steps.
  */
-import { decodeTensor, encodeTensor } from '../tensors';
+import { decodeTensor } from '../tensors';
+import { encodeLatents } from './artifact-format';
 import type { ArtifactStore } from '../storage';
 import { checkpointResumesTotal, checkpointSavesTotal } from '../observability/metrics';
 
@@ -101,7 +102,7 @@ export class SamplingCheckpoints {
     if (!due) return;
     const t0 = Date.now();
     const key = this.keyOf(step);
-    await this.store.put(key, encodeTensor({ shape, data: x }));
+    await this.store.put(key, encodeLatents({ shape, data: x }));
     expectedSaveMs = 0.5 * expectedSaveMs + 0.5 * (Date.now() - t0);
     this.saved.push(step);
     checkpointSavesTotal.labels({ stage: this.stage }).inc();

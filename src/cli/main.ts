@@ -42,6 +42,7 @@ const load = {
   seams: lazy<typeof import('./commands/seams')>('./commands/seams'),
   bench: lazy<typeof import('./commands/bench')>('./commands/bench'),
   report: lazy<typeof import('./commands/report')>('./commands/report'),
+  gc: lazy<typeof import('./commands/gc')>('./commands/gc'),
   config: lazy<typeof import('../config/config')>('../config/config'),
 };
 
@@ -256,6 +257,29 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
     .action(
       act(([id]: string[], o: ConfigFlags & import('./commands/report').ReportFlags) =>
         load.report().report(id, o, configOf(o)),
+      ),
+    );
+
+  withConfigOptions(program.command('gc'))
+    .description(
+      "delete finished jobs' intermediate artifacts (decoded frames, upscaled tiles) once they are old enough; keeps outputs, clips, keyframes and latents",
+    )
+    .option(
+      '--older-than <duration>',
+      'only jobs finished at least this long ago, e.g. 36h or 7d (env VLDM_RETENTION, default 7d)',
+    )
+    .option('--job <id>', 'only this job')
+    .option('--dry-run', 'report what would be deleted; delete nothing')
+    .option('--json', 'print one JSON report')
+    .action(
+      act((_args: string[], o: ConfigFlags & import('./commands/gc').GcFlags) =>
+        load.gc().gc(
+          o,
+          load.config().resolveConfig({
+            ...configOverrides(o),
+            ...(o.olderThan !== undefined ? { retention: o.olderThan as unknown as number } : {}),
+          }),
+        ),
       ),
     );
 

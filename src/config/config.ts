@@ -15,7 +15,7 @@ import { readUserText } from '../host/files';
 import { storeConfigFromUrl } from '../storage/config';
 import { temporalTlsFromEnv } from './tls';
 import { temporalConnectOptions, temporalConventions } from './temporal-env';
-import { parseHostPort, parseHttpUrl, parseInteger, parseNamespace } from './values';
+import { parseDuration, parseHostPort, parseHttpUrl, parseInteger, parseNamespace } from './values';
 
 export interface VldmConfig {
   /** Temporal frontend, `host:port`. @default "127.0.0.1:7233" */
@@ -39,6 +39,12 @@ export interface VldmConfig {
   intraOpThreads: number;
   /** onnxruntime execution providers, in order of preference, e.g. "cuda,cpu" on GPU pods. @default "cpu" */
   executionProviders: string[];
+  /**
+   * How long a finished job's intermediate artifacts (decoded frames, upscaled tiles) are kept before
+   * `vldm gc` and the media workers' sweep delete them, in ms; "off": never (docs/artifacts.md,
+   * "Retention"). Written as e.g. "36h" or "7d". @default 7 days
+   */
+  retention: number | 'off';
 }
 
 /** Environment variables, one per key. */
@@ -52,7 +58,11 @@ export const CONFIG_ENV: Record<keyof VldmConfig, string> = {
   stateDir: 'VLDM_STATE_DIR',
   intraOpThreads: 'VLDM_THREADS',
   executionProviders: 'VLDM_EXECUTION_PROVIDERS',
+  retention: 'VLDM_RETENTION',
 };
+
+/** Default of `retention`: a week, time to fetch a video and rerun it cheaply. */
+export const DEFAULT_RETENTION = '7d';
 
 export const CONFIG_FILE_ENV = 'VLDM_CONFIG';
 export const DEFAULT_CONFIG_FILE = 'vldm.config.json';
@@ -77,6 +87,7 @@ const FILE_TYPES: Record<keyof VldmConfig, 'string' | 'integer' | 'string-list'>
   stateDir: 'string',
   intraOpThreads: 'integer',
   executionProviders: 'string-list',
+  retention: 'string',
 };
 
 /** Largest config file read: it is a handful of settings. */
@@ -202,6 +213,7 @@ export function resolveConfig(
     stateDir,
     intraOpThreads,
     executionProviders: executionProvidersOf(pick('executionProviders').value),
+    retention: retentionOf(pick('retention')),
   };
 }
 
@@ -216,6 +228,7 @@ const FLAG_OF: Record<keyof VldmConfig, string> = {
   stateDir: '--state-dir',
   intraOpThreads: '--threads',
   executionProviders: 'VLDM_EXECUTION_PROVIDERS',
+  retention: '--older-than',
 };
 
 const emptyIsUnset = (v: string | undefined) => (v === '' ? undefined : v);
@@ -232,6 +245,12 @@ function executionProvidersOf(v: unknown): string[] {
     );
   }
   return list;
+}
+
+function retentionOf({ value, where }: { value: unknown; where: string }): number | 'off' {
+  const v = value ?? DEFAULT_RETENTION;
+  if (typeof v === 'string' && v.trim().toLowerCase() === 'off') return 'off';
+  return parseDuration(`retention (${where})`, v);
 }
 
 function resolveIfPath(v: string, cwd: string): string {

@@ -87,3 +87,20 @@ export function parseHttpUrl(where: string, value: unknown): string {
     );
   return (value as string).replace(/\/+$/, '');
 }
+
+/** Milliseconds per unit of a duration (parseDuration). */
+export const DURATION_UNITS_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/**
+ * A duration written as a decimal integer and a unit, `s`, `m`, `h` or `d` (e.g. `90m`, `7d`, `0s`),
+ * in milliseconds; at most 100 years. Nothing else is guessed (no bare numbers, no fractions).
+ */
+export function parseDuration(where: string, value: unknown): number {
+  const m = typeof value === 'string' ? /^(\d{1,9})([smhd])$/.exec(value.trim()) : null;
+  const ms = m ? Number(m[1]) * DURATION_UNITS_MS[m[2] as keyof typeof DURATION_UNITS_MS] : NaN;
+  if (!m || !(ms <= 100 * 365 * DURATION_UNITS_MS.d))
+    throw new UserError(
+      `${where} must be a whole number with a unit s, m, h or d (e.g. 36h, 7d, 0s), at most 100 years; got ${quote(value)}`,
+    );
+  return ms;
+}

@@ -17,6 +17,7 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { UserError } from '../common/errors';
 import { hexToBase64, sha256File, sha256Hex, tempName, writeStreamToNewFile } from './hash';
 import { joinKey, validateKey, validatePrefix } from './keys';
+import { retentionTagging } from './retention';
 import {
   ArtifactCorruptError,
   ArtifactInfo,
@@ -232,6 +233,8 @@ export class S3ArtifactStore implements ArtifactStore {
           ContentLength: body.length,
           ContentType: opts.contentType ?? 'application/octet-stream',
           Metadata: { [META_SHA256]: sha256 },
+          // The retention class, for a bucket lifecycle rule (docs/artifacts.md, "Retention").
+          Tagging: retentionTagging(key),
           ChecksumSHA256: hexToBase64(sha256),
         }),
       );
@@ -267,6 +270,7 @@ export class S3ArtifactStore implements ArtifactStore {
             ContentLength: size,
             ContentType: opts.contentType ?? 'application/octet-stream',
             Metadata: { [META_SHA256]: sha256 },
+            Tagging: retentionTagging(key),
             ChecksumSHA256: hexToBase64(sha256),
           }),
         );

@@ -1,28 +1,50 @@
 /**
  * The vldm binary tensor format (docs/tensor-format.md), used for every tensor artifact (latents,
- * decoded frames, upscaled tiles):
+ * decoded frames, upscaled tiles, checkpoints):
  *
  *   offset 0  4 bytes  magic "VLDT" (ASCII)
- *   offset 4  u8       version (1)
- *   offset 5  u8       dtype (1 = float32)
+ *   offset 4  u8       version (1 or 2)
+ *   offset 5  u8       dtype (1 = float32; version 2 adds 2 = pixel8)
  *   offset 6  u8       ndim
  *   offset 7  u8       reserved, 0
  *   offset 8  u32 LE × ndim   dims, row-major order
- *   then      f32 LE × Π dims data, row-major; nothing after it
+ *   then      Π dims values, row-major (f32 LE, or one byte each for pixel8); nothing after it
  *
- * The header is a multiple of 4 bytes, so the data is 4-byte aligned. Checksums live in the job
- * manifest, not here.
+ * Version 2 exists for pixel8: values already in pixel space [-1, 1] (decoded frames, upscaled tiles,
+ * the init frame) stored as the same 8-bit codes the video gets, a quarter of float32's bytes.
+ * float32 tensors are still written as version 1, byte for byte what earlier releases wrote, so latents
+ * and checkpoints stay exact and older readers read them. Readers accept both versions.
+ * The header is a multiple of 4 bytes, so the data is 4-byte aligned. Checksums live in the store.
  */
 
 import { FAILURE_TYPES } from '../common/errors';
 import { numel, Tensor } from './tensor';
 
 export const TENSOR_MAGIC = 'VLDT';
-export const TENSOR_FORMAT_VERSION = 1;
+/** The newest version this code writes (for pixel8); float32 tensors are written as version 1. */
+export const TENSOR_FORMAT_VERSION = 2;
+/** Versions this code reads. */
+export const TENSOR_FORMAT_VERSIONS = [1, 2] as const;
 export const DTYPE_FLOAT32 = 1;
+export const DTYPE_PIXEL8 = 2;
 export const TENSOR_HEADER_BYTES = 8;
 /** ndim is a u8. */
 export const MAX_NDIM = 255;
+
+/**
+ * How values are stored: `float32` exactly; `pixel8` as u8 codes q = round((x + 1) · 127.5) clamped to
+ * [0, 255] (Math.round: halves round up), read back as q / 127.5 − 1 rounded to float32 — the
+ * mapping the video encoder applies to frames (src/media/ffmpeg.ts toRgb24/fromRgb24).
+ */
+export type TensorDtype = 'float32' | 'pixel8';
+
+/** 255 / 2: pixel8 code q stands for the value q / PIXEL8_SCALE − 1. */
+export const PIXEL8_SCALE = 127.5;
+
+const DTYPES: Record<number, { name: TensorDtype; bytes: number; since: number }> = {
+  [DTYPE_FLOAT32]: { name: 'float32', bytes: 4, since: 1 },
+  [DTYPE_PIXEL8]: { name: 'pixel8', bytes: 1, since: 2 },
+};
 
 /**
  * A tensor file that cannot be decoded. It carries the corrupt-artifact failure type: the artifact should
@@ -35,8 +57,24 @@ export class TensorFormatError extends Error {
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** Serialises a float32 tensor. */
-export function encodeTensor(t: Tensor): Buffer {
+/** The value each pixel8 code stands for, as float32. */
+const PIXEL8_VALUES = Float32Array.from({ length: 256 }, (_, q) => q / PIXEL8_SCALE - 1);
+
+/** The pixel8 code of a value (documented above); a non-finite value is refused, never stored as a colour. */
+export function pixel8Code(v: number): number {
+  if (!Number.isFinite(v)) throw new RangeError(`pixel8 tensors hold finite values only, got ${v}`);
+  const q = Math.round((v + 1) * PIXEL8_SCALE);
+  return q < 0 ? 0 : q > 255 ? 255 : q;
+}
+
+/** What a value reads back as after a pixel8 round trip. */
+export function pixel8Value(v: number): number {
+  return PIXEL8_VALUES[pixel8Code(v)];
+}
+
+/** Serialises a tensor; `dtype` says how its values are stored (float32 keeps them exactly). */
+export function encodeTensor(t: Tensor, opts: { dtype?: TensorDtype } = {}): Buffer {
+  const dtype = opts.dtype ?? 'float32';
   const nd = t.shape.length;
   if (nd > MAX_NDIM) throw new RangeError(`tensor format allows at most ${MAX_NDIM} dims, got ${nd}`);
   t.shape.forEach((d, i) => {
@@ -47,15 +85,18 @@ export function encodeTensor(t: Tensor): Buffer {
   const n = numel(t.shape);
   if (t.data.length !== n)
     throw new RangeError(`shape [${t.shape}] needs ${n} values, data has ${t.data.length}`);
+  const code = dtype === 'pixel8' ? DTYPE_PIXEL8 : DTYPE_FLOAT32;
   const dataOffset = TENSOR_HEADER_BYTES + 4 * nd;
-  const buf = Buffer.alloc(dataOffset + 4 * n);
+  const buf = Buffer.alloc(dataOffset + DTYPES[code].bytes * n);
   buf.write(TENSOR_MAGIC, 0, 'ascii');
-  buf.writeUInt8(TENSOR_FORMAT_VERSION, 4);
-  buf.writeUInt8(DTYPE_FLOAT32, 5);
+  buf.writeUInt8(DTYPES[code].since, 4);
+  buf.writeUInt8(code, 5);
   buf.writeUInt8(nd, 6);
   buf.writeUInt8(0, 7);
   t.shape.forEach((d, i) => buf.writeUInt32LE(d, TENSOR_HEADER_BYTES + 4 * i));
-  if (LITTLE_ENDIAN_HOST) {
+  if (code === DTYPE_PIXEL8) {
+    for (let i = 0; i < n; i++) buf[dataOffset + i] = pixel8Code(t.data[i]);
+  } else if (LITTLE_ENDIAN_HOST) {
     buf.set(new Uint8Array(t.data.buffer, t.data.byteOffset, 4 * n), dataOffset);
   } else {
     for (let i = 0; i < n; i++) buf.writeFloatLE(t.data[i], dataOffset + 4 * i);
@@ -63,8 +104,13 @@ export function encodeTensor(t: Tensor): Buffer {
   return buf;
 }
 
-/** Parses a tensor file; every malformed field throws a TensorFormatError naming that field. */
-export function decodeTensor(buf: Uint8Array): Tensor {
+/** The stored dtype of a tensor file (its header only; the rest is checked by decodeTensor). */
+export function tensorDtype(buf: Uint8Array): TensorDtype {
+  readHeader(buf);
+  return DTYPES[buf[5]].name;
+}
+
+function readHeader(buf: Uint8Array): { code: number; shape: number[]; dataOffset: number } {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (buf.length < TENSOR_HEADER_BYTES) {
     throw new TensorFormatError(
@@ -78,15 +124,16 @@ export function decodeTensor(buf: Uint8Array): Tensor {
     );
   }
   const version = buf[4];
-  if (version !== TENSOR_FORMAT_VERSION) {
+  if (!(TENSOR_FORMAT_VERSIONS as readonly number[]).includes(version)) {
     throw new TensorFormatError(
-      `unsupported tensor format version ${version} (supported: ${TENSOR_FORMAT_VERSION})`,
+      `unsupported tensor format version ${version} (supported: ${TENSOR_FORMAT_VERSIONS.join(', ')})`,
     );
   }
-  const dtype = buf[5];
-  if (dtype !== DTYPE_FLOAT32) {
+  const code = buf[5];
+  const known = Object.entries(DTYPES).filter(([, d]) => d.since <= version);
+  if (!known.some(([c]) => Number(c) === code)) {
     throw new TensorFormatError(
-      `unsupported tensor dtype code ${dtype} (supported: ${DTYPE_FLOAT32} = float32)`,
+      `unsupported tensor dtype code ${code} in version ${version} (supported: ${known.map(([c, d]) => `${c} = ${d.name}`).join(', ')})`,
     );
   }
   const nd = buf[6];
@@ -99,19 +146,29 @@ export function decodeTensor(buf: Uint8Array): Tensor {
   }
   const shape: number[] = [];
   for (let i = 0; i < nd; i++) shape.push(view.getUint32(TENSOR_HEADER_BYTES + 4 * i, true));
+  return { code, shape, dataOffset };
+}
+
+/** Parses a tensor file of any supported version; every malformed field throws a TensorFormatError naming it. */
+export function decodeTensor(buf: Uint8Array): Tensor {
+  const { code, shape, dataOffset } = readHeader(buf);
   const n = numel(shape);
-  const expected = dataOffset + 4 * n;
+  const bytes = DTYPES[code].bytes * n;
+  const expected = dataOffset + bytes;
   if (buf.length !== expected) {
     const what = buf.length < expected ? 'truncated' : 'has trailing bytes';
     throw new TensorFormatError(
-      `tensor data ${what}: shape [${shape}] needs ${4 * n} data bytes, got ${buf.length - dataOffset}`,
+      `tensor data ${what}: shape [${shape}] needs ${bytes} data bytes, got ${buf.length - dataOffset}`,
     );
   }
-  // Copy into a fresh, aligned buffer: the input may be a pooled Buffer at an odd offset.
   const data = new Float32Array(n);
-  if (LITTLE_ENDIAN_HOST) {
+  if (code === DTYPE_PIXEL8) {
+    for (let i = 0; i < n; i++) data[i] = PIXEL8_VALUES[buf[dataOffset + i]];
+  } else if (LITTLE_ENDIAN_HOST) {
+    // Copy into a fresh, aligned buffer: the input may be a pooled Buffer at an odd offset.
     new Uint8Array(data.buffer).set(buf.subarray(dataOffset, expected));
   } else {
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     for (let i = 0; i < n; i++) data[i] = view.getFloat32(dataOffset + 4 * i, true);
   }
   return { shape, data };

@@ -15,7 +15,7 @@ import { createUpscaleActivities } from '../../activities/upscale';
 import { createEncodeActivities } from '../../activities/encode';
 import { compileSpec } from '../../src/planning/spec';
 import { planJob } from '../../src/planning/plan';
-import { encodeTensor } from '../../src/tensors';
+import { encodePixels } from '../../src/activity-runtime/artifact-format';
 import { gaussian } from '../../src/sampling';
 import { CHECKPOINT_EVERY_ENV } from '../../src/activity-runtime/checkpoints';
 import type { EncodeInput, StageOutput, UpscaleInput } from '../../src/common/boundary';
@@ -54,7 +54,7 @@ async function inputFor(jobId: string, tileIndex = 0): Promise<UpscaleInput> {
     T * 3 * pack.base.height * pack.base.width,
   ).map((v) => Math.max(-1, Math.min(1, v / 3)));
   const key = `jobs/${jobId}/decode/synthetic.vldt`;
-  await store.put(key, encodeTensor({ shape: [T, 3, pack.base.height, pack.base.width], data: px }));
+  await store.put(key, encodePixels({ shape: [T, 3, pack.base.height, pack.base.width], data: px }));
   return {
     spec,
     pack,

@@ -112,6 +112,15 @@ const TABLE: Array<[argv: string, expected: Parsed]> = [
     'fetch day-7-abc --preview --out p.mp4 --json',
     { command: 'fetch', args: ['day-7-abc'], flags: { preview: true, out: 'p.mp4', json: true } },
   ],
+  ['gc', { command: 'gc', args: [], flags: {} }],
+  [
+    'gc --older-than 36h --job day-7-abc --dry-run --json --store s3://bucket/prefix',
+    {
+      command: 'gc',
+      args: [],
+      flags: { olderThan: '36h', job: 'day-7-abc', dryRun: true, json: true, store: 's3://bucket/prefix' },
+    },
+  ],
   ['seams out.mp4', { command: 'seams', args: ['out.mp4'], flags: { maxRatio: '1.5' } }],
   [
     'seams out.mp4 --seconds 10 --seed 7 --at 112,208 --max-ratio 2 --json',
@@ -197,6 +206,8 @@ const REFUSED: Array<[argv: string, code: string]> = [
   ['report', 'commander.missingArgument'],
   ['plan extra', 'commander.excessArguments'],
   ['frobnicate', 'commander.unknownCommand'],
+  ['gc --older-than', 'commander.optionMissingArgument'],
+  ['gc extra', 'commander.excessArguments'],
 ];
 
 describe('vldm command table', () => {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { FAILURE_TYPES } from '../../src/common/errors';
-import { decodeTensor, encodeTensor, TensorFormatError } from '../../src/tensors/format';
+import {
+  decodeTensor,
+  encodeTensor,
+  pixel8Code,
+  pixel8Value,
+  tensorDtype,
+  TensorFormatError,
+} from '../../src/tensors/format';
+import { fromRgb24 } from '../../src/media/ffmpeg';
 import { tensor } from '../../src/tensors/tensor';
 
 const sample = () =>
@@ -76,8 +84,16 @@ describe('tensor format', () => {
     };
     expectFormatError(good.subarray(0, 5), /header truncated: need 8 bytes, got 5/);
     expectFormatError(mutate(0, 0x50), /magic must be "VLDT", got "PLDT"/);
-    expectFormatError(mutate(4, 2), /unsupported tensor format version 2 \(supported: 1\)/);
-    expectFormatError(mutate(5, 2), /unsupported tensor dtype code 2 \(supported: 1 = float32\)/);
+    expectFormatError(mutate(4, 3), /unsupported tensor format version 3 \(supported: 1, 2\)/);
+    // pixel8 exists only from version 2 on: a version-1 header naming it is damaged.
+    expectFormatError(
+      mutate(5, 2),
+      /unsupported tensor dtype code 2 in version 1 \(supported: 1 = float32\)/,
+    );
+    expectFormatError(
+      Buffer.from([...good.subarray(0, 4), 2, 7, ...good.subarray(6)]),
+      /unsupported tensor dtype code 7 in version 2 \(supported: 1 = float32, 2 = pixel8\)/,
+    );
     expectFormatError(mutate(7, 1), /reserved byte must be 0, got 1/);
     expectFormatError(good.subarray(0, 12), /dims truncated: ndim 5 needs 28 header bytes, got 12/);
     expectFormatError(
@@ -92,5 +108,77 @@ describe('tensor format', () => {
     expect(() => encodeTensor({ shape: [2, 2], data: new Float32Array(3) })).toThrow(
       /needs 4 values, data has 3/,
     );
+  });
+
+  it('reads version-1 files as earlier releases wrote them (float32)', () => {
+    // Bytes of a [2, 2] float32 tensor written by version 1 of the format (before pixel8 existed).
+    const v1 = Buffer.from('564c4454010102000200000002000000' + '0000803f000000c00000003f0000c0bf', 'hex');
+    expect(tensorDtype(v1)).toBe('float32');
+    expect(decodeTensor(v1)).toEqual({ shape: [2, 2], data: new Float32Array([1, -2, 0.5, -1.5]) });
+    // float32 tensors are still written as version 1, byte for byte.
+    expect(encodeTensor(decodeTensor(v1)).equals(v1)).toBe(true);
+    // A version-2 header with dtype float32 reads the same values.
+    const v2 = Buffer.from(v1);
+    v2[4] = 2;
+    expect(decodeTensor(v2)).toEqual(decodeTensor(v1));
+  });
+});
+
+describe('pixel8 (format version 2)', () => {
+  it('has the documented byte layout', () => {
+    const buf = encodeTensor(tensor([1, 5], new Float32Array([-1, 0, 1, 0.5, -2])), { dtype: 'pixel8' });
+    expect(buf.toString('hex')).toBe(
+      [
+        '564c4454', // "VLDT"
+        '02', // version 2
+        '02', // dtype pixel8
+        '02', // ndim
+        '00', // reserved
+        '01000000', // dim 0 = 1
+        '05000000', // dim 1 = 5
+        '00', // −1 → 0
+        '80', // 0 → round(127.5) = 128 (halves round up)
+        'ff', // 1 → 255
+        'bf', // 0.5 → round(191.25) = 191
+        '00', // −2 clamps to 0
+      ].join(''),
+    );
+    expect(tensorDtype(buf)).toBe('pixel8');
+  });
+
+  it('quantises as documented: q = clamp(round((x + 1)·127.5), 0, 255), read back as q/127.5 − 1', () => {
+    expect([-1, -0.996, 0, 1 / 255, 1, 3].map(pixel8Code)).toEqual([0, 1, 128, 128, 255, 255]);
+    for (let q = 0; q < 256; q++) expect(pixel8Value(q / 127.5 - 1)).toBe(Math.fround(q / 127.5 - 1));
+    // The worst error inside [−1, 1] is half a step.
+    let worst = 0;
+    for (let i = 0; i <= 100_000; i++) {
+      const x = Math.fround(-1 + (2 * i) / 100_000);
+      worst = Math.max(worst, Math.abs(pixel8Value(x) - x));
+    }
+    expect(worst).toBeLessThanOrEqual(0.5 / 127.5 + 1e-7);
+    expect(worst).toBeGreaterThan(0.49 / 127.5);
+  });
+
+  it('keeps pixels read from 8-bit images exactly (the init frame)', () => {
+    const rgb = Uint8Array.from({ length: 3 * 4 * 8 }, (_, i) => (i * 37) % 256);
+    const px = fromRgb24(rgb, 4, 8);
+    const back = decodeTensor(encodeTensor(tensor([1, 3, 4, 8], px), { dtype: 'pixel8' }));
+    expect(Array.from(back.data)).toEqual(Array.from(px));
+  });
+
+  it('takes one byte per value, and names a wrong length', () => {
+    const t = tensor([2, 3, 4], new Float32Array(24).fill(0.25));
+    const buf = encodeTensor(t, { dtype: 'pixel8' });
+    expect(buf.length).toBe(8 + 4 * 3 + 24);
+    expect(encodeTensor(t).length).toBe(8 + 4 * 3 + 4 * 24);
+    expectFormatError(buf.subarray(0, buf.length - 1), /needs 24 data bytes, got 23/);
+    expectFormatError(Buffer.concat([buf, Buffer.alloc(1)]), /has trailing bytes: shape \[2,3,4\] needs 24/);
+  });
+
+  it('refuses values that are not finite rather than storing a colour', () => {
+    expect(() => encodeTensor(tensor([2], new Float32Array([0, NaN])), { dtype: 'pixel8' })).toThrow(
+      /finite values only, got NaN/,
+    );
+    expect(() => pixel8Code(-Infinity)).toThrow(/got -Infinity/);
   });
 });

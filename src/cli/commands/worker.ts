@@ -3,7 +3,7 @@ import path from 'node:path';
 import { QUEUE_ROLES, type QueueRole } from '../../common/names';
 import { UserError } from '../../common/errors';
 import type { VldmConfig } from '../../config/config';
-import { createStore, storeConfigFromUrl } from '../../storage';
+import { createStore, startRetentionSweeper, storeConfigFromUrl } from '../../storage';
 import { connectEventBus } from '../../events';
 import { startWorkers } from '../../worker/workers';
 import { connectTemporal } from '../../client/jobs';
@@ -53,6 +53,11 @@ export async function worker(
     log,
   });
   log(`vldm worker ready: queues ${queues.join(', ')}; store ${store.description}`);
+  // Media workers apply the retention rule (the folder store has no lifecycle rules of its own).
+  const sweeper =
+    queues.includes('media') && cfg.retention !== 'off'
+      ? startRetentionSweeper(store, cfg.retention, log)
+      : undefined;
   const stop = (sig: string) => {
     log(`${sig}: stopping (grace ${grace}s)`);
     void running.shutdown();
@@ -60,6 +65,7 @@ export async function worker(
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   await running.done;
+  await sweeper?.stop();
   await events.close();
   await store.close?.();
   log('vldm worker stopped');
