@@ -4,7 +4,8 @@
  * CPU worker image, one serving the image's own queues (its CMD: orchestration and media) and one the
  * model queues on onnxruntime's CPU provider (the GPU image's queues), finish a job whose MP4 has the
  * same bytes as `vldm generate` of the same spec on this host. The containers run as uid 10001 on a
- * read-only root filesystem with every capability dropped; the scaler image starts its command.
+ * read-only root filesystem with every capability dropped; the scaler image starts its command. It runs
+ * as root (podman and the state folder's owner need it), as this project's machines do.
  *
  * Not part of `npm test` (building the images takes many minutes): run it with
  *   infra/images.sh build worker-cpu scaler && npx vitest run --config test/images/vitest.config.ts
@@ -12,7 +13,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +99,8 @@ async function startWorker(
   args: string[],
 ): Promise<{ name: string; readySeconds: number }> {
   const name = `vldm-image-test-${randomBytes(4).toString('hex')}`;
+  const stateDir = mkdtempSync(path.join(tmp, 'state-'));
+  chownSync(stateDir, 10001, 10001);
   const t0 = Date.now();
   const r = podman([
     'run',
@@ -109,8 +112,10 @@ async function startWorker(
     '--read-only',
     '--tmpfs',
     '/tmp:rw,mode=1777',
-    '--tmpfs',
-    '/var/lib/vldm:rw,mode=1777',
+    // The state folder: an emptyDir in the chart, a folder owned by the image's user here (podman 4.3
+    // gives a tmpfs mounted over the image's /var/lib/vldm to root, whatever its mode option says).
+    '--volume',
+    `${stateDir}:/var/lib/vldm`,
     '--cap-drop',
     'ALL',
     '--security-opt',
@@ -126,10 +131,6 @@ async function startWorker(
 
 beforeAll(async () => {
   podmanEnv = imagesEnv();
-  for (const image of [WORKER_IMAGE, SCALER_IMAGE]) {
-    if (podman(['image', 'exists', image]).code !== 0)
-      throw new Error(`${image} is not built: run infra/images.sh build worker-cpu scaler`);
-  }
   servers = await testServers();
 });
 
@@ -137,7 +138,14 @@ afterAll(() => {
   for (const name of started) podman(['rm', '--force', '--time', '10', name]);
 });
 
+/** Fails the suite with what to run when an image is missing. */
+function requireImage(image: string): void {
+  if (podman(['image', 'exists', image]).code !== 0)
+    throw new Error(`${image} is not built: run infra/images.sh build worker-cpu scaler`);
+}
+
 describe('the CPU worker image under podman', () => {
+  beforeAll(() => requireImage(WORKER_IMAGE));
   let generated: string;
   const workers: Array<{ name: string; readySeconds: number }> = [];
 
@@ -255,6 +263,7 @@ describe('the CPU worker image under podman', () => {
 });
 
 describe('the scaler image', () => {
+  beforeAll(() => requireImage(SCALER_IMAGE));
   it('starts `vldm scaler run` as uid 10001 (its --help, without a cluster)', () => {
     const r = podman([
       'run',
