@@ -158,6 +158,8 @@ describe('the CPU worker image under podman', () => {
       'img-gen',
       '--temporal-address',
       servers.temporal!.address,
+      '--temporal-ui',
+      servers.temporal!.uiUrl,
       '--nats',
       servers.nats!.url,
       '--state-dir',
