@@ -28,8 +28,8 @@ COPY test test
 RUN npm run build
 
 # --- prod-deps: runtime packages, with the CUDA provider binaries onnxruntime-node downloads --------
-# onnxruntime-node's install script reads ONNXRUNTIME_NODE_INSTALL; --allow-scripts lets it run under
-# an npm that runs no dependency's install script unless allowed (npm 11's allowScripts).
+# npm 11 runs no dependency's install script and refuses --allow-scripts in a project install, so the
+# package's own postinstall (script/install, which reads ONNXRUNTIME_NODE_INSTALL) is run by name.
 # ONNXRUNTIME_GPU_INSTALL=skip builds the image without the download (infra/images.sh does, where
 # NuGet cannot be reached); such an image runs on the CPU provider only.
 FROM ${NODE_IMAGE} AS prod-deps
@@ -37,8 +37,11 @@ ARG ONNXRUNTIME_GPU_INSTALL=cuda12
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
-  ONNXRUNTIME_NODE_INSTALL=${ONNXRUNTIME_GPU_INSTALL} npm ci --omit=dev --no-audit --no-fund --allow-scripts=onnxruntime-node \
-  && if [ "${ONNXRUNTIME_GPU_INSTALL}" = cuda12 ]; then ls node_modules/onnxruntime-node/bin/napi-v*/linux/x64/ | grep -q providers_cuda; fi
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund \
+  && if [ "${ONNXRUNTIME_GPU_INSTALL}" = cuda12 ]; then \
+    (cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node ./script/install) \
+    && ls node_modules/onnxruntime-node/bin/napi-v*/linux/x64/ | grep -q providers_cuda; \
+  fi
 
 FROM ${NODE_IMAGE} AS node
 
