@@ -39,7 +39,7 @@ die() {
   printf '[images] error: %s\n' "$*" >&2
   exit 2
 }
-usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # podman and buildah on this kind of machine: runc (crun refuses hybrid cgroup hierarchies), cgroupfs
 # (no systemd session), vfs storage (no overlay inside an overlay), and no default ulimits (podman's
