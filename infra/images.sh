@@ -147,7 +147,7 @@ build_image() {
   say "$name: building $ref on $base"
   t0=$(date +%s)
   if [ "${SQUASH:-1}" = 1 ]; then args+=(--squash); fi
-  buildah --cgroup-manager cgroupfs bud --network host --isolation oci \
+  buildah --cgroup-manager cgroupfs bud --network host --isolation oci --force-rm \
     "${args[@]}" -f "$file" -t "$ref" "$ROOT" || die "buildah bud of $file failed (output above)"
   say "$name: $ref in $(($(date +%s) - t0)) s, $(podman image inspect --format '{{.Size}}' "$ref" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 }
