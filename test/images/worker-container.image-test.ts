@@ -34,7 +34,9 @@ const SCALER_IMAGE = `localhost/vldm-scaler:${VERSION}`;
 const IMAGE_PACK = '/opt/vldm/models/contract-test';
 /** The containers' metrics ports on the host network, beside the test servers' (shifted like them). */
 const METRICS_PORTS = [TEST_PORTS.temporal + 2300, TEST_PORTS.temporal + 2301];
-const BUCKET_STORE = 's3://vldm-image/artifacts';
+/** A fresh prefix and job names per run: a rerun on the same servers computes everything again. */
+const RUN = randomBytes(3).toString('hex');
+const BUCKET_STORE = `s3://vldm-image/run-${RUN}`;
 const job = ['--seconds', '5', '--scene', 'night', '--traffic', 'crowded', '--seed', '12'];
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'vldm-image-'));
@@ -155,7 +157,7 @@ describe('the CPU worker image under podman', () => {
       'generate',
       ...job,
       '--name',
-      'img-gen',
+      `img-gen-${RUN}`,
       '--temporal-address',
       servers.temporal!.address,
       '--temporal-ui',
@@ -239,7 +241,7 @@ describe('the CPU worker image under podman', () => {
         '--worker-pack',
         IMAGE_PACK,
         '--name',
-        'img-sub',
+        `img-sub-${RUN}`,
         '--json',
       ],
       s3,
