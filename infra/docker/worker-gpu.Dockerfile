@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # vldm GPU worker: the keyframe, interpolation, decode and upscale queues, with onnxruntime-node's CUDA
-# 12 execution provider. Node 20 comes from the official node image; CUDA 12 and cuDNN 9 (what the
+# 12 execution provider. Node 24 comes from the official node image; CUDA 12 and cuDNN 9 (what the
 # CUDA provider links against) from NVIDIA's runtime image. The node binary is glibc-linked and runs on
 # Ubuntu 24.04 unchanged.
 #
@@ -8,9 +8,9 @@
 #
 # Base images are pinned by tag. Before pushing to production also pin the digests you checked
 # (docs/deploy.md, "Build and push the images"):
-#   NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:<digest>
+#   NODE_IMAGE=node:24.22.3-bookworm-slim@sha256:<digest>
 #   CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04@sha256:<digest>
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 
 # --- build: compile the TypeScript (tsconfig includes test/, so it is copied too) -----------------
@@ -18,7 +18,8 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # onnxruntime-node's CPU binaries ship inside the package; its install script would fetch CUDA ones.
-RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
+# npm's cache lives in a build cache mount: reused by the next build, never in a layer.
+RUN --mount=type=cache,target=/root/.npm ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src src
 COPY workflows workflows
@@ -27,14 +28,20 @@ COPY test test
 RUN npm run build
 
 # --- prod-deps: runtime packages, with the CUDA provider binaries onnxruntime-node downloads --------
-# onnxruntime-node's install script reads ONNXRUNTIME_NODE_INSTALL; --allow-scripts lets it run under
-# an npm that runs no dependency's install script unless allowed (npm 11's allowScripts).
+# npm 11 runs no dependency's install script and refuses --allow-scripts in a project install, so the
+# package's own postinstall (script/install, which reads ONNXRUNTIME_NODE_INSTALL) is run by name.
+# ONNXRUNTIME_GPU_INSTALL=skip builds the image without the download (infra/images.sh does, where
+# NuGet cannot be reached); such an image runs on the CPU provider only.
 FROM ${NODE_IMAGE} AS prod-deps
+ARG ONNXRUNTIME_GPU_INSTALL=cuda12
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev --no-audit --no-fund --allow-scripts=onnxruntime-node \
-  && ls node_modules/onnxruntime-node/bin/napi-v*/linux/x64/ | grep -q providers_cuda \
-  && npm cache clean --force
+RUN --mount=type=cache,target=/root/.npm \
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund \
+  && if [ "${ONNXRUNTIME_GPU_INSTALL}" = cuda12 ]; then \
+    (cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node ./script/install) \
+    && ls node_modules/onnxruntime-node/bin/napi-v*/linux/x64/ | grep -q providers_cuda; \
+  fi
 
 FROM ${NODE_IMAGE} AS node
 

@@ -124,15 +124,16 @@ describe('scaler on Kubernetes', () => {
   const replicas = async (deployment: string) =>
     (await admin.apps.readNamespacedDeploymentScale({ name: deployment, namespace })).spec?.replicas ?? 0;
 
-  it('renders a pools file that validates, naming Deployments that exist at their minReplicas', async () => {
+  it('renders a pools file that validates, naming Deployments that exist without a chart-set replica count', async () => {
     expect(config.pools.map((p) => p.deployment).sort()).toEqual([
       'vldm-cpu',
       'vldm-keyframe',
       'vldm-render-ondemand',
       'vldm-render-spot',
     ]);
-    // A new Deployment starts at its pool's minReplicas (all 0 here): the scaler owns the count from there.
-    for (const p of config.pools) expect(await replicas(p.deployment)).toBe(p.minReplicas);
+    // The chart renders no replicas (the scaler owns the count, docs/deploy.md "Replica counts and
+    // GitOps"): a new Deployment starts at Kubernetes' default of one, until the scaler's first round.
+    for (const p of config.pools) expect(await replicas(p.deployment)).toBe(1);
   });
 
   it('scales the pool of a queue with backlog up, as the ServiceAccount, leading through the Lease, and a second replica stays idle', async () => {

@@ -61,18 +61,26 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 
 {{/*
-vldm.image: a full image reference. Takes (dict "root" $ "image" .Values.images.workerGpu); the tag
-defaults to the chart's appVersion and a digest, when given, is appended as "@sha256:...".
+vldm.imageRef: "<repository>:<tag>", or "<repository>:<tag>@<digest>" when a digest is given (it pins the
+image; the tag is then only informative). Takes (dict "repository" "tag" "digest"); every container the
+chart renders gets its image through here, so each can be pinned by digest.
+*/}}
+{{- define "vldm.imageRef" -}}
+{{- if .digest -}}
+{{- printf "%s:%s@%s" .repository (toString .tag) .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository (toString .tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+vldm.image: a vldm image reference. Takes (dict "root" $ "image" .Values.images.workerGpu); the registry
+prefix is images.registry and the tag defaults to the chart's appVersion.
 */}}
 {{- define "vldm.image" -}}
 {{- $registry := .root.Values.images.registry | trimSuffix "/" -}}
 {{- $repo := ternary .image.repository (printf "%s/%s" $registry .image.repository) (empty $registry) -}}
-{{- $tag := .image.tag | default .root.Chart.AppVersion | toString -}}
-{{- if .image.digest -}}
-{{- printf "%s:%s@%s" $repo $tag .image.digest -}}
-{{- else -}}
-{{- printf "%s:%s" $repo $tag -}}
-{{- end -}}
+{{- include "vldm.imageRef" (dict "repository" $repo "tag" (.image.tag | default .root.Chart.AppVersion) "digest" .image.digest) -}}
 {{- end -}}
 
 {{/*
@@ -192,11 +200,10 @@ vldm.natsSecretEnv: the NATS credentials (nats.auth) from their Secret, for ever
 {{- end -}}
 
 {{/*
-vldm.secretEnv: environment variables read from existing Secrets (S3 and NATS credentials), shared by
-the workers, the pack init container and the scaler.
+vldm.s3SecretEnv: the artifact store's access key pair (store.s3.existingSecret), for the containers that
+read or write S3: the workers and the pack init container.
 */}}
-{{- define "vldm.secretEnv" -}}
-{{ include "vldm.natsSecretEnv" . }}
+{{- define "vldm.s3SecretEnv" -}}
 {{- with .Values.store.s3.existingSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
@@ -209,6 +216,15 @@ the workers, the pack init container and the scaler.
       name: {{ . }}
       key: {{ $.Values.store.s3.secretAccessKeyKey }}
 {{- end }}
+{{- end -}}
+
+{{/*
+vldm.workerSecretEnv: what a worker container reads from Secrets: NATS and S3 credentials. Each other
+container gets only its own part (the scaler NATS, the pack init container S3).
+*/}}
+{{- define "vldm.workerSecretEnv" -}}
+{{ include "vldm.natsSecretEnv" . }}
+{{ include "vldm.s3SecretEnv" . }}
 {{- end -}}
 
 {{/*
@@ -282,19 +298,24 @@ pre-staged on its GPU nodes; the path stays the same, see validate.yaml). Takes 
 {{- end -}}
 
 {{/*
-vldm.poolReplicas: the replica count a pool's Deployment is rendered with. Without the scaler it is
-minReplicas (static provisioning). With the scaler, the scaler owns the count: a Deployment that already
-exists keeps its live count (helm upgrade must not undo the scaler's decision), and a new one starts at
-minReplicas (so installing never starts GPU pods that are not needed). `helm template` has no cluster
-and always renders minReplicas. Takes (dict "root" $ "name" <pool name> "pool" <pool>).
+vldm.scalerOwnsReplicas: "true" when the scaler sets the pools' replica counts. Their Deployments are then
+rendered without spec.replicas, so neither `helm upgrade` (its three-way merge) nor a GitOps re-apply
+(Argo CD, Flux; client- or server-side apply) ever writes the field back: the chart renders the same
+objects whatever the cluster holds (no `lookup`). docs/deploy.md, "Replica counts and GitOps".
 */}}
-{{- define "vldm.poolReplicas" -}}
-{{- $replicas := int .pool.minReplicas -}}
-{{- if .root.Values.scaler.enabled -}}
-{{- $live := lookup "apps/v1" "Deployment" .root.Release.Namespace (include "vldm.poolDeploymentName" .) -}}
-{{- if and $live $live.spec (hasKey $live.spec "replicas") -}}
-{{- $replicas = int $live.spec.replicas -}}
+{{- define "vldm.scalerOwnsReplicas" -}}
+{{- .Values.scaler.enabled | toString -}}
 {{- end -}}
+
+{{/*
+vldm.port: the port of an address for a NetworkPolicy: "host:port", or a URL with an explicit port, else the
+scheme's default. Takes (dict "address" "<address>" "default" <port>).
+*/}}
+{{- define "vldm.port" -}}
+{{- $m := regexFind ":[0-9]+(/.*)?$" (.address | trimPrefix "nats://" | trimPrefix "tls://" | trimPrefix "http://" | trimPrefix "https://") -}}
+{{- if $m -}}
+{{- regexFind "[0-9]+" $m -}}
+{{- else -}}
+{{- .default -}}
 {{- end -}}
-{{- $replicas -}}
 {{- end -}}
