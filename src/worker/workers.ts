@@ -34,6 +34,7 @@ import { meteredStore } from '../observability/store';
 import { modelsLoaded, registryFor } from '../observability/metrics';
 import { freeLoopbackPort } from '../observability/ports';
 import { sdkLogSink } from '../observability/log';
+import { workerDeploymentFromEnv, type WorkerDeployment } from '../config/versioning';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
 export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
@@ -76,6 +77,14 @@ export interface WorkerOptions {
   payloadCodec?: PayloadCodec;
   /** `/metrics`, `/healthz`, `/readyz`; false = none. @default from VLDM_METRICS_PORT etc. (off when unset) */
   observability?: ObservabilitySettings | false;
+  /**
+   * Worker Versioning (src/config/versioning.ts): every Worker polls as this deployment version and
+   * pins the workflows it starts to it; false = unversioned. @default from VLDM_WORKER_DEPLOYMENT and
+   * VLDM_BUILD_ID (unversioned when unset)
+   */
+  deployment?: WorkerDeployment | false;
+  /** The workflow code to serve. @default the project's workflows ({@link workflowBundle}) */
+  workflowBundle?: WorkflowBundleWithSourceMap;
 }
 
 export interface RunningWorkers {
@@ -169,6 +178,8 @@ let eventLoopStarted = false;
 
 export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
   const log = opts.log ?? (() => undefined);
+  // Read before anything starts: a half-set pair is a configuration error, not a late failure.
+  const deployment = opts.deployment === undefined ? workerDeploymentFromEnv() : opts.deployment;
   const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
   const observe = opts.observability === undefined ? settingsFromEnv() : opts.observability || undefined;
   installRuntime(observe && !runtimeInstalled ? await freeLoopbackPort() : undefined);
@@ -192,7 +203,13 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
     log(`metrics and health on ${server.url} (/metrics, /healthz, /readyz)`);
   }
   try {
-    return await startWorkersServing(opts, log, dataConverter, health, server);
+    return await startWorkersServing(
+      { ...opts, deployment: deployment ?? false },
+      log,
+      dataConverter,
+      health,
+      server,
+    );
   } catch (err) {
     await server?.close();
     throw err;
@@ -230,6 +247,7 @@ async function startWorkersServing(
     scratchDir: opts.scratchDir,
   });
   const grace = opts.shutdownGraceMs ?? 30_000;
+  const deployment = opts.deployment || undefined;
   const workers: Worker[] = [];
   const watched: Parameters<WorkerHealth['watch']>[0] = [];
   try {
@@ -241,12 +259,24 @@ async function startWorkersServing(
         taskQueue: TASK_QUEUES[q],
         shutdownGraceTime: grace,
         ...(dataConverter ? { dataConverter } : {}),
+        // Activity pollers join the version too: a pinned job's activities then run on its own
+        // version's code, so an upgrade mid-job cannot change the bytes it writes.
+        ...(deployment
+          ? {
+              workerDeploymentOptions: {
+                version: deployment,
+                useWorkerVersioning: true as const,
+                defaultVersioningBehavior: 'PINNED' as const,
+              },
+            }
+          : {}),
       };
       workers.push(
         q === 'orchestration'
           ? await Worker.create({
               ...common,
-              workflowBundle: await workflowBundle(dataConverter?.failureConverterPath),
+              workflowBundle:
+                opts.workflowBundle ?? (await workflowBundle(dataConverter?.failureConverterPath)),
               maxConcurrentWorkflowTaskExecutions: concurrency,
             })
           : await Worker.create({
@@ -262,7 +292,9 @@ async function startWorkersServing(
         orchestration: q === 'orchestration',
         slots: concurrency,
       });
-      log(`worker polling ${TASK_QUEUES[q]} (concurrency ${concurrency})`);
+      log(
+        `worker polling ${TASK_QUEUES[q]} (concurrency ${concurrency}${deployment ? `, version ${deployment.deploymentName}.${deployment.buildId}` : ''})`,
+      );
     }
   } catch (err) {
     await connection.close();
