@@ -12,11 +12,12 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileJob } from '../../src/cli/edge';
-import { startJob, waitForJob } from '../../src/client/jobs';
+import { jobStatus, startJob, waitForJob } from '../../src/client/jobs';
 import { QUEUE_ROLES, segmentWorkflowId } from '../../src/common/names';
 import { NullEventBus } from '../../src/events';
 import { createStore, type ArtifactStore } from '../../src/storage';
@@ -87,7 +88,10 @@ async function setCurrent(buildId: string): Promise<void> {
 async function versioningOf(workflowId: string) {
   const d = await client.workflow.getHandle(workflowId).describe();
   const info = d.raw.workflowExecutionInfo?.versioningInfo;
-  return { behavior: info?.behavior, buildId: info?.deploymentVersion?.buildId ?? undefined };
+  return {
+    pinned: info?.behavior === temporal.api.enums.v1.VersioningBehavior.VERSIONING_BEHAVIOR_PINNED,
+    buildId: info?.deploymentVersion?.buildId ?? undefined,
+  };
 }
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -152,10 +156,14 @@ describe('worker versioning', () => {
     await setCurrent(B.buildId);
 
     const resultA = await waitForJob(client, first.jobId);
-    expect(await versioningOf(first.jobId)).toEqual({ behavior: 1, buildId: A.buildId }); // 1 = PINNED
+    // `vldm status --json` shows where it ran.
+    expect((await jobStatus(client, first.jobId)).version).toEqual({ ...A, pinned: true });
     // Its segment children started after the switch, and still on A (they inherit the pin).
     for (let s = 0; s < resultA.segments; s++)
-      expect((await versioningOf(segmentWorkflowId(first.jobId, s))).buildId).toBe(A.buildId);
+      expect(await versioningOf(segmentWorkflowId(first.jobId, s))).toEqual({
+        pinned: true,
+        buildId: A.buildId,
+      });
     // Every activity of the job ran on A's workers: A's store has its output, B's has nothing of it.
     const fileA = path.join(a.root, 'out.mp4');
     await a.store.getToFile(resultA.outputKey, fileA);
@@ -175,7 +183,7 @@ describe('worker versioning', () => {
     );
     await startJob(client, second);
     const resultB = await waitForJob(client, second.jobId);
-    expect(await versioningOf(second.jobId)).toEqual({ behavior: 1, buildId: B.buildId });
+    expect((await jobStatus(client, second.jobId)).version).toEqual({ ...B, pinned: true });
     const historyB = await client.workflow.getHandle(second.jobId).fetchHistory();
     expect(historyB.events?.some((e) => e.timerStartedEventAttributes)).toBe(true);
     const fileB = path.join(b.root, 'out.mp4');
