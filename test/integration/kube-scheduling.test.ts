@@ -219,7 +219,7 @@ describe('the chart and the scaler on a real scheduler and controller manager', 
       observability: false,
       deployment: false,
     });
-  });
+  }, 300_000);
 
   afterAll(async () => {
     await workers?.shutdown();
@@ -284,7 +284,7 @@ describe('the chart and the scaler on a real scheduler and controller manager', 
       (ps) => ps.filter((p) => p.phase === 'Running').length > 1,
     );
     for (const p of od.filter((x) => x.node)) expect(p.nodeClass).toBe('gpu-on-demand');
-  });
+  }, 240_000);
 
   it('a preempted spot node: its pod is replaced, the scaler counts one ready pod fewer, and the replacement runs on the next spot node', async () => {
     const before = await observed('render-spot');
@@ -315,7 +315,7 @@ describe('the chart and the scaler on a real scheduler and controller manager', 
     );
     expect(pods.filter((p) => p.phase === 'Running')).toHaveLength(2);
     expect((await observed('render-spot')).ready).toBe(before.ready);
-  });
+  }, 240_000);
 
   it('a drain through the eviction API takes one pod of a pool at a time (its PodDisruptionBudget)', async () => {
     await apps.patchNamespacedDeploymentScale(
@@ -373,5 +373,5 @@ describe('the chart and the scaler on a real scheduler and controller manager', 
       (ps) => ps.length === 2 && ps.every((p) => p.phase === 'Running' && p.node === node('cpu-3')),
     );
     expect(done.map((p) => p.name)).not.toContain(pods[0].name);
-  });
+  }, 240_000);
 });
