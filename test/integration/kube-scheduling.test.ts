@@ -276,7 +276,9 @@ describe('the chart and the scaler on a real scheduler and controller manager', 
     const up = events.find(
       (e) => e.involvedObject.name === `${RELEASE}-render-ondemand` && e.reason === 'ScaledUp',
     );
-    expect(up?.message).toMatch(/render-ondemand \d+ → \d+: .*adds/);
+    expect(up?.message).toMatch(
+      /render-ondemand \d+ → \d+: .*adds [\d.]+ for \w+ \(spot pool render-spot without capacity\)/,
+    );
     expect(log.join('\n')).toMatch(/spot capacity unavailable \(pods unschedulable over 5 s\)/);
     const od = await until(
       'on-demand pods running',
