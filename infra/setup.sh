@@ -8,8 +8,9 @@
 #                               OpenTelemetry Collector of the trace test from infra/otelcol (a few minutes)
 #                               and installs Debian's chromium for the report test
 #   infra/setup.sh --training   also Debian's PyTorch, ONNX and NumPy for training/ (python3 = /usr/bin/python3)
-#   infra/setup.sh --kube       also Debian's etcd and kube-apiserver built from infra/kube-apiserver, for the
-#                               tests that talk to Kubernetes (first build: about 30 minutes on 2 busy cores)
+#   infra/setup.sh --kube       also Debian's etcd, kube-apiserver, kube-scheduler and kube-controller-manager
+#                               built from infra/kube-apiserver, and kwok, for the tests that talk to
+#                               Kubernetes (first build: about an hour on 2 busy cores; docs/setup.md)
 #   infra/setup.sh --images     also Debian's buildah, podman, runc and mmdebstrap, for infra/images.sh (the
 #                               container images built without Docker) and the container test
 #   infra/setup.sh --ci         non-interactive (also when CI=true): never prompts, fails instead; implies --test
@@ -39,6 +40,11 @@ HELM_VERSION=v3.22.0
 NODE_MAJOR=24
 NODE_VERSION=24.22.3
 NPM_VERSION=11.19.1
+# kwok's fake nodes for the scheduler tests (test/integration/kube-scheduling.test.ts); it has no
+# replace directives, so `go install` builds it from the module proxy.
+KWOK_MODULE=sigs.k8s.io/kwok
+KWOK_PACKAGE=sigs.k8s.io/kwok/cmd/kwok
+KWOK_VERSION=v0.8.0
 NODE_MAJOR_MIN=20
 GO_MINOR_MIN=21 # go >= 1.21 fetches the newer toolchain a module asks for by itself
 
@@ -55,7 +61,7 @@ die() {
   printf '[setup] error: %s\n' "$*" >&2
   exit 1
 }
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 TRAINING=0
 KUBE=0
@@ -233,13 +239,16 @@ go_tool temporal "$TEMPORAL_MODULE" "$TEMPORAL_PACKAGE" "$TEMPORAL_VERSION"
 go_tool minio "$MINIO_MODULE" "$MINIO_PACKAGE" "$MINIO_VERSION"
 build_helm
 
-# kube-apiserver for the tests that talk to Kubernetes (test/support/kube-control-plane.ts, docs/kube-testing.md). It is built
-# from infra/kube-apiserver, whose go.mod pins k8s.io/kubernetes and repeats its staging `replace` lines
-# (v1.X.Y needs the staging modules at v0.X.Y); `go install` cannot do that. The binary is reused while it
-# was built from the pinned version. The version variables are set as upstream's release build sets them,
-# so /version reports the pinned release instead of v0.0.0-master.
-build_kube_apiserver() {
-  local dir="$ROOT/infra/kube-apiserver" bin="$TOOLS_BIN/kube-apiserver" version have minor patch bad
+# The Kubernetes control plane for the tests that talk to Kubernetes (test/support/kube-control-plane.ts,
+# docs/kube-testing.md): kube-apiserver, kube-scheduler and kube-controller-manager, all three built from
+# the one Go module infra/kube-apiserver, whose go.mod pins k8s.io/kubernetes and repeats its staging
+# `replace` lines (v1.X.Y needs the staging modules at v0.X.Y); `go install` cannot do that. Each binary
+# is reused while it was built from the pinned version; the three share Go's build cache, so the second
+# and third cost only their own packages and the link. The version variables are set as upstream's
+# release build sets them, so /version reports the pinned release instead of v0.0.0-master.
+KUBE_MODULE_DIR="$ROOT/infra/kube-apiserver"
+kube_pinned_version() {
+  local dir=$KUBE_MODULE_DIR version minor patch bad
   # A require line, alone or in a require block: "[require] k8s.io/kubernetes v1.X.Y".
   version=$(awk '{ if ($1 == "require") $1 = ""; $0 = $0 } $1 == "k8s.io/kubernetes" && NF == 2 { print $2 }' "$dir/go.mod")
   [[ "$version" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] ||
@@ -248,31 +257,68 @@ build_kube_apiserver() {
   bad=$(awk -v want="v0.$minor.$patch" '$2 == "=>" && $1 ~ /^k8s\.io\// && $4 != want { print $1 " " $4 }' "$dir/go.mod")
   [ -z "$bad" ] ||
     die "infra/kube-apiserver/go.mod: k8s.io/kubernetes $version needs its staging modules at v0.$minor.$patch; these differ: $bad"
+  echo "$version"
+}
+# build_kube_component NAME PACKAGE: PACKAGE is relative to infra/kube-apiserver ("." = the API server).
+build_kube_component() {
+  local name=$1 package=$2 bin="$TOOLS_BIN/$1" version have minor
+  version=$(kube_pinned_version)
+  minor=$(echo "$version" | cut -d. -f2)
   if [ -x "$bin" ]; then
     if ! command -v go >/dev/null; then
-      say "kube-apiserver: reusing $bin (go not found, version not checked)"
+      say "$name: reusing $bin (go not found, version not checked)"
       return
     fi
     have=$(go version -m "$bin" 2>/dev/null | awk '$1 == "dep" && $2 == "k8s.io/kubernetes" { print $3; exit }')
     if [ "$have" = "$version" ]; then
-      say "kube-apiserver: $version present in .tools/bin"
+      say "$name: $version present in .tools/bin"
       return
     fi
-    say "kube-apiserver: .tools/bin has ${have:-an unknown version}, want $version: rebuilding"
+    say "$name: .tools/bin has ${have:-an unknown version}, want $version: rebuilding"
   fi
   command -v go >/dev/null ||
-    die "go is needed to build kube-apiserver (k8s.io/kubernetes $version) into .tools/bin and was not found on PATH: install Go >= 1.$GO_MINOR_MIN (https://go.dev/dl/)"
-  say "kube-apiserver: building k8s.io/kubernetes $version into .tools/bin (about 30 minutes on 2 busy cores the first time)"
+    die "go is needed to build $name (k8s.io/kubernetes $version) into .tools/bin and was not found on PATH: install Go >= 1.$GO_MINOR_MIN (https://go.dev/dl/)"
+  say "$name: building k8s.io/kubernetes $version into .tools/bin (docs/setup.md says how long)"
   mkdir -p "$TOOLS_BIN"
   local t0 v=k8s.io/component-base/version
   t0=$(date +%s)
-  (cd "$dir" && nice -n 10 go build -mod=readonly -trimpath \
+  (cd "$KUBE_MODULE_DIR" && nice -n 10 go build -mod=readonly -trimpath \
     -ldflags "-s -w -X $v.gitVersion=$version -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean" \
-    -o "$bin.partial" .) || die "building kube-apiserver from infra/kube-apiserver failed (output above)"
+    -o "$bin.partial" "$package") || die "building $name from infra/kube-apiserver failed (output above)"
   mv "$bin.partial" "$bin"
-  say "kube-apiserver: built in $(($(date +%s) - t0)) s ($(du -m "$bin" | cut -f1) MB)"
+  say "$name: built in $(($(date +%s) - t0)) s ($(du -m "$bin" | cut -f1) MB)"
 }
-if [ "$KUBE" = 1 ]; then build_kube_apiserver; fi
+
+# kwok (Kubernetes WithOut Kubelet) runs the tests' fake nodes: it keeps Node objects Ready and marks
+# the pods bound to them Running, since no kubelet runs here. Its binary needs Stage objects telling it
+# what to do; the ones its own kwokctl uses by default come from the same module version and are
+# written next to the binary (.tools/share/kwok/stages.yaml), so the two always match.
+build_kwok() {
+  go_tool kwok "$KWOK_MODULE" "$KWOK_PACKAGE" "$KWOK_VERSION"
+  local stages="$ROOT/.tools/share/kwok/stages.yaml" src
+  [ -s "$stages" ] && grep -q "kwok $KWOK_VERSION" "$stages" && return
+  command -v go >/dev/null || die "go is needed to write $stages from the kwok module"
+  src=$(cd /tmp && go mod download -json "$KWOK_MODULE@$KWOK_VERSION" | awk -F'"' '$2 == "Dir" { print $4 }')
+  [ -d "$src/kustomize/stage" ] || die "the kwok module $KWOK_VERSION has no kustomize/stage folder (looked in '${src:-nothing}')"
+  mkdir -p "$(dirname "$stages")"
+  {
+    echo "# Stages of kwok $KWOK_VERSION (its kustomize/stage node/fast, node/heartbeat, pod/fast), written by infra/setup.sh"
+    for f in "$src"/kustomize/stage/node/fast/*.yaml "$src"/kustomize/stage/node/heartbeat/*.yaml "$src"/kustomize/stage/pod/fast/*.yaml; do
+      [ "$(basename "$f")" = kustomization.yaml ] && continue
+      echo "---"
+      cat "$f"
+    done
+  } >"$stages.partial"
+  mv "$stages.partial" "$stages"
+  say "kwok: stages written to .tools/share/kwok/stages.yaml"
+}
+
+if [ "$KUBE" = 1 ]; then
+  build_kube_component kube-apiserver .
+  build_kube_component kube-scheduler ./kube-scheduler
+  build_kube_component kube-controller-manager ./kube-controller-manager
+  build_kwok
+fi
 
 # The OpenTelemetry Collector the trace test sends spans through (test/support/otel-collector.ts): a
 # module of ours, infra/otelcol, with the OTLP receiver and the file exporter at one collector release

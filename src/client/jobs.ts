@@ -17,6 +17,7 @@ import { UserError } from '../common/errors';
 import { temporalTlsProblem } from '../config/tls';
 import { temporalConnectOptions } from '../config/temporal-env';
 import { clientTracing } from '../observability/tracing';
+import { temporal } from '@temporalio/proto';
 import type { JobSpec } from '../planning/spec';
 import {
   STAGES,
@@ -162,6 +163,11 @@ export interface JobStatus {
   stages?: Record<Stage, StageCount>;
   result?: JobResult;
   error?: string;
+  /**
+   * With Worker Versioning (docs/deploy.md): the Worker Deployment version the job runs on, and whether
+   * it is pinned there (vldm's versioned workers pin every job). Absent for unversioned workers.
+   */
+  version?: { deploymentName: string; buildId: string; pinned: boolean };
 }
 
 /** Describe a job and query its progress (and its running segments' progress). */
@@ -180,6 +186,15 @@ export async function jobStatus(client: Client, jobId: string): Promise<JobStatu
     startTime: desc.startTime.toISOString(),
     ...(desc.closeTime ? { closeTime: desc.closeTime.toISOString() } : {}),
   };
+  const versioning = desc.raw.workflowExecutionInfo?.versioningInfo;
+  const version = versioning?.deploymentVersion;
+  if (version?.buildId) {
+    out.version = {
+      deploymentName: version.deploymentName ?? '',
+      buildId: version.buildId,
+      pinned: versioning?.behavior === temporal.api.enums.v1.VersioningBehavior.VERSIONING_BEHAVIOR_PINNED,
+    };
+  }
   try {
     out.progress = await handle.query<JobProgress>(QUERIES.progress);
   } catch {

@@ -456,6 +456,11 @@ export function decide(input: ScalerInput): Decision {
     // configured, for spot pools at their maximum), and only for deadlines that can still be met;
     // work without a deadline waits for economy capacity.
     const dearUsable = dearPoolsForDeadlines(cfg, pools, stalled);
+    // Why new on-demand pods are bought, for their pool's reason (and so its ScaledUp Event).
+    const stalledSpot = pools.filter((p) => isEconomy(p, pools) && stalled.has(p.name)).map((p) => p.name);
+    const fallback = stalledSpot.length
+      ? ` (spot pool ${stalledSpot.join(', ')} without capacity)`
+      : ' (deadline work beyond the spot pools)';
     let hard = need.deadlinePods; // capacity for deadlines still to place, speed-1 pods
     let soft = Math.max(0, need.pods - need.deadlinePods); // the rest, economy pools only
     let tasks = need.parallel; // parallel tasks still without a pod
@@ -478,7 +483,9 @@ export function decide(input: ScalerInput): Decision {
       if (economy) soft = Math.max(0, soft - cap);
       tasks = Math.max(0, tasks - pods * p.activitiesPerPod);
       runnable = Math.max(0, runnable - pods * p.activitiesPerPod);
-      notes.get(p.name)?.push(`${label} ${fmt(pods)} for ${q}`);
+      notes
+        .get(p.name)
+        ?.push(`${label} ${fmt(pods)} for ${q}${!economy && label === 'adds' ? fallback : ''}`);
     };
     // Pods already there first (their cold start is paid), cheapest first.
     for (const p of pools) {

@@ -38,6 +38,7 @@ import { freeLoopbackPort } from '../observability/ports';
 import { sdkLogSink } from '../observability/log';
 import type { EmulatedAccelerators } from '../bench/accelerator';
 import { flushTracing, workerTracing } from '../observability/tracing';
+import { workerDeploymentFromEnv, type WorkerDeployment } from '../config/versioning';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
 export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
@@ -82,6 +83,14 @@ export interface WorkerOptions {
   observability?: ObservabilitySettings | false;
   /** `vldm bench` only: model calls on EMULATED accelerators (src/bench/accelerator.ts). */
   accelerators?: EmulatedAccelerators;
+  /**
+   * Worker Versioning (src/config/versioning.ts): every Worker polls as this deployment version and
+   * pins the workflows it starts to it; false = unversioned. @default from VLDM_WORKER_DEPLOYMENT and
+   * VLDM_BUILD_ID (unversioned when unset)
+   */
+  deployment?: WorkerDeployment | false;
+  /** The workflow code to serve. @default the project's workflows ({@link workflowBundle}) */
+  workflowBundle?: WorkflowBundleWithSourceMap;
 }
 
 export interface RunningWorkers {
@@ -185,6 +194,8 @@ let eventLoopStarted = false;
 
 export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
   const log = opts.log ?? (() => undefined);
+  // Read before anything starts: a half-set pair is a configuration error, not a late failure.
+  const deployment = opts.deployment === undefined ? workerDeploymentFromEnv() : opts.deployment;
   const dataConverter = dataConverterWith(opts.payloadCodec ?? payloadCodecFromEnv());
   const observe = opts.observability === undefined ? settingsFromEnv() : opts.observability || undefined;
   installRuntime(observe && !runtimeInstalled ? await freeLoopbackPort() : undefined);
@@ -208,7 +219,13 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
     log(`metrics and health on ${server.url} (/metrics, /healthz, /readyz)`);
   }
   try {
-    return await startWorkersServing(opts, log, dataConverter, health, server);
+    return await startWorkersServing(
+      { ...opts, deployment: deployment ?? false },
+      log,
+      dataConverter,
+      health,
+      server,
+    );
   } catch (err) {
     await server?.close();
     throw err;
@@ -251,6 +268,7 @@ async function startWorkersServing(
   const grace = opts.shutdownGraceMs ?? 30_000;
   // Traced when the process started tracing (`vldm worker` does when OTEL_EXPORTER_OTLP_ENDPOINT is set).
   const tracing = workerTracing();
+  const deployment = opts.deployment || undefined;
   const workers: Worker[] = [];
   const watched: Parameters<WorkerHealth['watch']>[0] = [];
   try {
@@ -262,15 +280,28 @@ async function startWorkersServing(
         taskQueue: TASK_QUEUES[q],
         shutdownGraceTime: grace,
         ...(dataConverter ? { dataConverter } : {}),
+        // Activity pollers join the version too: a pinned job's activities then run on its own
+        // version's code, so an upgrade mid-job cannot change the bytes it writes.
+        ...(deployment
+          ? {
+              workerDeploymentOptions: {
+                version: deployment,
+                useWorkerVersioning: true as const,
+                defaultVersioningBehavior: 'PINNED' as const,
+              },
+            }
+          : {}),
       };
       workers.push(
         q === 'orchestration'
           ? await Worker.create({
               ...common,
-              workflowBundle: await workflowBundle(
-                dataConverter?.failureConverterPath,
-                tracing && [...tracing.workflowModules, workflowModule('tracing')],
-              ),
+              workflowBundle:
+                opts.workflowBundle ??
+                (await workflowBundle(
+                  dataConverter?.failureConverterPath,
+                  tracing && [...tracing.workflowModules, workflowModule('tracing')],
+                )),
               maxConcurrentWorkflowTaskExecutions: concurrency,
               ...(tracing ? { sinks: tracing.sinks } : {}),
             })
@@ -294,7 +325,9 @@ async function startWorkersServing(
         orchestration: q === 'orchestration',
         slots: concurrency,
       });
-      log(`worker polling ${TASK_QUEUES[q]} (concurrency ${concurrency})`);
+      log(
+        `worker polling ${TASK_QUEUES[q]} (concurrency ${concurrency}${deployment ? `, version ${deployment.deploymentName}.${deployment.buildId}` : ''})`,
+      );
     }
   } catch (err) {
     await connection.close();

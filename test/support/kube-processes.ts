@@ -1,5 +1,6 @@
 /**
- * The test control plane's two processes, etcd and kube-apiserver, as the folder records them: each is
+ * The test control plane's processes as the folder records them: etcd and kube-apiserver, and for a
+ * full control plane also kube-controller-manager, kube-scheduler and kwok (the fake nodes). Each is
  * started detached with a pid file, a JSON record (binary, arguments, log) and a log, so a later test
  * run can tell its own live processes from anything else on the ports and stop them.
  */
@@ -7,9 +8,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LOOPBACK, isRunning, spawnDetached, stopProcess } from '../../src/dev/process';
 
-export type Component = 'etcd' | 'kube-apiserver';
+export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok';
 /** In start order: kube-apiserver needs its etcd. */
 export const COMPONENTS: Component[] = ['etcd', 'kube-apiserver'];
+/** A full control plane, in start order: everything else needs the API server. */
+export const FULL_COMPONENTS: Component[] = [
+  ...COMPONENTS,
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok',
+];
 
 export interface ComponentRecord {
   component: Component;
@@ -72,10 +80,11 @@ export function startComponent(
   return record;
 }
 
-/** Stops the components that still run (kube-apiserver first) and forgets all of them; returns those stopped. */
+/** Stops the components that still run (in reverse start order) and forgets all of them; returns those stopped. */
 export async function stopComponents(dir: string, components: Component[]): Promise<Component[]> {
   const stopped: Component[] = [];
-  // kube-apiserver first: stopped before its etcd, it shuts down cleanly instead of retrying.
+  // Reverse start order: kube-apiserver stopped before its etcd shuts down cleanly instead of retrying,
+  // and its clients go before it.
   for (const c of [...components].reverse()) {
     const record = liveRecord(dir, c);
     if (record) {

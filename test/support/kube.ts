@@ -7,7 +7,7 @@
  */
 import * as crypto from 'node:crypto';
 import { MissingToolError } from '../../src/dev/tools';
-import { kubeUp, type KubeCluster, type KubePorts } from './kube-control-plane';
+import { kubeUp, type KubeCluster, type KubeControllerPorts, type KubePorts } from './kube-control-plane';
 import { kubeRequest } from './kube-rest';
 import { TEST_PORTS, TEST_PORT_OFFSET_ENV, testStateDir } from './servers';
 import { UserError } from '../../src/common/errors';
@@ -22,14 +22,49 @@ export const TEST_KUBE_PORTS: KubePorts = {
   etcdPeer: 12380 + offset,
 };
 
+/**
+ * The full control plane's ports (its own etcd and API server beside the apiserver-only one): 6444, 2381
+ * and 2382 with a leading 1, and the components' usual health ports 10257, 10259 and 10247 with a
+ * leading 2, each plus $VLDM_TEST_PORT_OFFSET.
+ */
+export const TEST_KUBE_FULL_PORTS: KubePorts & KubeControllerPorts = {
+  apiserver: 16444 + offset,
+  etcdClient: 12381 + offset,
+  etcdPeer: 12382 + offset,
+  controllerManager: 20257 + offset,
+  scheduler: 20259 + offset,
+  kwok: 20247 + offset,
+};
+
 /** Starts (or reuses) the run's API server; resolves with the admin's kubeconfig, URL, token and CA. */
 export async function testKube(): Promise<KubeCluster> {
+  return startTestKube(false);
+}
+
+/**
+ * Starts (or reuses) the run's full control plane: API server, controller manager, scheduler and kwok
+ * (kube-control-plane.ts). Its nodes are the ones a test creates (test/support/kube-nodes.ts).
+ */
+export async function testKubeFull(): Promise<KubeCluster> {
+  return startTestKube(true);
+}
+
+async function startTestKube(full: boolean): Promise<KubeCluster> {
   const stateDir = testStateDir();
+  const { apiserver, etcdClient, etcdPeer, controllerManager, scheduler, kwok } = TEST_KUBE_FULL_PORTS;
   try {
-    return await kubeUp({ stateDir, ports: TEST_KUBE_PORTS });
+    return await kubeUp(
+      full
+        ? {
+            stateDir,
+            ports: { apiserver, etcdClient, etcdPeer },
+            full: { controllerManager, scheduler, kwok },
+          }
+        : { stateDir, ports: TEST_KUBE_PORTS },
+    );
   } catch (err) {
     if (err instanceof MissingToolError) {
-      err.message += ' (etcd and kube-apiserver are installed only by `infra/setup.sh --kube`, or in CI)';
+      err.message += ` (etcd and ${full ? 'the control plane and kwok are' : 'kube-apiserver are'} installed only by \`infra/setup.sh --kube\`, or in CI)`;
     } else if (err instanceof UserError && /already in use|already running/.test(err.message)) {
       err.message +=
         ` (an API server of another run holds these ports? set ${TEST_PORT_OFFSET_ENV}, e.g. 100, to shift ` +

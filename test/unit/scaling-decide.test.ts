@@ -246,6 +246,16 @@ const rows: Row[] = [
     reason: ['kf-spot', /spot capacity unavailable/],
   },
   {
+    name: 'spot pods stuck Pending: the on-demand pool says why it grows',
+    jobs: [job({ keyframe: 3 }, 3000)],
+    queues: { keyframe: queued(1) },
+    pools: {
+      'kf-spot': { replicas: 1, ready: 0, pending: 1, unschedulable: 1, oldestUnschedulableSeconds: 200 },
+    },
+    expect: { 'kf-spot': 0, 'kf-od': 1 },
+    reason: ['kf-od', /adds 0.1 for keyframe \(spot pool kf-spot without capacity\)/],
+  },
+  {
     name: 'spot pods stuck Pending: work without a deadline waits for spot',
     jobs: [job({ keyframe: 3 })],
     queues: { keyframe: queued(1) },

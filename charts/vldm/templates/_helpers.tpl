@@ -319,3 +319,14 @@ scheme's default. Takes (dict "address" "<address>" "default" <port>).
 {{- .default -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Worker Versioning: the Worker Deployment name (one per installation, shared by the releases of its
+builds) and this release's build id (docs/deploy.md "Rolling out a new version").
+*/}}
+{{- define "vldm.workerDeploymentName" -}}
+{{- .Values.versioning.deploymentName | default (default .Chart.Name .Values.nameOverride) -}}
+{{- end -}}
+{{- define "vldm.buildId" -}}
+{{- .Values.versioning.buildId | default .Values.images.workerCpu.tag | default .Chart.AppVersion | toString -}}
+{{- end -}}
