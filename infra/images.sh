@@ -125,8 +125,10 @@ build_base() {
 
 # One image from its Dockerfile. With vfs storage every layer is a full copy of the file system below it
 # (the CPU worker's 15 layers took 26 GB), so there is no --layers cache and each image is squashed into
-# one layer (SQUASH=0 keeps the Dockerfile's layers); npm's cache mount is what makes a rebuild quick. The host network reaches the npm registry and Debian's archive; the
-# Dockerfiles' `npm ci` keep npm's cache in a build cache mount (buildah keeps it between builds).
+# one layer (SQUASH=0 keeps the Dockerfile's layers); npm's cache mount is what makes a rebuild quick.
+# The host network reaches the npm registry and Debian's archive; the Dockerfiles' `npm ci` keep npm's
+# cache in a build cache mount (buildah keeps it between builds). buildah 1.28 takes --force-rm (no
+# working container left behind by a failed step) only beside --no-cache or --layers.
 build_image() {
   local name=$1 file="$ROOT/infra/docker/$1.Dockerfile" ref="localhost/vldm-$1:$TAG" t0 args=()
   [ -f "$file" ] || die "no Dockerfile for '$name' (allowed: worker-cpu, scaler, worker-gpu)"
@@ -147,7 +149,7 @@ build_image() {
   say "$name: building $ref on $base"
   t0=$(date +%s)
   if [ "${SQUASH:-1}" = 1 ]; then args+=(--squash); fi
-  buildah --cgroup-manager cgroupfs bud --network host --isolation oci --force-rm \
+  buildah --cgroup-manager cgroupfs bud --network host --isolation oci --no-cache --force-rm \
     "${args[@]}" -f "$file" -t "$ref" "$ROOT" || die "buildah bud of $file failed (output above)"
   say "$name: $ref in $(($(date +%s) - t0)) s, $(podman image inspect --format '{{.Size}}' "$ref" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 }

@@ -15,6 +15,7 @@ import { connectTemporal, startJob, waitForJob } from '../client/jobs';
 import { createStore, storeConfigFromUrl } from '../storage';
 import { probeVideo } from '../media/ffmpeg';
 import { repoRoot } from '../host/paths';
+import { hostCpuSeconds, processCpuSeconds } from '../host/cpu';
 import { ACCELERATOR_ENV, type AcceleratorSettings, type AttemptRecord } from './accelerator';
 import type { BenchWorkerArgs } from './worker-process';
 import { historyFacts, quantile } from './histories';
@@ -61,26 +62,6 @@ export const ACTIVITIES_PER_SLOT = 2;
 interface Spawned {
   child: ChildProcess;
   concurrency: Partial<Record<QueueRole, number>>;
-}
-
-/** CPU seconds (user + system) a process has used, from /proc (Linux). */
-function processCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return 0;
-  }
-}
-
-/** Busy and total CPU seconds of the whole host, from /proc/stat. */
-function hostCpuSeconds(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const idle = v[3] + (v[4] ?? 0);
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: (total - idle) / 100, total: total / 100 };
 }
 
 function startWorker(

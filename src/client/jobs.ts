@@ -2,7 +2,12 @@
  * The client side of a job: start it, follow it, cancel it, list jobs and read results, over a Temporal
  * connection. The job id is the workflow id; segments are child workflows `<jobId>/segment-NNN`.
  */
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import {
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
@@ -118,34 +123,39 @@ async function startJobWith(
   searchAttributes: SearchAttributePair[],
   options?: JobRunOptions,
 ): Promise<StartedJob> {
-  const handle = await client.workflow.start(WORKFLOW_TYPES.job, {
-    ...(searchAttributes.length ? { typedSearchAttributes: searchAttributes } : {}),
-    // The run options travel only when given, so ordinary jobs start exactly as before.
-    args: options ? [spec, options] : [spec],
-    taskQueue: TASK_QUEUES.orchestration,
-    workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-    workflowId: spec.jobId,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    memo: {
-      seconds: spec.seconds,
-      fps: spec.fps,
-      scene: spec.scene,
-      traffic: spec.traffic,
-      seed: spec.seed,
-      pack: spec.pack,
-      ...(spec.deadline ? { deadline: spec.deadline } : {}),
-      // Key and sha256 only: the image itself stays in the artifact store.
-      ...(spec.initImage ? { initImage: spec.initImage } : {}),
-    },
-    staticSummary: `vldm job ${spec.name}: ${spec.seconds}s ${spec.scene}/${spec.traffic} seed ${spec.seed}${spec.initImage ? ` from init image ${spec.initImage.sha256.slice(0, 12)}` : ''}`,
-  });
-  const desc = await handle.describe();
-  return {
-    jobId: spec.jobId,
-    runId: handle.firstExecutionRunId ?? desc.runId,
-    started: desc.runId === handle.firstExecutionRunId,
-  };
+  let handle;
+  try {
+    handle = await client.workflow.start(WORKFLOW_TYPES.job, {
+      ...(searchAttributes.length ? { typedSearchAttributes: searchAttributes } : {}),
+      // The run options travel only when given, so ordinary jobs start exactly as before.
+      args: options ? [spec, options] : [spec],
+      taskQueue: TASK_QUEUES.orchestration,
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
+      workflowId: spec.jobId,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      // FAIL, not USE_EXISTING: the SDK does not say whether USE_EXISTING started a run, and callers
+      // (`vldm submit` prints "already running:") need to know; the error below is how we learn it.
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      memo: {
+        seconds: spec.seconds,
+        fps: spec.fps,
+        scene: spec.scene,
+        traffic: spec.traffic,
+        seed: spec.seed,
+        pack: spec.pack,
+        ...(spec.deadline ? { deadline: spec.deadline } : {}),
+        // Key and sha256 only: the image itself stays in the artifact store.
+        ...(spec.initImage ? { initImage: spec.initImage } : {}),
+      },
+      staticSummary: `vldm job ${spec.name}: ${spec.seconds}s ${spec.scene}/${spec.traffic} seed ${spec.seed}${spec.initImage ? ` from init image ${spec.initImage.sha256.slice(0, 12)}` : ''}`,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    // A run of this job is in progress: attach to it (a resubmission never starts a second run).
+    const running = await client.workflow.getHandle(spec.jobId).describe();
+    return { jobId: spec.jobId, runId: running.runId, started: false };
+  }
+  return { jobId: spec.jobId, runId: handle.firstExecutionRunId, started: true };
 }
 
 function notFound(jobId: string): UserError {

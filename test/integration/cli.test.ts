@@ -126,17 +126,27 @@ describe('vldm generate and the cluster path give the same video', () => {
 
   it('submit + a worker in another process + watch + fetch produce the same bytes', async () => {
     const store = ['--store', 's3://vldm-cli/artifacts'];
+    // Submitted before any worker serves it, so it is still running when submitted again: the second
+    // submit attaches to the run instead of starting another, and says so.
+    const submit = ['submit', ...job, ...common, ...store, '--name', 'cli-sub', '--json'];
+    const sub = await runCli(submit, env);
+    expect(sub.code, sub.stderr).toBe(0);
+    const first = JSON.parse(sub.stdout) as { jobId: string; attached: boolean };
+    expect(first).toMatchObject({ attached: false });
+    const jobId = first.jobId;
+    expect(jobId).toMatch(/^cli-sub-/);
+    const again = await runCli(submit, env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ jobId, attached: true });
+    const text = await runCli(submit.slice(0, -1), env);
+    expect(text.stdout).toMatch(new RegExp(`^already running: job ${jobId} `));
+
     const worker = await startCli(
       ['worker', '--queues', 'all', ...common, ...store, '--grace-seconds', '5'],
       env,
       /vldm worker ready/,
     );
     try {
-      const sub = await runCli(['submit', ...job, ...common, ...store, '--name', 'cli-sub', '--json'], env);
-      expect(sub.code, sub.stderr).toBe(0);
-      const { jobId } = JSON.parse(sub.stdout) as { jobId: string };
-      expect(jobId).toMatch(/^cli-sub-/);
-
       const watched = await runCli(['watch', jobId, ...common, '--json'], env);
       expect(watched.code, watched.stderr).toBe(0);
       expect(JSON.parse(watched.stdout)).toMatchObject({
