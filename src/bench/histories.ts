@@ -27,6 +27,13 @@ export interface HistoryFacts {
    * to the first activity the task scheduled.
    */
   completedToNextScheduledMs: number[];
+  /**
+   * Attempts beyond the first, summed over activities, and the activities that needed them (a killed
+   * worker's task is retried after its heartbeat or start-to-close timeout; the history records only the
+   * attempt that closed the activity, with its attempt number).
+   */
+  retries: number;
+  retriedActivities: number;
   /** Activity id → its scheduled, started, completed times (epoch ms). */
   activities: Map<string, { type: string; scheduledMs: number; startedMs?: number; closedMs?: number }>;
 }
@@ -54,6 +61,8 @@ export function historyFacts(events: readonly Event[]): HistoryFacts {
     maxPendingChildren: 0,
     scheduledToStartedMs: [],
     completedToNextScheduledMs: [],
+    retries: 0,
+    retriedActivities: 0,
     activities: new Map(),
   };
   const byScheduledId = new Map<number, string>();
@@ -79,6 +88,11 @@ export function historyFacts(events: readonly Event[]): HistoryFacts {
     }
     const started = e.activityTaskStartedEventAttributes;
     if (started) {
+      const attempt = Number(started.attempt ?? 1);
+      if (attempt > 1) {
+        facts.retries += attempt - 1;
+        facts.retriedActivities += 1;
+      }
       const a = facts.activities.get(byScheduledId.get(Number(started.scheduledEventId)) ?? '');
       if (a) {
         a.startedMs = t;

@@ -62,7 +62,23 @@ export interface BenchResult {
     /** The Temporal part of dispatch, per activity: scheduled→started + completed→next scheduled (medians and p95s added). */
     dispatch: { medianMs: number; p95Ms: number };
   };
-  activities: { attempts: number; failedAttempts: number; overruns: number };
+  /** retries: attempts beyond the first over the job's activities, from the histories. */
+  activities: {
+    attempts: number;
+    failedAttempts: number;
+    overruns: number;
+    retries: number;
+    retriedActivities: number;
+  };
+  /** With `--kills`: what was killed, and the model time the failed attempts cost. */
+  chaos?: {
+    kills: number;
+    sigkill: number;
+    sigterm: number;
+    byWorker: Record<string, number>;
+    failedAttemptSlotSeconds: number;
+    slotSeconds: number;
+  };
   /**
    * Host work per completed attempt by stage: its wall time less its model calls (emulated, or real
    * where longer) and its waits for a slot: noise, tensor I/O, checksums, blending, encoding, the SDK.
@@ -162,7 +178,18 @@ export function formatResult(r: BenchResult): string {
     `  host work per activity (wall − model calls − slot waits): ${Object.entries(r.hostWork)
       .map(([s, v]) => `${s} ${v.medianMs}/${v.p95Ms} ms`)
       .join(', ')} (median/p95)`,
-    `  ${r.activities.attempts} activity attempts (${r.activities.failedAttempts} failed); ${r.activities.overruns} model calls took longer on the CPU than their emulated time`,
+    `  ${r.activities.attempts} activity attempts (${r.activities.failedAttempts} failed); ${r.activities.retriedActivities} activities retried (${r.activities.retries} extra attempts); ${r.activities.overruns} model calls took longer on the CPU than their emulated time`,
+    ...(r.chaos
+      ? [
+          `  chaos: ${r.chaos.kills} worker kills (${r.chaos.sigkill} SIGKILL, ${r.chaos.sigterm} SIGTERM; ${Object.entries(
+            r.chaos.byWorker,
+          )
+            .map(([k, n]) => `${k} ${n}`)
+            .join(
+              ', ',
+            )}); failed attempts held ${r.chaos.failedAttemptSlotSeconds} slot-seconds; ${r.chaos.slotSeconds} slot-seconds in all`,
+        ]
+      : []),
     `  ${r.workflows.count} workflows: most events ${r.workflows.maxEvents.events} (${r.workflows.maxEvents.workflowId}), most bytes ${r.workflows.maxBytes.bytes} (${r.workflows.maxBytes.workflowId}); most pending at once: ${r.workflows.maxPendingActivities} activities, ${r.workflows.maxPendingChildren} children`,
     `  stored ${r.storedBytes.total} bytes = ${r.storedBytes.perOutputFrame} per output frame (${(r.storedBytes.total / r.storedBytes.rawFrameBytes).toFixed(2)}× the raw 8-bit frames)`,
     `  CPU (cores busy on average, of ${r.cpu.cores}): host ${r.cpu.host}, Temporal server ${r.cpu.temporal}, bench workers ${r.cpu.workers}`,

@@ -16,6 +16,7 @@ import { createStore, storeConfigFromUrl } from '../storage';
 import { probeVideo } from '../media/ffmpeg';
 import { repoRoot } from '../host/paths';
 import { hostCpuSeconds, processCpuSeconds } from '../host/cpu';
+import { seededRandom } from '../common/random';
 import { ACCELERATOR_ENV, type AcceleratorSettings, type AttemptRecord } from './accelerator';
 import type { BenchWorkerArgs } from './worker-process';
 import { historyFacts, quantile } from './histories';
@@ -51,6 +52,8 @@ export interface BenchRunOptions {
   temporalPid?: number;
   /** Folder of this run: traces, worker logs, scratch, the output. */
   workDir: string;
+  /** Worker kills during the job (`--kills`): see {@link ChaosOptions}. */
+  chaos?: ChaosOptions;
   log: (line: string) => void;
 }
 
@@ -58,6 +61,18 @@ const GPU_QUEUES: QueueRole[] = ['keyframe', 'interpolation', 'decode', 'upscale
 const READY_TIMEOUT_MS = 180_000;
 /** Activities a GPU worker runs at once per emulated slot and queue. */
 export const ACTIVITIES_PER_SLOT = 2;
+
+/**
+ * Chaos during a bench job: `kills` times, about every `everyMs` (seeded jitter of ±50%), a random live
+ * worker process (orchestration, media or GPU) gets SIGKILL or SIGTERM (a seeded coin) and a replacement
+ * with the same queues and slots starts at once, as a Deployment would replace a pod. The job must still
+ * end in the bytes of an undisturbed run; what it cost is in the result's `chaos`.
+ */
+export interface ChaosOptions {
+  kills: number;
+  everyMs: number;
+  seed: number;
+}
 
 interface Spawned {
   child: ChildProcess;
@@ -117,6 +132,57 @@ async function stopWorker(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * Kills workers while the job runs (see {@link ChaosOptions}) and counts what it did. A victim is one of
+ * the live workers that is not already going down; its replacement starts as soon as it has exited
+ * (SIGTERM's grace included, SIGKILL after 30 s), while the next kill is already being timed, so several
+ * workers can be down at once, as when a node with several pods goes.
+ */
+async function runChaos(
+  chaos: ChaosOptions,
+  live: Map<string, ChildProcess>,
+  replace: (name: string, generation: number) => Promise<void>,
+  job: { done: boolean },
+  log: (line: string) => void,
+  retired: { cpuSeconds: number },
+): Promise<{ kills: number; sigkill: number; sigterm: number; byWorker: Record<string, number> }> {
+  const random = seededRandom(chaos.seed);
+  const out = { kills: 0, sigkill: 0, sigterm: 0, byWorker: {} as Record<string, number> };
+  const down = new Set<string>();
+  const replacements: Array<Promise<void>> = [];
+  while (!job.done && out.kills < chaos.kills) {
+    await new Promise((r) => setTimeout(r, chaos.everyMs * (0.5 + random())));
+    const names = [...live.keys()].filter((n) => !down.has(n));
+    if (job.done || names.length === 0) continue;
+    const name = names[Math.floor(random() * names.length)];
+    const victim = live.get(name)!;
+    const signal = random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
+    const kind = name.replace(/-\d+$/, '');
+    out.kills += 1;
+    out[signal === 'SIGKILL' ? 'sigkill' : 'sigterm'] += 1;
+    out.byWorker[kind] = (out.byWorker[kind] ?? 0) + 1;
+    log(`chaos ${out.kills}/${chaos.kills}: ${signal} to worker ${name} (pid ${victim.pid})`);
+    retired.cpuSeconds += processCpuSeconds(victim.pid as number);
+    down.add(name);
+    const generation = out.kills;
+    const gone =
+      signal === 'SIGKILL' && victim.exitCode === null && victim.signalCode === null
+        ? new Promise<void>((r) => {
+            victim.once('exit', () => r());
+            victim.kill('SIGKILL');
+          })
+        : stopWorker(victim);
+    replacements.push(
+      gone.then(async () => {
+        await replace(name, generation);
+        down.delete(name);
+      }),
+    );
+  }
+  await Promise.all(replacements);
+  return out;
+}
+
 /** The G slots over P processes, as evenly as they go. */
 export function slotsPerProcess(gpus: number, processes: number): number[] {
   const p = Math.max(1, Math.min(processes, gpus));
@@ -153,11 +219,30 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
   });
   const spawned = new Map<number, Spawned>();
   const children: ChildProcess[] = [];
+  const defs = new Map<string, { args: BenchWorkerArgs; accel?: AcceleratorSettings }>();
+  const live = new Map<string, ChildProcess>();
+  // CPU seconds of killed workers, read just before each kill (their /proc entry goes with them).
+  const retired = { cpuSeconds: 0 };
   const add = async (name: string, args: BenchWorkerArgs, accel?: AcceleratorSettings) => {
+    defs.set(name, { args, ...(accel ? { accel } : {}) });
     const env = { ...baseEnv, ...(accel ? { [ACCELERATOR_ENV]: JSON.stringify(accel) } : {}) };
     const child = await startWorker(name, args, env, workDir);
     children.push(child);
+    live.set(name, child);
     spawned.set(child.pid as number, { child, concurrency: args.concurrency });
+  };
+  // A replacement of a killed worker: the same queues and slots, its own trace file and log.
+  const replace = async (name: string, generation: number) => {
+    const def = defs.get(name)!;
+    const accel = def.accel && {
+      ...def.accel,
+      traceFile: def.accel.traceFile.replace(/\.jsonl$/, `-r${generation}.jsonl`),
+    };
+    const env = { ...baseEnv, ...(accel ? { [ACCELERATOR_ENV]: JSON.stringify(accel) } : {}) };
+    const child = await startWorker(`${name}-r${generation}`, def.args, env, workDir);
+    children.push(child);
+    live.set(name, child);
+    spawned.set(child.pid as number, { child, concurrency: def.args.concurrency });
   };
   const slotCounts = slotsPerProcess(opts.gpus, opts.processes);
   try {
@@ -201,11 +286,28 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
       log(
         `job ${spec.jobId} started (${opts.schedule} schedule, G=${opts.gpus}, dilation ×${opts.dilation})`,
       );
-      const result = await waitForJob(client, spec.jobId);
+      const jobDone = { done: false };
+      // Settled into a value at once, so a failed replacement is reported after the job, not as an
+      // unhandled rejection while it runs.
+      const chaos = opts.chaos
+        ? runChaos(opts.chaos, live, replace, jobDone, log, retired).then(
+            (v) => ({ ok: true as const, v }),
+            (err: unknown) => ({ ok: false as const, err }),
+          )
+        : undefined;
+      let result;
+      try {
+        result = await waitForJob(client, spec.jobId);
+      } finally {
+        jobDone.done = true;
+      }
+      const chaosOutcome = chaos ? await chaos : undefined;
+      if (chaosOutcome && !chaosOutcome.ok) throw chaosOutcome.err;
+      const kills = chaosOutcome?.v;
       const cpu1 = {
         host: hostCpuSeconds(),
         temporal: opts.temporalPid ? processCpuSeconds(opts.temporalPid) : 0,
-        workers: children.reduce((a, c) => a + processCpuSeconds(c.pid as number), 0),
+        workers: retired.cpuSeconds + children.reduce((a, c) => a + processCpuSeconds(c.pid as number), 0),
       };
       const jobInfo = await client.workflow.getHandle(spec.jobId).describe();
       const t0 = jobInfo.startTime.getTime();
@@ -221,6 +323,8 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
       const stats: WorkflowStats[] = [];
       const scheduledToStarted: number[] = [];
       const completedToNext: number[] = [];
+      let retries = 0;
+      let retriedActivities = 0;
       for (const id of ids) {
         const handle = client.workflow.getHandle(id);
         const info = (await handle.describe()).raw.workflowExecutionInfo;
@@ -228,6 +332,8 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
         const facts = historyFacts(history.events ?? []);
         scheduledToStarted.push(...facts.scheduledToStartedMs);
         completedToNext.push(...facts.completedToNextScheduledMs);
+        retries += facts.retries;
+        retriedActivities += facts.retriedActivities;
         stats.push({
           workflowId: id,
           events: Number(info?.historyLength ?? 0),
@@ -288,7 +394,24 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
             attempts: records.length,
             failedAttempts: records.filter((r) => r.outcome === 'failed').length,
             overruns: records.reduce((a, r) => a + r.overruns, 0),
+            retries,
+            retriedActivities,
           },
+          ...(kills
+            ? {
+                chaos: {
+                  ...kills,
+                  // What the kills cost in model time: every recorded attempt that failed (SIGTERM's
+                  // cancelled ones), plus the slot-seconds above an undisturbed run's, which the caller
+                  // compares; a SIGKILLed attempt leaves no record (its calls are lost with it).
+                  failedAttemptSlotSeconds:
+                    Math.round(
+                      records.filter((r) => r.outcome === 'failed').reduce((a, r) => a + r.busyMs, 0) / 100,
+                    ) / 10,
+                  slotSeconds: Math.round(records.reduce((a, r) => a + r.busyMs, 0) / 100) / 10,
+                },
+              }
+            : {}),
           workflows: {
             count: stats.length,
             maxEvents: byEvents,

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBench } from '../../src/bench/run';
+import { runBench, type ChaosOptions } from '../../src/bench/run';
 import { EMULATION_LABEL, formatResult, type BenchResult } from '../../src/bench/report';
 import { defaultSpeedTable } from '../../src/bench/speed-table';
 import { compileJob } from '../../src/cli/edge';
@@ -40,6 +40,7 @@ async function bench(
   gpus: number,
   processes: number,
   store: 'folder' | 'minio',
+  chaos?: ChaosOptions,
 ): Promise<BenchResult> {
   const { spec, plan } = await compileJob({ seconds: '5', seed: '4', scene: 'night' }, BENCH_PACK);
   const env = s3Env(servers);
@@ -61,6 +62,7 @@ async function bench(
         ? (Object.fromEntries(Object.entries(env).filter(([, v]) => v)) as Record<string, string>)
         : {},
     workDir: path.join(dir, name),
+    ...(chaos ? { chaos } : {}),
     log: () => undefined,
   });
 }
@@ -81,6 +83,17 @@ describe('vldm bench (emulated accelerators)', () => {
     }
     expect(three.processes).toBe(2);
     expect(three.sha256).toBe(one.sha256);
+  }, 600_000);
+
+  it('ends in the same bytes when workers are killed during the job (SIGKILL and SIGTERM, replaced)', async () => {
+    const r = await bench('g3-chaos', 3, 2, 'minio', { kills: 3, everyMs: 3_000, seed: 5 });
+    // The job may end before the third kill; it always outlives the first (workers take seconds to
+    // start again, the job tens of seconds).
+    expect(r.chaos?.kills).toBeGreaterThanOrEqual(1);
+    expect(r.chaos!.sigkill + r.chaos!.sigterm).toBe(r.chaos!.kills);
+    expect(r.frames.ffprobe).toBe(120);
+    expect(r.sha256).toBe(one.sha256);
+    expect(formatResult(r)).toMatch(/chaos: \d+ worker kills/);
   }, 600_000);
 
   it('reports a makespan at or above its lower bound, and histories inside Temporal limits', () => {
@@ -124,6 +137,8 @@ describe('vldm bench (emulated accelerators)', () => {
       [['bench', '--bench-store', 'ftp'], /--bench-store must be folder or minio/],
       [['bench', '--gpu-factor', '0'], /--gpu-factor must be a number > 0/],
       [['bench', '--speed-table', path.join(dir, 'missing.json')], /speed table/],
+      [['bench', '--kills', '0'], /--kills/],
+      [['bench', '--kills', '2', '--kill-every', 'soon'], /--kill-every must be a number > 0/],
     ] as const) {
       const r = await runCli([...argv, '--state-dir', path.join(dir, 'refused')]);
       expect(r.code, argv.join(' ')).toBe(2);

@@ -120,7 +120,8 @@ describe('dispatch delays', () => {
         activityTaskScheduledEventAttributes: { activityId: 'b', workflowTaskCompletedEventId: 2 },
       },
       { eventId: 5, eventTime: t(15), startChildWorkflowExecutionInitiatedEventAttributes: {} },
-      { eventId: 6, eventTime: t(30), activityTaskStartedEventAttributes: { scheduledEventId: 3 } },
+      // Activity a closed on its third attempt (two lost to killed workers).
+      { eventId: 6, eventTime: t(30), activityTaskStartedEventAttributes: { scheduledEventId: 3, attempt: 3 } },
       { eventId: 7, eventTime: t(100), activityTaskCompletedEventAttributes: { scheduledEventId: 3 } },
       { eventId: 8, eventTime: t(140), workflowTaskStartedEventAttributes: {} },
       { eventId: 9, eventTime: t(150), workflowTaskCompletedEventAttributes: {} },
@@ -135,6 +136,7 @@ describe('dispatch delays', () => {
     expect(f.maxPendingChildren).toBe(1);
     expect(f.scheduledToStartedMs).toEqual([20]);
     expect(f.completedToNextScheduledMs).toEqual([60]);
+    expect([f.retries, f.retriedActivities]).toEqual([2, 1]);
     expect(quantile([5, 1, 3, 2, 4], 0.5)).toBe(3);
     expect(quantile([], 0.5)).toBeNaN();
   });

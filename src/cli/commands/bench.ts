@@ -16,7 +16,7 @@ import { DEFAULTS, JOB_SEARCH_ATTRIBUTES } from '../../common/names';
 import { readUserText } from '../../host/files';
 import { compileJob, type JobFlags } from '../edge';
 import { makeOut } from '../io';
-import { runBench } from '../../bench/run';
+import { runBench, type ChaosOptions } from '../../bench/run';
 import { formatResult, type BenchResult } from '../../bench/report';
 import {
   defaultSpeedTable,
@@ -41,6 +41,9 @@ export interface BenchFlags extends JobFlags {
   speedTable?: string;
   schedule?: string;
   benchStore?: string;
+  kills?: string;
+  killEvery?: string;
+  killSeed?: string;
   json?: boolean;
 }
 
@@ -80,6 +83,14 @@ export async function bench(opts: BenchFlags, cfg: VldmConfig): Promise<number> 
       );
     table = parseSpeedTable(readUserText(opts.speedTable, { what: 'speed table' }), opts.speedTable);
   } else table = defaultSpeedTable(positive('--gpu-factor', opts.gpuFactor, DEFAULT_GPU_FACTOR));
+  const chaos: ChaosOptions | undefined =
+    opts.kills === undefined
+      ? undefined
+      : {
+          kills: parseInteger('--kills', opts.kills, 1, 10_000),
+          everyMs: positive('--kill-every', opts.killEvery, 8) * 1000,
+          seed: parseInteger('--kill-seed', opts.killSeed ?? '1', 0, 2 ** 31 - 1),
+        };
   const packDir = path.resolve(opts.pack ?? BENCH_PACK);
   const { spec, plan } = await compileJob(opts, packDir);
 
@@ -106,6 +117,7 @@ export async function bench(opts: BenchFlags, cfg: VldmConfig): Promise<number> 
       benchDir,
       servers,
       serverDir,
+      ...(chaos ? { chaos } : {}),
     });
   } finally {
     // The bench's servers are its own (its folder, its ports): they stop with it.
@@ -127,6 +139,7 @@ async function benchRuns(
     benchDir: string;
     servers: Awaited<ReturnType<typeof devUp>>;
     serverDir: string;
+    chaos?: ChaosOptions;
   },
 ): Promise<number> {
   const { gpus, schedules, processes, dilation, table, spec, plan, benchDir, servers, serverDir } = r;
@@ -164,6 +177,7 @@ async function benchRuns(
         storeEnv,
         ...(temporalPid ? { temporalPid } : {}),
         workDir,
+        ...(r.chaos ? { chaos: r.chaos } : {}),
         log: (l) => out.info(l),
       });
       writeFileSync(path.join(workDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
