@@ -315,8 +315,8 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
     )
     .option('--bench-store <kind>', 'artifact store of the bench: folder or minio', 'folder')
     .option('--kills <n>', 'chaos: kill a random worker n times during each job (SIGKILL or SIGTERM)')
-    .option('--kill-every <s>', 'chaos: about every s seconds (±50%, seeded)', '8')
-    .option('--kill-seed <n>', 'chaos: seed of the kill moments, victims and signals', '1')
+    .option('--kill-every <s>', 'chaos: about every s seconds (±50%, seeded; default 8)')
+    .option('--kill-seed <n>', 'chaos: seed of the kill moments, victims and signals (default 1)')
     .option('--json', 'one JSON object with every run')
     .action(
       act((_args: string[], o: AllFlags & import('./commands/bench').BenchFlags) =>

@@ -155,6 +155,23 @@ const TABLE: Array<[argv: string, expected: Parsed]> = [
       },
     },
   ],
+  [
+    'bench --seconds 30 --gpus 32 --kills 50 --kill-every 6 --kill-seed 3',
+    {
+      command: 'bench',
+      args: [],
+      flags: {
+        seconds: '30',
+        gpus: '32',
+        kills: '50',
+        killEvery: '6',
+        killSeed: '3',
+        dilation: '1',
+        schedule: 'dataflow',
+        benchStore: 'folder',
+      },
+    },
+  ],
   ['models verify', { command: 'models verify', args: [], flags: {} }],
   [
     'models verify models/contract-test --threads 2 --json --config c.json',
