@@ -31,6 +31,8 @@ export interface Spread {
 export interface BenchResult {
   emulated: true;
   label: string;
+  /** The pack whose ONNX calls ran (the label names it too). */
+  pack: string;
   schedule: 'dataflow' | 'barrier';
   gpus: number;
   processes: number;
@@ -95,8 +97,10 @@ export interface BenchResult {
   cpu: { host: number; temporal: number; workers: number; cores: number };
 }
 
-export const EMULATION_LABEL =
-  'EMULATED accelerators (real ONNX calls of models/bench held to calibrated times)';
+/** What every bench output says about its accelerators, naming the pack whose ONNX calls ran. */
+export function emulationLabel(pack: string): string {
+  return `EMULATED accelerators (real ONNX calls of ${pack} held to calibrated times)`;
+}
 
 export function spread(xs: readonly number[]): Spread {
   return { count: xs.length, medianMs: round(quantile(xs, 0.5)), p95Ms: round(quantile(xs, 0.95)) };

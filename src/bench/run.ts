@@ -22,7 +22,7 @@ import type { BenchWorkerArgs } from './worker-process';
 import { historyFacts, quantile } from './histories';
 import type { SpeedTable } from './speed-table';
 import {
-  EMULATION_LABEL,
+  emulationLabel,
   hostWork,
   lowerBound,
   slotToStartMs,
@@ -247,7 +247,7 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
   const slotCounts = slotsPerProcess(opts.gpus, opts.processes);
   try {
     log(
-      `starting ${slotCounts.length + 2} worker processes (${EMULATION_LABEL}; slots ${slotCounts.join('+')})`,
+      `starting ${slotCounts.length + 2} worker processes (${emulationLabel(spec.pack)}; slots ${slotCounts.join('+')})`,
     );
     const starts: Array<Promise<void>> = [
       add('orchestration', { ...common, queues: ['orchestration'], concurrency: { orchestration: 100 } }),
@@ -367,7 +367,8 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
         const elapsed = makespanSeconds || 1;
         return {
           emulated: true,
-          label: EMULATION_LABEL,
+          label: emulationLabel(spec.pack),
+          pack: spec.pack,
           schedule: opts.schedule,
           gpus: opts.gpus,
           processes: slotCounts.length,

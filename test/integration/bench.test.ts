@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBench, type ChaosOptions } from '../../src/bench/run';
-import { EMULATION_LABEL, formatResult, type BenchResult } from '../../src/bench/report';
+import { emulationLabel, formatResult, type BenchResult } from '../../src/bench/report';
 import { defaultSpeedTable } from '../../src/bench/speed-table';
 import { compileJob } from '../../src/cli/edge';
 import type { DevServerAddresses } from '../../src/dev/server-types';
@@ -76,7 +76,8 @@ describe('vldm bench (emulated accelerators)', () => {
     three = await bench('g3', 3, 2, 'minio');
     for (const r of [one, three]) {
       expect(r.emulated).toBe(true);
-      expect(r.label).toBe(EMULATION_LABEL);
+      expect(r.label).toBe(emulationLabel(r.pack));
+      expect(r.pack).toMatch(/models\/bench$/);
       expect(r.frames.ffprobe).toBe(120);
       expect(r.frames.expected).toBe(120);
       expect(r.activities.failedAttempts).toBe(0);
