@@ -16,6 +16,7 @@ import {
 import type { SamplingRole } from '../models/contract';
 import { samplingFeeds, type SamplingInputs } from '../models/inputs';
 import type { SamplingCheckpoints } from './checkpoints';
+import { phase } from '../observability/host-phases';
 
 /** A model callable: named float32 inputs → output. (ModelSession.run fits.) */
 export interface Denoiser {
@@ -64,10 +65,12 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
     : [{ useContext: false, useLabels: false }];
   const B = rows.length;
   // Conditioning inputs do not change between steps: samplingFeeds builds them once.
-  const feeds = samplingFeeds(args.role, rows, shape, {
-    ...args.inputs,
-    ...(cond ? { conditioning: cond } : {}),
-  });
+  const feeds = phase('sampler', () =>
+    samplingFeeds(args.role, rows, shape, {
+      ...args.inputs,
+      ...(cond ? { conditioning: cond } : {}),
+    }),
+  );
 
   let x = args.initial;
   let x0 = x;
@@ -80,22 +83,16 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
   }
   for (let i = first; i < pairs.length; i++) {
     const { t, tPrev } = pairs[i];
-    const out = await model.run(feeds(x, t));
-    const guided = cond
-      ? combineGuidance(splitRows(out.data, B), rows, {
-          context: cond.contextGuidance,
-          labels: cond.labelGuidance,
-        })
-      : out.data;
-    const step = ddimStep({
-      schedule,
-      t,
-      tPrev,
-      x,
-      out: guided,
-      prediction,
-      eta,
-      ...(eta > 0 ? { noise: args.stepNoise(i + 1) } : {}),
+    const out = await model.run(phase('sampler', () => feeds(x, t)));
+    const noise = eta > 0 ? args.stepNoise(i + 1) : undefined;
+    const step = phase('sampler', () => {
+      const guided = cond
+        ? combineGuidance(splitRows(out.data, B), rows, {
+            context: cond.contextGuidance,
+            labels: cond.labelGuidance,
+          })
+        : out.data;
+      return ddimStep({ schedule, t, tPrev, x, out: guided, prediction, eta, ...(noise ? { noise } : {}) });
     });
     x = step.prev;
     x0 = step.x0;

@@ -24,6 +24,8 @@
  * the last float64 bit and that moves the float32 rounding (rare); the same Node version always agrees.
  */
 
+import { phase } from '../observability/host-phases';
+
 export interface NoiseKey {
   seed: number;
   stage: string;
@@ -326,9 +328,11 @@ function fillGaussian(s: Stream, start: number, count: number, out: Float32Array
 export function gaussian(key: NoiseKey, n: number): Float32Array {
   if (!Number.isSafeInteger(n) || n < 0)
     throw new RangeError(`gaussian n must be a non-negative integer, got ${n}`);
-  const out = new Float32Array(n);
-  fillGaussian(streamOf(key), 0, n, out, 0);
-  return out;
+  return phase('noise', () => {
+    const out = new Float32Array(n);
+    fillGaussian(streamOf(key), 0, n, out, 0);
+    return out;
+  });
 }
 
 /**
@@ -364,6 +368,12 @@ export function gaussianField(
   }
   if (total > Number.MAX_SAFE_INTEGER)
     throw new RangeError(`shape [${shape}] has too many elements for the counter`);
+  return phase('noise', () => fieldBox(key, shape, origin, size));
+}
+
+/** gaussianField's values, its arguments checked. */
+function fieldBox(key: FieldKey, shape: number[], origin: number[], size: number[]): Float32Array {
+  const nd = shape.length;
   const stream = fieldStreamOf(key);
   const n = size.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
