@@ -18,12 +18,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { asyncLocalStorage, Context, type Info } from '@temporalio/activity';
-import { noopMetricMeter, type Logger } from '@temporalio/common';
-import { createInterpolationActivities } from '../../activities/interpolate';
-import { createDecodeActivities } from '../../activities/decode';
-import { createUpscaleActivities } from '../../activities/upscale';
-import type { ActivityDeps } from '../../activities/deps';
+import { createActivities, inActivity, type ActivityDeps } from '../worker/in-process';
 import type { FrameSource, StageContext } from '../common/boundary';
 import { UserError } from '../common/errors';
 import { connectEventBus } from '../events';
@@ -70,45 +65,6 @@ export interface ProbeResult {
   cpuMedian: Record<Column, number>;
   /** Every run's host work, ms, in run order. */
   hostRuns: number[];
-}
-
-const quietLogger: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-
-/** Runs `fn` as an activity of `type` outside a worker: a real SDK Context in async-local storage. */
-function inActivity<T>(type: string, fn: () => Promise<T>): Promise<T> {
-  const now = Date.now();
-  const info: Info = {
-    taskToken: new Uint8Array(),
-    base64TaskToken: '',
-    activityId: 'host-probe',
-    activityType: type,
-    activityNamespace: 'default',
-    namespace: 'default',
-    attempt: 1,
-    isLocal: false,
-    workflowExecution: { workflowId: 'host-probe', runId: 'host-probe' },
-    workflowNamespace: 'default',
-    workflowType: 'segmentRenderWorkflow',
-    scheduledTimestampMs: now,
-    scheduleToCloseTimeoutMs: 600_000,
-    startToCloseTimeoutMs: 600_000,
-    currentAttemptScheduledTimestampMs: now,
-    heartbeatTimeoutMs: 60_000,
-    heartbeatDetails: undefined,
-    taskQueue: 'host-probe',
-    inWorkflow: true,
-  };
-  const ctx = new Context(
-    info,
-    new Promise<never>(() => {}),
-    new AbortController().signal,
-    () => {},
-    undefined,
-    quietLogger,
-    noopMetricMeter,
-    {},
-  );
-  return asyncLocalStorage.run(ctx, fn);
 }
 
 /** The store with its reads and writes marked as phases (the checksums inside mark themselves). */
@@ -213,15 +169,13 @@ export async function probeHostWork(opts: { runs: number; pack: string }): Promi
       })),
     );
 
-    const interpolation = createInterpolationActivities(deps);
-    const decode = createDecodeActivities(deps);
-    const upscale = createUpscaleActivities(deps);
+    const activities = createActivities(deps);
     const items: Record<Kind, { item: string; run: () => Promise<{ key: string }> }> = {
       interpolation: {
         item: `${segName(seg.index)} pass 1 window @${interpolationWindow.start}: [${4 * interpolationWindow.intervals + 1}, ${c}, ${h}, ${w}], ${pack.sampling.interpolation.steps} steps, ${interpolationSources.length} sources`,
         run: () =>
           inActivity('interpolate', () =>
-            interpolation.interpolate({
+            activities.interpolate({
               ...base,
               segment: seg.index,
               window: interpolationWindow,
@@ -233,14 +187,14 @@ export async function probeHostWork(opts: { runs: number; pack: string }): Promi
         item: `frames ${decodeWindow.own.start}–${decodeWindow.own.end - 1} (decoded ${decodeWindow.decoded.start}–${decodeWindow.decoded.end - 1}): [${decodeWindow.decoded.end - decodeWindow.decoded.start}, ${c}, ${h}, ${w}] → 3×${4 * h}×${4 * w}, ${decodeSources.length} sources`,
         run: () =>
           inActivity('decode', () =>
-            decode.decode({ ...base, segment: seg.index, window: decodeWindow, sources: decodeSources }),
+            activities.decode({ ...base, segment: seg.index, window: decodeWindow, sources: decodeSources }),
           ),
       },
       upscale: {
         item: `tile ${tile.index}: [${tile.t.end - tile.t.start}, 3, ${4 * (tile.y.end - tile.y.start)}, ${4 * (tile.x.end - tile.x.start)}], ${pack.sampling.upsampler.steps} steps, ${tileSources.length} sources`,
         run: () =>
           inActivity('upscale', () =>
-            upscale.upscale({ ...base, segment: seg.index, tile, sources: tileSources }),
+            activities.upscale({ ...base, segment: seg.index, tile, sources: tileSources }),
           ),
       },
     };
