@@ -63,6 +63,8 @@ export interface ProbeResult {
    * core on a loaded machine.
    */
   cpuMedian: Record<Column, number>;
+  /** sha256 of the output artifact (every run wrote the same bytes, checked): compare across code changes. */
+  outputSha256: string;
   /** Every run's host work, ms, in run order. */
   hostRuns: number[];
 }
@@ -202,6 +204,7 @@ export async function probeHostWork(opts: { runs: number; pack: string }): Promi
     const results: ProbeResult[] = [];
     for (const kind of KINDS) {
       const { item, run } = items[kind];
+      let sha: string | undefined;
       const samples: Array<{ wall: Record<Column, number>; cpu: Record<Column, number> }> = [];
       // Run 0 warms up (opens the ONNX session, JIT); it is not counted.
       for (let r = 0; r <= opts.runs; r++) {
@@ -217,6 +220,11 @@ export async function probeHostWork(opts: { runs: number; pack: string }): Promi
         }
         const wall = performance.now() - started;
         const cpu = cpuMs() - cpuStarted;
+        const info = await store.stat(out.key);
+        if (!info) throw new Error(`${kind} stored no output at ${out.key}`);
+        if (sha !== undefined && info.sha256 !== sha)
+          throw new Error(`${kind} wrote different bytes in run ${r} (${info.sha256}) than before (${sha})`);
+        sha = info.sha256;
         // Removed so that the next run computes it again instead of reusing it.
         await store.delete(out.key);
         for (const a of await store.list(checkpointPrefix(out.key))) await store.delete(a.key);
@@ -234,6 +242,7 @@ export async function probeHostWork(opts: { runs: number; pack: string }): Promi
         runs: opts.runs,
         median: medians('wall'),
         cpuMedian: medians('cpu'),
+        outputSha256: sha ?? '',
         hostRuns: samples.map((s) => s.wall.host),
       });
     }
@@ -264,7 +273,7 @@ export function formatProbe(results: ProbeResult[], load: { before: string; afte
     `before: ${load.before}`,
     ...table('wall time', 'median'),
     ...table('CPU time of the process (all threads)', 'cpuMedian'),
-    ...results.map((r) => `  ${r.kind}: ${r.item}`),
+    ...results.map((r) => `  ${r.kind}: ${r.item}; output sha256 ${r.outputSha256.slice(0, 16)}`),
     `after: ${load.after}`,
   ].join('\n');
 }

@@ -127,7 +127,28 @@ export function ddimStep(args: {
   const x0 = new Float32Array(n);
   const prev = new Float32Array(n);
   // Same formulas as predictX0Eps, kept in float64 until the final store so that η = 0 with the true
-  // ε/v reproduces x₀ to float32 rounding.
+  // ε/v reproduces x₀ to float32 rounding. The common cases (no clipping, no η noise) get loops of
+  // their own without per-element branches: the same expressions, so the same bytes (`+ 0` included:
+  // it turns −0 into +0 as the general loop's `+ (z ? … : 0)` does).
+  if (clipX0 === undefined && !z) {
+    if (isV) {
+      for (let i = 0; i < n; i++) {
+        const xi = x[i];
+        const oi = out[i];
+        const x0i = alpha * xi - sigma * oi;
+        x0[i] = x0i;
+        prev[i] = a * x0i + d * (alpha * oi + sigma * xi) + 0;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const oi = out[i];
+        const x0i = (x[i] - sigma * oi) / alpha;
+        x0[i] = x0i;
+        prev[i] = a * x0i + d * oi + 0;
+      }
+    }
+    return { prev, x0 };
+  }
   for (let i = 0; i < n; i++) {
     const xi = x[i];
     const oi = out[i];

@@ -67,6 +67,18 @@ export function pixel8Code(v: number): number {
   return q < 0 ? 0 : q > 255 ? 255 : q;
 }
 
+/**
+ * pixel8Code over a whole tensor into out[at …]: the same arithmetic inline, with the finiteness check
+ * only where the code falls outside [0, 255] (NaN and ±∞ always do), since this runs once per stored pixel.
+ */
+function quantisePixel8(values: Float32Array, out: Uint8Array, at: number): void {
+  const n = values.length;
+  for (let i = 0; i < n; i++) {
+    const q = Math.round((values[i] + 1) * PIXEL8_SCALE);
+    out[at + i] = q >= 0 && q <= 255 ? q : pixel8Code(values[i]);
+  }
+}
+
 /** What a value reads back as after a pixel8 round trip. */
 export function pixel8Value(v: number): number {
   return PIXEL8_VALUES[pixel8Code(v)];
@@ -95,7 +107,7 @@ export function encodeTensor(t: Tensor, opts: { dtype?: TensorDtype } = {}): Buf
   buf.writeUInt8(0, 7);
   t.shape.forEach((d, i) => buf.writeUInt32LE(d, TENSOR_HEADER_BYTES + 4 * i));
   if (code === DTYPE_PIXEL8) {
-    for (let i = 0; i < n; i++) buf[dataOffset + i] = pixel8Code(t.data[i]);
+    quantisePixel8(t.data, buf, dataOffset);
   } else if (LITTLE_ENDIAN_HOST) {
     buf.set(new Uint8Array(t.data.buffer, t.data.byteOffset, 4 * n), dataOffset);
   } else {
