@@ -92,6 +92,38 @@ describe('ddimStep', () => {
     expect(r.prev[0]).toBe(Math.fround(0.43789589405059814));
   });
 
+  it("without clipping or η noise, gives the general formula's float32 bytes (−0 becomes +0 in x_prev)", () => {
+    // ddimStep has branch-free loops for this case; the reference is the formula as the general loop has it.
+    const n = 1000;
+    const xs = gaussian(key, n);
+    const outs = gaussian({ ...key, step: 1 }, n);
+    xs[0] = -0;
+    outs[0] = -0;
+    for (const prediction of ['eps', 'v'] as const) {
+      for (const [t, tPrev] of [
+        [999, 500],
+        [500, -1],
+      ]) {
+        const r = ddimStep({ schedule: sched, t, tPrev, x: xs, out: outs, prediction, eta: 0 });
+        const { alpha, sigma } = alphaSigma(sched, t);
+        const a = Math.sqrt(tPrev < 0 ? 1 : sched.alphasCumprod[tPrev]);
+        const d = Math.sqrt(Math.max(0, 1 - (tPrev < 0 ? 1 : sched.alphasCumprod[tPrev])));
+        const x0 = new Float32Array(n);
+        const prev = new Float32Array(n);
+        for (let i = 0; i < n; i++) {
+          const x0i =
+            prediction === 'v' ? alpha * xs[i] - sigma * outs[i] : (xs[i] - sigma * outs[i]) / alpha;
+          const epsi = prediction === 'v' ? alpha * outs[i] + sigma * xs[i] : outs[i];
+          x0[i] = x0i;
+          prev[i] = a * x0i + d * epsi + 0;
+        }
+        expect(Buffer.from(r.x0.buffer).equals(Buffer.from(x0.buffer))).toBe(true);
+        expect(Buffer.from(r.prev.buffer).equals(Buffer.from(prev.buffer))).toBe(true);
+        expect(Object.is(r.prev[0], 0)).toBe(true);
+      }
+    }
+  });
+
   it('one v step matches the hand-computed formula', () => {
     const r = ddimStep({ schedule: sched, t: 500, tPrev: 450, x, out, prediction: 'v', eta: 0 });
     expect(r.x0[0]).toBe(Math.fround(0.7531825304031372));
