@@ -7,7 +7,7 @@
 import {
   combineGuidance,
   ddimPairs,
-  ddimStep,
+  ddimPrev,
   guidanceRows,
   splitRows,
   type NoiseSchedule,
@@ -73,7 +73,6 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
   );
 
   let x = args.initial;
-  let x0 = x;
   const pairs = ddimPairs(schedule.spec.trainSteps, steps);
   let first = 0;
   const resumed = await args.checkpoints?.resume(shape);
@@ -85,20 +84,18 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
     const { t, tPrev } = pairs[i];
     const out = await model.run(phase('sampler', () => feeds(x, t)));
     const noise = eta > 0 ? args.stepNoise(i + 1) : undefined;
-    const step = phase('sampler', () => {
+    x = phase('sampler', () => {
       const guided = cond
         ? combineGuidance(splitRows(out.data, B), rows, {
             context: cond.contextGuidance,
             labels: cond.labelGuidance,
           })
         : out.data;
-      return ddimStep({ schedule, t, tPrev, x, out: guided, prediction, eta, ...(noise ? { noise } : {}) });
+      return ddimPrev({ schedule, t, tPrev, x, out: guided, prediction, eta, ...(noise ? { noise } : {}) });
     });
-    x = step.prev;
-    x0 = step.x0;
     await args.checkpoints?.afterStep(i + 1, pairs.length, x, shape, args.stopping?.() ?? false);
     args.onStep?.(i + 1, pairs.length);
   }
   // The last pair ends at tPrev = −1 (clean), where x_prev = x̂₀.
-  return pairs.length ? x : x0;
+  return x;
 }
