@@ -81,9 +81,9 @@ export function createUpscaleActivities(deps: ActivityDeps) {
             inputs: { noiseLevel: gamma, lowres: { shape: [Tt, 3, th, tw], data: lowres } },
             slot: 'sample',
           });
-          phase('sampler', () => {
-            for (let i = 0; i < x0.length; i++) x0[i] = x0[i] < -1 ? -1 : x0[i] > 1 ? 1 : x0[i];
-          });
+          // x̂₀ is clipped to [-1, 1] by storing it as pixel8 (PIXEL_ARTIFACT_DTYPE): codes clamp to 0…255,
+          // exactly the codes of the clipped values, so no pass of its own clips it first (a float32
+          // pixel store would need that pass back).
           return encodePixels({ shape: hiSize, data: x0 });
         },
       });

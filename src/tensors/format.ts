@@ -69,14 +69,14 @@ export function pixel8Code(v: number): number {
 
 /**
  * pixel8Code over a whole tensor into out[at …]: the same arithmetic inline, since this runs once per
- * stored pixel. Codes outside [0, 255] are clamped as pixel8Code clamps them (NaN lands there too);
- * only if there were any is the tensor checked for non-finite values, which pixel8Code refuses.
+ * stored pixel. Codes outside [0, 255] are clamped as pixel8Code clamps them; a non-finite code (from a
+ * non-finite value: finite float32s stay finite here) is refused as pixel8Code refuses it.
  */
 function quantisePixel8(values: Float32Array, out: Uint8Array, at: number): void {
   const n = values.length;
   // A local: CommonJS output reads an exported const as a property of `exports` on every use.
   const scale = PIXEL8_SCALE;
-  let clamped = false;
+  let finite = true;
   for (let i = 0; i < n; i++) {
     // floor(x + 0.5) is Math.round(x) for every x this can be ((v + 1)·127.5 of a float32 v; checked
     // over all 2^32 bit patterns), and branch-free: Math.round's tie correction is a branch that
@@ -84,11 +84,11 @@ function quantisePixel8(values: Float32Array, out: Uint8Array, at: number): void
     const q = Math.floor((values[i] + 1) * scale + 0.5);
     if (q >= 0 && q <= 255) out[at + i] = q;
     else {
-      clamped = true;
       out[at + i] = q < 0 ? 0 : 255;
+      if (!Number.isFinite(q)) finite = false;
     }
   }
-  if (clamped) for (let i = 0; i < n; i++) pixel8Code(values[i]);
+  if (!finite) values.forEach((v) => pixel8Code(v)); // throws at the first non-finite value
 }
 
 /** What a value reads back as after a pixel8 round trip. */

@@ -179,7 +179,7 @@ describe('pixel8 (format version 2)', () => {
   it('stores every value as pixel8Code does, in range, out of range and on the halves', () => {
     // The encoder quantises inline (src/tensors/format.ts quantisePixel8); pixel8Code is the definition.
     const g = gaussian({ seed: 5, stage: 'pixel8-test', segment: 0, window: 0, tile: 0, step: 0 }, 4096);
-    const values = Float32Array.from(g, (v) => 0.7 * v);
+    const values = Float32Array.from(g, (v) => 0.7 * v); // about 15% outside [-1, 1]
     for (let q = 0; q < 256; q++) values[q] = Math.fround((q + 0.5) / 127.5 - 1); // x.5 ties
     values[256] = -0;
     values[257] = 1.5;
@@ -189,6 +189,9 @@ describe('pixel8 (format version 2)', () => {
     // As bytes: pixel8Code gives −0 for values just below −1, which a byte stores as 0.
     expect(codes).toEqual(Array.from(Uint8Array.from(values, pixel8Code)));
     expect(codes.slice(256, 259)).toEqual([128, 255, 0]);
+    // So storing clips to [-1, 1] (the upscale stage relies on it instead of a clipping pass).
+    const clipped = Uint8Array.from(values, (v) => pixel8Code(Math.max(-1, Math.min(1, v))));
+    expect(codes).toEqual(Array.from(clipped));
   });
 
   it('rounds as Math.round does for float32 values (one in 4096 bit patterns, all finite ones when checked)', () => {
