@@ -18,7 +18,10 @@ import { samplingFeeds, type SamplingInputs } from '../models/inputs';
 import type { SamplingCheckpoints } from './checkpoints';
 import { phase } from '../observability/host-phases';
 
-/** A model callable: named float32 inputs → output. (ModelSession.run fits.) */
+/**
+ * A model callable: named float32 inputs → output. (ModelSession.run fits.) The output is the caller's:
+ * the loop overwrites it with the step's x_prev, so a denoiser must not hand out an array it keeps.
+ */
 export interface Denoiser {
   run(
     inputs: Record<string, { shape: number[]; data: Float32Array }>,
@@ -91,7 +94,12 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
             labels: cond.labelGuidance,
           })
         : out.data;
-      return ddimPrev({ schedule, t, tPrev, x, out: guided, prediction, eta, ...(noise ? { noise } : {}) });
+      // x_prev goes into the model's output (or the guided combination), which nothing else holds: one
+      // sample-sized array less per step, and less for the garbage collector.
+      return ddimPrev(
+        { schedule, t, tPrev, x, out: guided, prediction, eta, ...(noise ? { noise } : {}) },
+        guided,
+      );
     });
     await args.checkpoints?.afterStep(i + 1, pairs.length, x, shape, args.stopping?.() ?? false);
     args.onStep?.(i + 1, pairs.length);

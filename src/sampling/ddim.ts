@@ -95,10 +95,13 @@ export function ddimStep(args: DdimStepArgs): { prev: Float32Array; x0: Float32A
 
 /**
  * ddimStep's x_prev alone: the sampling loop needs x̂₀ of no step but the last, where x_prev = x̂₀, so it
- * skips an array of the sample's size per step. The same bytes as ddimStep's `prev`.
+ * skips an array of the sample's size per step. The same bytes as ddimStep's `prev`. `into` receives
+ * x_prev instead of a new array; it may be `x` or `out` (each element is read before it is written).
  */
-export function ddimPrev(args: DdimStepArgs): Float32Array {
-  return step(args, false).prev;
+export function ddimPrev(args: DdimStepArgs, into?: Float32Array): Float32Array {
+  if (into && into.length !== args.x.length)
+    throw new RangeError(`ddimPrev into has ${into.length} values but the sample has ${args.x.length}`);
+  return step(args, false, into).prev;
 }
 
 export interface DdimStepArgs {
@@ -113,7 +116,11 @@ export interface DdimStepArgs {
   clipX0?: number;
 }
 
-function step(args: DdimStepArgs, keepX0: boolean): { prev: Float32Array; x0?: Float32Array } {
+function step(
+  args: DdimStepArgs,
+  keepX0: boolean,
+  into?: Float32Array,
+): { prev: Float32Array; x0?: Float32Array } {
   const { schedule, t, tPrev, x, out, prediction, eta, noise, clipX0 } = args;
   if (!(tPrev < t)) throw new RangeError(`DDIM steps go down in time: tPrev (${tPrev}) must be < t (${t})`);
   if (!Number.isFinite(eta) || eta < 0 || eta > 1) {
@@ -140,7 +147,7 @@ function step(args: DdimStepArgs, keepX0: boolean): { prev: Float32Array; x0?: F
   const isV = prediction === 'v';
   const z = sigmaEta > 0 ? noise : undefined;
   const x0 = keepX0 ? new Float32Array(n) : undefined;
-  const prev = new Float32Array(n);
+  const prev = into ?? new Float32Array(n);
   // Same formulas as predictX0Eps, kept in float64 until the final store so that η = 0 with the true
   // ε/v reproduces x₀ to float32 rounding. The common cases (no clipping, no η noise) get loops of
   // their own without per-element branches: the same expressions, so the same bytes (`+ 0` included:
