@@ -3,6 +3,7 @@ import { UserError } from '../../src/common/errors';
 import {
   addNoise,
   ddimPairs,
+  ddimPrev,
   ddimSigma,
   ddimStep,
   ddimTimesteps,
@@ -122,6 +123,31 @@ describe('ddimStep', () => {
         expect(Object.is(r.prev[0], 0)).toBe(true);
       }
     }
+  });
+
+  it("ddimPrev gives ddimStep's x_prev bit for bit, also written over the model output or the sample", () => {
+    const n = 512;
+    const xs = gaussian(key, n);
+    const outs = gaussian({ ...key, step: 2 }, n);
+    const z = gaussian({ ...key, step: 3 }, n);
+    for (const prediction of ['eps', 'v'] as const)
+      for (const extra of [{}, { eta: 0.5, noise: z }, { clipX0: 1 }]) {
+        const args = { schedule: sched, t: 700, tPrev: 300, x: xs, out: outs, prediction, eta: 0, ...extra };
+        const want = Buffer.from(ddimStep(args).prev.buffer);
+        expect(Buffer.from(ddimPrev(args).buffer).equals(want)).toBe(true);
+        const out = outs.slice();
+        expect(ddimPrev({ ...args, out }, out)).toBe(out);
+        expect(Buffer.from(out.buffer).equals(want)).toBe(true);
+        const x = xs.slice();
+        ddimPrev({ ...args, x }, x);
+        expect(Buffer.from(x.buffer).equals(want)).toBe(true);
+      }
+    expect(() =>
+      ddimPrev(
+        { schedule: sched, t: 700, tPrev: 300, x: xs, out: outs, prediction: 'v', eta: 0 },
+        new Float32Array(3),
+      ),
+    ).toThrow(/into has 3 values but the sample has 512/);
   });
 
   it('one v step matches the hand-computed formula', () => {
