@@ -5,12 +5,14 @@
  *
  * Runs the real activity code of one interpolation window, one decode window and one upscale tile of a
  * 10 s job at the pack's shapes (the bench pack: the contract models exported at the reference pack's
- * shapes), in this one process against a folder store in a temp dir, `--runs` times each after a warm-up,
- * and prints each phase's median in milliseconds (src/observability/host-phases.ts): model calls apart,
- * then noise, store reads, tensor decoding, checksums, sampler math, blending, tensor encoding, store
- * writes and the rest ("other": wall − every phase). Host work = wall − model calls: what issue 10 wants
- * at ≤ 100 ms per window or tile so that a GPU is not kept waiting. The load average is printed beside
- * every result, since this machine is shared.
+ * shapes), and the encode stage of one segment's clip (its tiles blended and piped through ffmpeg), in
+ * this one process against a folder store in a temp dir, `--runs` times each after a warm-up, and
+ * prints each phase's median in milliseconds (src/observability/host-phases.ts): model calls apart,
+ * then noise, store reads, tensor decoding, checksums, sampler math, blending, tensor encoding (pixel8,
+ * or RGB24 frames for ffmpeg), store writes and the rest ("other": wall − every phase; in the encode
+ * stage mostly waiting for ffmpeg). Host work = wall − model calls: what issue 10 wants at ≤ 100 ms per
+ * window or tile so that a GPU is not kept waiting. The load average is printed beside every result,
+ * since this machine is shared. Input artifacts hold seeded stand-in values of their real shapes.
  *
  * Checkpoints are off (VLDM_CHECKPOINT_EVERY is set past the steps): on a GPU these activities take far
  * less than the second the "auto" rule waits for before its first save, so a GPU pod never writes one.
@@ -30,6 +32,7 @@ import { checkpointPrefix } from '../activity-runtime/stage-runner';
 import { segName, stageKey } from '../activity-runtime/keys';
 import { interpolationOutput, coveringSpans } from '../planning/render-plan';
 import { gaussian } from '../sampling';
+import { seededRandom } from '../common/random';
 import { compileJob } from '../cli/edge';
 import { parseInteger } from '../config/values';
 import {
@@ -46,10 +49,10 @@ import { BENCH_PACK } from '../cli/commands/bench';
 const PROBE_JOB = { seconds: '10', seed: '7', scene: 'day', traffic: 'clear', name: 'host-probe' };
 const DEFAULT_RUNS = 7;
 
-type Kind = 'interpolation' | 'decode' | 'upscale';
+type Kind = 'interpolation' | 'decode' | 'upscale' | 'encode';
 type Column = HostPhase | 'other' | 'wall' | 'host';
 const COLUMNS: readonly Column[] = [...HOST_PHASES, 'other', 'host', 'wall'];
-const KINDS: readonly Kind[] = ['interpolation', 'decode', 'upscale'];
+const KINDS: readonly Kind[] = ['interpolation', 'decode', 'upscale', 'encode'];
 
 export interface ProbeResult {
   kind: Kind;
@@ -171,6 +174,23 @@ export async function probeHostWork(opts: { runs: number; pack: string }): Promi
       })),
     );
 
+    // The encode stage: the middle segment's clip, blended from every tile covering it, into ffmpeg.
+    const clip = seg.render?.clip ?? seg.frames;
+    const allTiles = plan.segments.flatMap((s) => s.upscale);
+    const clipTiles = await Promise.all(
+      coveringSpans(
+        allTiles.map((t) => ({ start: t.t.start, end: t.t.end, t })),
+        clip.start,
+        clip.end - 1,
+      ).map(async ({ t }) => {
+        const shape = [t.t.end - t.t.start, 3, 4 * (t.y.end - t.y.start), 4 * (t.x.end - t.x.start)];
+        const random = seededRandom(t.index);
+        const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 2 * random() - 1);
+        const key = stageKey(spec.jobId, 'probe-tiles', `t${t.index}`, { index: t.index });
+        await store.put(key, encodePixels({ shape, data }));
+        return { tile: t, key };
+      }),
+    );
     const activities = createActivities(deps);
     const items: Record<Kind, { item: string; run: () => Promise<{ key: string }> }> = {
       interpolation: {
@@ -197,6 +217,13 @@ export async function probeHostWork(opts: { runs: number; pack: string }): Promi
         run: () =>
           inActivity('upscale', () =>
             activities.upscale({ ...base, segment: seg.index, tile, sources: tileSources }),
+          ),
+      },
+      encode: {
+        item: `${segName(seg.index)} clip frames ${clip.start}–${clip.end - 1} (${clip.end - clip.start} frames of 3×${pack.video.height}×${pack.video.width}) from ${clipTiles.length} tiles, through ffmpeg`,
+        run: () =>
+          inActivity('encodeSegment', () =>
+            activities.encodeSegment({ ...base, segment: { ...seg, frames: clip }, tiles: clipTiles }),
           ),
       },
     };
