@@ -12,6 +12,7 @@ import { soleFeed } from '../src/models/inputs';
 import { packFor, type ActivityDeps } from './deps';
 import type { DecodeInput, StageOutput } from '../src/common/boundary';
 import { Context } from '@temporalio/activity';
+import { phase } from '../src/observability/host-phases';
 
 export function createDecodeActivities(deps: ActivityDeps) {
   return {
@@ -31,11 +32,13 @@ export function createDecodeActivities(deps: ActivityDeps) {
         const latents = await gatherFrames(deps.store, sources, w.decoded.start, w.decoded.end);
         // Denoisers work on scaled latents z = s·E(x); the decoder takes E(x) = z / s.
         const inv = 1 / pack.latent.scale;
-        const unscaled = latents.data.map((v) => v * inv);
+        const unscaled = phase('decode', () => latents.data.map((v) => v * inv));
         Context.current().heartbeat({ decoding: w.own });
         const out = await model.run(soleFeed('decoder', { shape: [1, ...latents.shape], data: unscaled }));
         const pixels = { shape: out.shape.slice(1), data: out.data };
-        const own = sliceFrames(pixels, 0, w.own.start - w.decoded.start, w.own.end - w.decoded.start);
+        const own = phase('decode', () =>
+          sliceFrames(pixels, 0, w.own.start - w.decoded.start, w.own.end - w.decoded.start),
+        );
         return encodePixels(own);
       });
     },

@@ -14,6 +14,7 @@ import { alreadyDone, emit, throwIfCancelled, type StageEvent } from '../src/act
 import { segName, stageKey } from '../src/activity-runtime/keys';
 import type { ActivityDeps } from './deps';
 import type { EncodeInput, StageOutput } from '../src/common/boundary';
+import { phase } from '../src/observability/host-phases';
 
 export function createEncodeActivities(deps: ActivityDeps) {
   return {
@@ -34,7 +35,10 @@ export function createEncodeActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const blended = blendTiles(
         tiles.map((t) => t.tile),
-        async (tile) => decodeTensor(await deps.store.get(keys.get(tile.index) as string)),
+        async (tile) => {
+          const bytes = await deps.store.get(keys.get(tile.index) as string);
+          return phase('decode', () => decodeTensor(bytes));
+        },
         seg.frames,
         { height: H, width: W, factor: UPSCALE_FACTOR },
       );
@@ -45,7 +49,7 @@ export function createEncodeActivities(deps: ActivityDeps) {
           // kills ffmpeg and nothing is stored, so the retry elsewhere encodes the clip afresh.
           throwIfCancelled(ctx);
           ctx.heartbeat({ frame: f++ });
-          yield toRgb24(px, H, W);
+          yield phase('encode', () => toRgb24(px, H, W));
         }
       }
       const dir = await mkdtemp(path.join(deps.scratchDir, `encode-${segName(seg.index)}-`));

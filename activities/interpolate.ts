@@ -12,6 +12,7 @@ import { gatherFrames } from '../src/activity-runtime/frames';
 import { runSamplingActivity } from '../src/activity-runtime/sampling-activity';
 import type { StageEvent } from '../src/activity-runtime/stage-runner';
 import { segName, stageKey } from '../src/activity-runtime/keys';
+import { phase } from '../src/observability/host-phases';
 import { packFor, type ActivityDeps } from './deps';
 import type { InterpolationInput, StageOutput } from '../src/common/boundary';
 
@@ -72,7 +73,8 @@ export function createInterpolationActivities(deps: ActivityDeps) {
             inputs: { rate: w.pass },
             slot: 'sample',
           });
-          return encodeLatents({ shape: [T, c, h, wd], data: mergeKnown(x0, context, frameMask, frame) });
+          const merged = phase('sampler', () => mergeKnown(x0, context, frameMask, frame));
+          return encodeLatents({ shape: [T, c, h, wd], data: merged });
         },
       });
     },

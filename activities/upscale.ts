@@ -14,6 +14,7 @@ import { gatherFrames } from '../src/activity-runtime/frames';
 import { runSamplingActivity } from '../src/activity-runtime/sampling-activity';
 import type { StageEvent } from '../src/activity-runtime/stage-runner';
 import { segName, stageKey } from '../src/activity-runtime/keys';
+import { phase } from '../src/observability/host-phases';
 import { packFor, type ActivityDeps } from './deps';
 import type { StageOutput, UpscaleInput } from '../src/common/boundary';
 
@@ -46,21 +47,25 @@ export function createUpscaleActivities(deps: ActivityDeps) {
           const th = tile.y.end - tile.y.start;
           const tw = tile.x.end - tile.x.start;
           const low = await gatherFrames(deps.store, sources, tile.t.start, tile.t.end);
-          const lowTile = sliceBox(low, [0, 0, tile.y.start, tile.x.start], [Tt, 3, th, tw]);
+          const lowTile = phase('decode', () =>
+            sliceBox(low, [0, 0, tile.y.start, tile.x.start], [Tt, 3, th, tw]),
+          );
           const gamma = settings.noiseAugmentation;
           // γ = 0 means no augmentation: the clean low-res frames condition the model.
           const lowres =
             gamma > 0
-              ? addNoise(
-                  schedule,
-                  lowTile.data,
-                  gaussianField(
-                    { seed: spec.seed, stage: 'upscale-augment', segment: 0, step: 0 },
-                    [frames, 3, Hb, Wb],
-                    [tile.t.start, 0, tile.y.start, tile.x.start],
-                    [Tt, 3, th, tw],
+              ? phase('sampler', () =>
+                  addNoise(
+                    schedule,
+                    lowTile.data,
+                    gaussianField(
+                      { seed: spec.seed, stage: 'upscale-augment', segment: 0, step: 0 },
+                      [frames, 3, Hb, Wb],
+                      [tile.t.start, 0, tile.y.start, tile.x.start],
+                      [Tt, 3, th, tw],
+                    ),
+                    gamma,
                   ),
-                  gamma,
                 )
               : lowTile.data;
           const F = UPSCALE_FACTOR;
@@ -76,7 +81,9 @@ export function createUpscaleActivities(deps: ActivityDeps) {
             inputs: { noiseLevel: gamma, lowres: { shape: [Tt, 3, th, tw], data: lowres } },
             slot: 'sample',
           });
-          for (let i = 0; i < x0.length; i++) x0[i] = x0[i] < -1 ? -1 : x0[i] > 1 ? 1 : x0[i];
+          // x̂₀ is clipped to [-1, 1] by storing it as pixel8 (PIXEL_ARTIFACT_DTYPE): codes clamp to 0…255,
+          // exactly the codes of the clipped values, so no pass of its own clips it first (a float32
+          // pixel store would need that pass back).
           return encodePixels({ shape: hiSize, data: x0 });
         },
       });

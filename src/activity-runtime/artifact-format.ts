@@ -5,18 +5,19 @@
  * bytes, and a resumed activity must continue from exactly the sample it saved).
  */
 import { encodeTensor, type Tensor, type TensorDtype } from '../tensors';
+import { phase } from '../observability/host-phases';
 
 /** The stored dtype of pixel artifacts. It is part of their keys (see pixelKeyInputs). */
 export const PIXEL_ARTIFACT_DTYPE: TensorDtype = 'pixel8';
 
 /** A pixel-space tensor (values in [-1, 1]) as an artifact. */
 export function encodePixels(t: Tensor): Buffer {
-  return encodeTensor(t, { dtype: PIXEL_ARTIFACT_DTYPE });
+  return phase('encode', () => encodeTensor(t, { dtype: PIXEL_ARTIFACT_DTYPE }));
 }
 
 /** A latent tensor or a sampling checkpoint as an artifact: float32, exact. */
 export function encodeLatents(t: Tensor): Buffer {
-  return encodeTensor(t, { dtype: 'float32' });
+  return phase('encode', () => encodeTensor(t, { dtype: 'float32' }));
 }
 
 /**

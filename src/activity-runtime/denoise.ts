@@ -7,7 +7,7 @@
 import {
   combineGuidance,
   ddimPairs,
-  ddimStep,
+  ddimPrev,
   guidanceRows,
   splitRows,
   type NoiseSchedule,
@@ -16,8 +16,12 @@ import {
 import type { SamplingRole } from '../models/contract';
 import { samplingFeeds, type SamplingInputs } from '../models/inputs';
 import type { SamplingCheckpoints } from './checkpoints';
+import { phase } from '../observability/host-phases';
 
-/** A model callable: named float32 inputs → output. (ModelSession.run fits.) */
+/**
+ * A model callable: named float32 inputs → output. (ModelSession.run fits.) The output is the caller's:
+ * the loop overwrites it with the step's x_prev, so a denoiser must not hand out an array it keeps.
+ */
 export interface Denoiser {
   run(
     inputs: Record<string, { shape: number[]; data: Float32Array }>,
@@ -64,13 +68,14 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
     : [{ useContext: false, useLabels: false }];
   const B = rows.length;
   // Conditioning inputs do not change between steps: samplingFeeds builds them once.
-  const feeds = samplingFeeds(args.role, rows, shape, {
-    ...args.inputs,
-    ...(cond ? { conditioning: cond } : {}),
-  });
+  const feeds = phase('sampler', () =>
+    samplingFeeds(args.role, rows, shape, {
+      ...args.inputs,
+      ...(cond ? { conditioning: cond } : {}),
+    }),
+  );
 
   let x = args.initial;
-  let x0 = x;
   const pairs = ddimPairs(schedule.spec.trainSteps, steps);
   let first = 0;
   const resumed = await args.checkpoints?.resume(shape);
@@ -80,28 +85,25 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
   }
   for (let i = first; i < pairs.length; i++) {
     const { t, tPrev } = pairs[i];
-    const out = await model.run(feeds(x, t));
-    const guided = cond
-      ? combineGuidance(splitRows(out.data, B), rows, {
-          context: cond.contextGuidance,
-          labels: cond.labelGuidance,
-        })
-      : out.data;
-    const step = ddimStep({
-      schedule,
-      t,
-      tPrev,
-      x,
-      out: guided,
-      prediction,
-      eta,
-      ...(eta > 0 ? { noise: args.stepNoise(i + 1) } : {}),
+    const out = await model.run(phase('sampler', () => feeds(x, t)));
+    const noise = eta > 0 ? args.stepNoise(i + 1) : undefined;
+    x = phase('sampler', () => {
+      const guided = cond
+        ? combineGuidance(splitRows(out.data, B), rows, {
+            context: cond.contextGuidance,
+            labels: cond.labelGuidance,
+          })
+        : out.data;
+      // x_prev goes into the model's output (or the guided combination), which nothing else holds: one
+      // sample-sized array less per step, and less for the garbage collector.
+      return ddimPrev(
+        { schedule, t, tPrev, x, out: guided, prediction, eta, ...(noise ? { noise } : {}) },
+        guided,
+      );
     });
-    x = step.prev;
-    x0 = step.x0;
     await args.checkpoints?.afterStep(i + 1, pairs.length, x, shape, args.stopping?.() ?? false);
     args.onStep?.(i + 1, pairs.length);
   }
   // The last pair ends at tPrev = −1 (clean), where x_prev = x̂₀.
-  return pairs.length ? x : x0;
+  return x;
 }

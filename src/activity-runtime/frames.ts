@@ -6,6 +6,7 @@
 import type { ArtifactStore } from '../storage';
 import { decodeTensor, tensor, type Tensor } from '../tensors';
 import type { FrameSource } from '../common/boundary';
+import { phase } from '../observability/host-phases';
 
 export async function gatherFrames(
   store: ArtifactStore,
@@ -17,13 +18,24 @@ export async function gatherFrames(
   const loaded: Array<{ src: FrameSource; t: Tensor }> = [];
   for (const src of sources) {
     if (src.end <= start || src.start >= end) continue;
-    const t = decodeTensor(await store.get(src.key));
+    const bytes = await store.get(src.key);
+    const t = phase('decode', () => decodeTensor(bytes));
     if (t.shape[0] !== src.end - src.start) {
       throw new Error(`artifact ${src.key} holds ${t.shape[0]} frames, expected ${src.end - src.start}`);
     }
     loaded.push({ src, t });
   }
   if (loaded.length === 0) throw new Error(`no source holds frames [${start}, ${end})`);
+  return phase('decode', () => assemble(loaded, sources, start, end));
+}
+
+/** Frames [start, end) copied out of the loaded sources. */
+function assemble(
+  loaded: Array<{ src: FrameSource; t: Tensor }>,
+  sources: FrameSource[],
+  start: number,
+  end: number,
+): Tensor {
   const frameShape = loaded[0].t.shape.slice(1);
   const frameSize = frameShape.reduce((a, b) => a * b, 1);
   const out = tensor([end - start, ...frameShape]);

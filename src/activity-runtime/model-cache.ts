@@ -6,6 +6,7 @@ import { loadPack, type ModelPack } from '../models/pack';
 import { ModelRuntime, type ModelSession, type RuntimeOptions } from '../models/runtime';
 import { modelCallSeconds } from '../observability/metrics';
 import { inSpan } from '../observability/tracing';
+import { phaseAsync } from '../observability/host-phases';
 import type { Role } from '../models/contract';
 import type { PackSummary } from '../planning/pack-summary';
 import type { EmulatedAccelerators } from '../bench/accelerator';
@@ -56,7 +57,9 @@ function timedRuntime(runtime: ModelRuntime, accelerators?: EmulatedAccelerators
         inSpan('model.run', { 'vldm.model.role': role }, async () => {
           const end = histogram.startTimer();
           try {
-            return await (accelerators ? accelerators.call(role, () => run(inputs)) : run(inputs));
+            return await phaseAsync('model', () =>
+              accelerators ? accelerators.call(role, () => run(inputs)) : run(inputs),
+            );
           } finally {
             end();
           }

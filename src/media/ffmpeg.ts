@@ -254,7 +254,8 @@ export function toRgb24(chw: Float32Array, height: number, width: number): Uint8
   const out = new Uint8Array(plane * 3);
   for (let i = 0; i < plane; i++) {
     for (let c = 0; c < 3; c++) {
-      const v = Math.round((chw[c * plane + i] + 1) * 127.5);
+      // Math.round, branch-free: equal for every float32 input (see quantisePixel8 in src/tensors/format.ts).
+      const v = Math.floor((chw[c * plane + i] + 1) * 127.5 + 0.5);
       out[i * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
   }

@@ -88,7 +88,23 @@ export function ddimSigma(schedule: NoiseSchedule, t: number, tPrev: number, eta
  * With `clipX0 = c`, x̂₀ is clamped to [−c, c] and ε̂ recomputed from the clamped x̂₀ so that the step stays
  * consistent with x_t = α_t·x̂₀ + σ_t·ε̂ (diffusers' `use_clipped_model_output`).
  */
-export function ddimStep(args: {
+export function ddimStep(args: DdimStepArgs): { prev: Float32Array; x0: Float32Array } {
+  const { prev, x0 } = step(args, true);
+  return { prev, x0: x0 as Float32Array };
+}
+
+/**
+ * ddimStep's x_prev alone: the sampling loop needs x̂₀ of no step but the last, where x_prev = x̂₀, so it
+ * skips an array of the sample's size per step. The same bytes as ddimStep's `prev`. `into` receives
+ * x_prev instead of a new array; it may be `x` or `out` (each element is read before it is written).
+ */
+export function ddimPrev(args: DdimStepArgs, into?: Float32Array): Float32Array {
+  if (into && into.length !== args.x.length)
+    throw new RangeError(`ddimPrev into has ${into.length} values but the sample has ${args.x.length}`);
+  return step(args, false, into).prev;
+}
+
+export interface DdimStepArgs {
   schedule: NoiseSchedule;
   t: number;
   tPrev: number;
@@ -98,7 +114,13 @@ export function ddimStep(args: {
   eta: number;
   noise?: Float32Array;
   clipX0?: number;
-}): { prev: Float32Array; x0: Float32Array } {
+}
+
+function step(
+  args: DdimStepArgs,
+  keepX0: boolean,
+  into?: Float32Array,
+): { prev: Float32Array; x0?: Float32Array } {
   const { schedule, t, tPrev, x, out, prediction, eta, noise, clipX0 } = args;
   if (!(tPrev < t)) throw new RangeError(`DDIM steps go down in time: tPrev (${tPrev}) must be < t (${t})`);
   if (!Number.isFinite(eta) || eta < 0 || eta > 1) {
@@ -124,10 +146,31 @@ export function ddimStep(args: {
   const d = Math.sqrt(Math.max(0, 1 - abPrev - sigmaEta * sigmaEta));
   const isV = prediction === 'v';
   const z = sigmaEta > 0 ? noise : undefined;
-  const x0 = new Float32Array(n);
-  const prev = new Float32Array(n);
+  const x0 = keepX0 ? new Float32Array(n) : undefined;
+  const prev = into ?? new Float32Array(n);
   // Same formulas as predictX0Eps, kept in float64 until the final store so that η = 0 with the true
-  // ε/v reproduces x₀ to float32 rounding.
+  // ε/v reproduces x₀ to float32 rounding. The common cases (no clipping, no η noise) get loops of
+  // their own without per-element branches: the same expressions, so the same bytes (`+ 0` included:
+  // it turns −0 into +0 as the general loop's `+ (z ? … : 0)` does).
+  if (clipX0 === undefined && !z) {
+    if (isV) {
+      for (let i = 0; i < n; i++) {
+        const xi = x[i];
+        const oi = out[i];
+        const x0i = alpha * xi - sigma * oi;
+        if (x0) x0[i] = x0i;
+        prev[i] = a * x0i + d * (alpha * oi + sigma * xi) + 0;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const oi = out[i];
+        const x0i = (x[i] - sigma * oi) / alpha;
+        if (x0) x0[i] = x0i;
+        prev[i] = a * x0i + d * oi + 0;
+      }
+    }
+    return { prev, x0 };
+  }
   for (let i = 0; i < n; i++) {
     const xi = x[i];
     const oi = out[i];
@@ -137,7 +180,7 @@ export function ddimStep(args: {
       x0i = x0i > clipX0 ? clipX0 : -clipX0;
       epsi = (xi - alpha * x0i) / sigma;
     }
-    x0[i] = x0i;
+    if (x0) x0[i] = x0i;
     prev[i] = a * x0i + d * epsi + (z ? sigmaEta * z[i] : 0);
   }
   return { prev, x0 };

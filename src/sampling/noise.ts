@@ -24,6 +24,8 @@
  * the last float64 bit and that moves the float32 rounding (rare); the same Node version always agrees.
  */
 
+import { phase } from '../observability/host-phases';
+
 export interface NoiseKey {
   seed: number;
   stage: string;
@@ -122,14 +124,22 @@ const PHILOX_W0 = 0x9e3779b9;
 const PHILOX_W1 = 0xbb67ae85;
 const PHILOX_ROUNDS = 10;
 const TWO_32 = 2 ** 32;
+const INV_TWO_32 = 2 ** -32;
+
+/*
+ * Philox's state words are u32s held as int32 (`| 0`): V8 then keeps them in integer registers, where
+ * xor and Math.imul work without conversions (a third faster than u32 doubles). Only the float64
+ * product below and Box–Muller read them as unsigned (`>>> 0`); the words are the same bits.
+ */
 
 /**
- * High 32 bits of the 64-bit product of two u32s. The float64 product is within 2^11 of the exact
- * one and so is the subtraction of the exact low word (Math.imul), so the quotient lies within 2^-20 of
- * the integer high word and rounding recovers it exactly.
+ * High 32 bits of the 64-bit product of the u32 constant `m` and the u32 `c` (an int32 here), given
+ * lo = Math.imul(m, c). The float64 product is within 2^11 of the exact one and so is the subtraction
+ * of the exact low word, so the scaled difference lies within 2^-20 of the integer high word h; adding
+ * 0.5 and truncating (`| 0`, which also wraps h into an int32) recovers h exactly.
  */
-function mulhi32(a: number, b: number, lo: number): number {
-  return Math.round((a * b - lo) / TWO_32) >>> 0;
+function mulhi32(m: number, c: number, lo: number): number {
+  return ((m * (c >>> 0) - (lo >>> 0)) * INV_TWO_32 + 0.5) | 0;
 }
 
 /** Philox4x32 with `rounds` rounds on counter (c0..c3) and key (k0, k1); writes 4 u32 words into `out`. */
@@ -143,20 +153,27 @@ function philoxInto(
   rounds: number,
   out: Uint32Array,
 ): void {
+  c0 |= 0;
+  c1 |= 0;
+  c2 |= 0;
+  c3 |= 0;
+  k0 |= 0;
+  k1 |= 0;
   for (let r = 0; r < rounds; r++) {
     if (r > 0) {
-      k0 = (k0 + PHILOX_W0) >>> 0;
-      k1 = (k1 + PHILOX_W1) >>> 0;
+      k0 = (k0 + PHILOX_W0) | 0;
+      k1 = (k1 + PHILOX_W1) | 0;
     }
-    const lo0 = Math.imul(PHILOX_M0, c0) >>> 0;
+    const lo0 = Math.imul(PHILOX_M0, c0);
     const hi0 = mulhi32(PHILOX_M0, c0, lo0);
-    const lo1 = Math.imul(PHILOX_M1, c2) >>> 0;
+    const lo1 = Math.imul(PHILOX_M1, c2);
     const hi1 = mulhi32(PHILOX_M1, c2, lo1);
-    c0 = (hi1 ^ c1 ^ k0) >>> 0;
+    c0 = hi1 ^ c1 ^ k0;
     c1 = lo1;
-    c2 = (hi0 ^ c3 ^ k1) >>> 0;
+    c2 = hi0 ^ c3 ^ k1;
     c3 = lo0;
   }
+  // A Uint32Array stores each int32 as its u32 bits.
   out[0] = c0;
   out[1] = c1;
   out[2] = c2;
@@ -290,29 +307,32 @@ function fillGaussian(s: Stream, start: number, count: number, out: Float32Array
     i = 4 * b + to;
   }
   // Whole blocks.
-  const { k0: key0, k1: key1, c2: s2, c3: s3 } = s;
+  const key0 = s.k0 | 0;
+  const key1 = s.k1 | 0;
+  const s2 = s.c2 | 0;
+  const s3 = s.c3 | 0;
   for (let b = i / 4; 4 * b + 4 <= end; b++, i += 4, o += 4) {
-    let c0 = b % TWO_32;
-    let c1 = Math.floor(b / TWO_32);
+    let c0 = b | 0; // ToInt32 keeps the low 32 bits: b mod 2³²
+    let c1 = Math.floor(b / TWO_32) | 0;
     let c2 = s2;
     let c3 = s3;
     let k0 = key0;
     let k1 = key1;
     for (let r = 0; r < PHILOX_ROUNDS; r++) {
       if (r > 0) {
-        k0 = (k0 + PHILOX_W0) >>> 0;
-        k1 = (k1 + PHILOX_W1) >>> 0;
+        k0 = (k0 + PHILOX_W0) | 0;
+        k1 = (k1 + PHILOX_W1) | 0;
       }
-      const lo0 = Math.imul(PHILOX_M0, c0) >>> 0;
+      const lo0 = Math.imul(PHILOX_M0, c0);
       const hi0 = mulhi32(PHILOX_M0, c0, lo0);
-      const lo1 = Math.imul(PHILOX_M1, c2) >>> 0;
+      const lo1 = Math.imul(PHILOX_M1, c2);
       const hi1 = mulhi32(PHILOX_M1, c2, lo1);
-      c0 = (hi1 ^ c1 ^ k0) >>> 0;
+      c0 = hi1 ^ c1 ^ k0;
       c1 = lo1;
-      c2 = (hi0 ^ c3 ^ k1) >>> 0;
+      c2 = hi0 ^ c3 ^ k1;
       c3 = lo0;
     }
-    boxMullerInto(c0, c1, c2, c3, out, o, 0, 4);
+    boxMullerInto(c0 >>> 0, c1 >>> 0, c2 >>> 0, c3 >>> 0, out, o, 0, 4);
   }
   // A partial last block.
   if (i < end) {
@@ -326,9 +346,11 @@ function fillGaussian(s: Stream, start: number, count: number, out: Float32Array
 export function gaussian(key: NoiseKey, n: number): Float32Array {
   if (!Number.isSafeInteger(n) || n < 0)
     throw new RangeError(`gaussian n must be a non-negative integer, got ${n}`);
-  const out = new Float32Array(n);
-  fillGaussian(streamOf(key), 0, n, out, 0);
-  return out;
+  return phase('noise', () => {
+    const out = new Float32Array(n);
+    fillGaussian(streamOf(key), 0, n, out, 0);
+    return out;
+  });
 }
 
 /**
@@ -364,6 +386,12 @@ export function gaussianField(
   }
   if (total > Number.MAX_SAFE_INTEGER)
     throw new RangeError(`shape [${shape}] has too many elements for the counter`);
+  return phase('noise', () => fieldBox(key, shape, origin, size));
+}
+
+/** gaussianField's values, its arguments checked. */
+function fieldBox(key: FieldKey, shape: number[], origin: number[], size: number[]): Float32Array {
+  const nd = shape.length;
   const stream = fieldStreamOf(key);
   const n = size.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);

@@ -7,9 +7,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { phase, phaseAsync } from '../observability/host-phases';
 
 export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return phase('checksum', () => createHash('sha256').update(bytes).digest('hex'));
 }
 
 /** S3's ChecksumSHA256 is the base64 of the raw digest; the metadata holds the hex form. */
@@ -17,7 +18,11 @@ export function hexToBase64(hex: string): string {
   return Buffer.from(hex, 'hex').toString('base64');
 }
 
-export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
+export function sha256File(path: string): Promise<{ sha256: string; size: number }> {
+  return phaseAsync('checksum', () => hashFile(path));
+}
+
+async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {

@@ -3,6 +3,7 @@ import { UserError } from '../../src/common/errors';
 import {
   addNoise,
   ddimPairs,
+  ddimPrev,
   ddimSigma,
   ddimStep,
   ddimTimesteps,
@@ -90,6 +91,63 @@ describe('ddimStep', () => {
     const r = ddimStep({ schedule: sched, t: 500, tPrev: 450, x, out, prediction: 'eps', eta: 0 });
     expect(r.x0[0]).toBe(Math.fround(1.7034915685653687));
     expect(r.prev[0]).toBe(Math.fround(0.43789589405059814));
+  });
+
+  it("without clipping or η noise, gives the general formula's float32 bytes (−0 becomes +0 in x_prev)", () => {
+    // ddimStep has branch-free loops for this case; the reference is the formula as the general loop has it.
+    const n = 1000;
+    const xs = gaussian(key, n);
+    const outs = gaussian({ ...key, step: 1 }, n);
+    xs[0] = -0;
+    outs[0] = -0;
+    for (const prediction of ['eps', 'v'] as const) {
+      for (const [t, tPrev] of [
+        [999, 500],
+        [500, -1],
+      ]) {
+        const r = ddimStep({ schedule: sched, t, tPrev, x: xs, out: outs, prediction, eta: 0 });
+        const { alpha, sigma } = alphaSigma(sched, t);
+        const a = Math.sqrt(tPrev < 0 ? 1 : sched.alphasCumprod[tPrev]);
+        const d = Math.sqrt(Math.max(0, 1 - (tPrev < 0 ? 1 : sched.alphasCumprod[tPrev])));
+        const x0 = new Float32Array(n);
+        const prev = new Float32Array(n);
+        for (let i = 0; i < n; i++) {
+          const x0i =
+            prediction === 'v' ? alpha * xs[i] - sigma * outs[i] : (xs[i] - sigma * outs[i]) / alpha;
+          const epsi = prediction === 'v' ? alpha * outs[i] + sigma * xs[i] : outs[i];
+          x0[i] = x0i;
+          prev[i] = a * x0i + d * epsi + 0;
+        }
+        expect(Buffer.from(r.x0.buffer).equals(Buffer.from(x0.buffer))).toBe(true);
+        expect(Buffer.from(r.prev.buffer).equals(Buffer.from(prev.buffer))).toBe(true);
+        expect(Object.is(r.prev[0], 0)).toBe(true);
+      }
+    }
+  });
+
+  it("ddimPrev gives ddimStep's x_prev bit for bit, also written over the model output or the sample", () => {
+    const n = 512;
+    const xs = gaussian(key, n);
+    const outs = gaussian({ ...key, step: 2 }, n);
+    const z = gaussian({ ...key, step: 3 }, n);
+    for (const prediction of ['eps', 'v'] as const)
+      for (const extra of [{}, { eta: 0.5, noise: z }, { clipX0: 1 }]) {
+        const args = { schedule: sched, t: 700, tPrev: 300, x: xs, out: outs, prediction, eta: 0, ...extra };
+        const want = Buffer.from(ddimStep(args).prev.buffer);
+        expect(Buffer.from(ddimPrev(args).buffer).equals(want)).toBe(true);
+        const out = outs.slice();
+        expect(ddimPrev({ ...args, out }, out)).toBe(out);
+        expect(Buffer.from(out.buffer).equals(want)).toBe(true);
+        const x = xs.slice();
+        ddimPrev({ ...args, x }, x);
+        expect(Buffer.from(x.buffer).equals(want)).toBe(true);
+      }
+    expect(() =>
+      ddimPrev(
+        { schedule: sched, t: 700, tPrev: 300, x: xs, out: outs, prediction: 'v', eta: 0 },
+        new Float32Array(3),
+      ),
+    ).toThrow(/into has 3 values but the sample has 512/);
   });
 
   it('one v step matches the hand-computed formula', () => {

@@ -9,6 +9,7 @@ import {
   TensorFormatError,
 } from '../../src/tensors/format';
 import { fromRgb24 } from '../../src/media/ffmpeg';
+import { gaussian } from '../../src/sampling/noise';
 import { tensor } from '../../src/tensors/tensor';
 
 const sample = () =>
@@ -175,10 +176,43 @@ describe('pixel8 (format version 2)', () => {
     expectFormatError(Buffer.concat([buf, Buffer.alloc(1)]), /has trailing bytes: shape \[2,3,4\] needs 24/);
   });
 
+  it('stores every value as pixel8Code does, in range, out of range and on the halves', () => {
+    // The encoder quantises inline (src/tensors/format.ts quantisePixel8); pixel8Code is the definition.
+    const g = gaussian({ seed: 5, stage: 'pixel8-test', segment: 0, window: 0, tile: 0, step: 0 }, 4096);
+    const values = Float32Array.from(g, (v) => 0.7 * v); // about 15% outside [-1, 1]
+    for (let q = 0; q < 256; q++) values[q] = Math.fround((q + 0.5) / 127.5 - 1); // x.5 ties
+    values[256] = -0;
+    values[257] = 1.5;
+    values[258] = -3;
+    const buf = encodeTensor(tensor([values.length], values), { dtype: 'pixel8' });
+    const codes = Array.from(buf.subarray(buf.length - values.length));
+    // As bytes: pixel8Code gives −0 for values just below −1, which a byte stores as 0.
+    expect(codes).toEqual(Array.from(Uint8Array.from(values, pixel8Code)));
+    expect(codes.slice(256, 259)).toEqual([128, 255, 0]);
+    // So storing clips to [-1, 1] (the upscale stage relies on it instead of a clipping pass).
+    const clipped = Uint8Array.from(values, (v) => pixel8Code(Math.max(-1, Math.min(1, v))));
+    expect(codes).toEqual(Array.from(clipped));
+  });
+
+  it('rounds as Math.round does for float32 values (one in 4096 bit patterns, all finite ones when checked)', () => {
+    // The encoder rounds with floor(x + 0.5), which is branch-free; Math.round agrees on every finite
+    // float32 input (checked over all 2^32 patterns once: 0 differ). This keeps a sample of that check.
+    const bits = new Uint32Array(1 << 20);
+    for (let i = 0; i < bits.length; i++) bits[i] = (i * 4096 + (i % 4096)) >>> 0;
+    const values = new Float32Array(bits.buffer).filter((v) => Number.isFinite(v));
+    const buf = encodeTensor(tensor([values.length], values), { dtype: 'pixel8' });
+    const codes = buf.subarray(buf.length - values.length);
+    expect(Buffer.from(codes).equals(Buffer.from(Uint8Array.from(values, pixel8Code)))).toBe(true);
+  });
+
   it('refuses values that are not finite rather than storing a colour', () => {
     expect(() => encodeTensor(tensor([2], new Float32Array([0, NaN])), { dtype: 'pixel8' })).toThrow(
       /finite values only, got NaN/,
     );
     expect(() => pixel8Code(-Infinity)).toThrow(/got -Infinity/);
+    // Also where other values are clamped (the inline encoder checks finiteness only then).
+    expect(() => encodeTensor(tensor([3], new Float32Array([2, 0, Infinity])), { dtype: 'pixel8' })).toThrow(
+      /finite values only, got Infinity/,
+    );
   });
 });
