@@ -106,7 +106,7 @@ export function reportHtml(r: RunReport): string {
     );
   const c = r.criticalPath;
   const critical = c
-    ? `<p id="critical-summary">${c.steps.length} activities, ${esc(sec(c.totalSeconds))} from the job's start to the last activity's end: running ${esc(sec(c.runSeconds))}, idle ${esc(sec(c.idleSeconds))} (scheduling, queue waits, workflow tasks), then ${esc(sec(c.tailSeconds))} to the job's close.</p>
+    ? `<p id="critical-summary">${c.steps.length} activities, ${esc(sec(c.totalSeconds))} from the job's start to the last activity's end: running ${esc(sec(c.runSeconds))}, idle ${esc(sec(c.idleSeconds))} (scheduling, queue waits, workflow tasks), ${r.closeTime ? `then ${esc(sec(c.tailSeconds))} to the job's close` : 'the job still runs'}.</p>
 ${table(
   ['step', 'stage', 'activity', 'workflow', 'worker', 'idle before', 'start', 'end', 'run', 'after'],
   c.steps.map((st, i) => [

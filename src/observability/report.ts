@@ -441,7 +441,7 @@ export function reportText(r: RunReport): string[] {
     const c = r.criticalPath;
     lines.push(
       '',
-      `critical path: ${c.steps.length} activities, ${s(c.totalSeconds)} (running ${s(c.runSeconds)}, idle ${s(c.idleSeconds)}), then ${s(c.tailSeconds)} to the job's close`,
+      `critical path: ${c.steps.length} activities, ${s(c.totalSeconds)} (running ${s(c.runSeconds)}, idle ${s(c.idleSeconds)}), ${r.closeTime ? `then ${s(c.tailSeconds)} to the job's close` : 'the job still runs'}`,
       '  idle before    start      end    run  stage          activity',
     );
     for (const x of c.steps)

@@ -171,7 +171,7 @@ describe('critical path', () => {
     r('14', 'encode', [20.0, 20.1, 21.0], { ...s1, reads: ['t1'], wrote: 'c1' }),
     r('15', 'stitch', [22.1, 22.2, 23.0], { reads: ['c0', 'c1'], wrote: 'out' }),
   ];
-  const report = analyse({ ...base, wallSeconds: 23.5 }, rows);
+  const report = analyse({ ...base, wallSeconds: 23.5, closeTime: '2026-01-01T00:00:23.500Z' }, rows);
   const path = report.criticalPath!;
 
   it('walks back from the last activity through the inputs that arrived last', () => {
@@ -205,6 +205,8 @@ describe('critical path', () => {
     expect(text).toContain(
       "critical path: 7 activities, 23.0 s (running 21.6 s, idle 1.4 s), then 0.5 s to the job's close",
     );
+    const running = analyse({ ...base, status: 'RUNNING', wallSeconds: 23.5 }, rows);
+    expect(reportText(running)).toContain('(running 21.6 s, idle 1.4 s), the job still runs');
     const html = reportHtml(report);
     const marked = [...html.matchAll(/<rect class="bar"[^>]* data-critical="(\d+)"/g)].map((m) =>
       Number(m[1]),
