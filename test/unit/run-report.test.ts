@@ -206,7 +206,7 @@ describe('critical path', () => {
       "critical path: 7 activities, 23.0 s (running 21.6 s, idle 1.4 s), then 0.5 s to the job's close",
     );
     const running = analyse({ ...base, status: 'RUNNING', wallSeconds: 23.5 }, rows);
-    expect(reportText(running)).toContain('(running 21.6 s, idle 1.4 s), the job still runs');
+    expect(reportText(running).join('\n')).toContain('(running 21.6 s, idle 1.4 s), the job still runs');
     const html = reportHtml(report);
     const marked = [...html.matchAll(/<rect class="bar"[^>]* data-critical="(\d+)"/g)].map((m) =>
       Number(m[1]),
