@@ -149,7 +149,7 @@ ${table(
 <html lang="en"><head><meta charset="utf-8"><title>vldm report: ${esc(r.jobId)}</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}
-table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}
 td:first-child,th:first-child{text-align:left}svg text{font:11px sans-serif}text.tick{fill:#666}line.tick{stroke:#eee}
 .key{margin-right:12px}.key i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle;box-sizing:border-box}
 </style></head><body>
