@@ -17,9 +17,12 @@ import type { SegmentPlan } from '../src/planning/plan';
 import type { StageTimeouts } from '../src/planning/timeouts';
 import { keyframeActivities, stageOptions } from './proxies';
 import { segmentRenderWorkflow } from './segment';
+import { childMetadata } from './child-metadata';
 
 export interface ChainRun {
   ctx: StageContext;
+  /** Segments in the whole job (the chain may run over a chapter's share of them). */
+  segmentCount: number;
   /** Jobs with an init image: its frame (PrepareOutput.initFrame), for the segment that starts from it. */
   initFrame?: string;
   keyframeTimeouts: StageTimeouts;
@@ -71,8 +74,19 @@ export async function runChain(
       workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       args: [{ ...ctx, segment: seg, keyframes: previous, timeouts: renderTimeouts }],
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      staticSummary: `${spec.jobId} segment ${seg.index}: frames ${seg.frames.start}–${seg.frames.end - 1}`,
       memo: { jobId: spec.jobId, segment: seg.index },
+      ...childMetadata(
+        spec.jobId,
+        { segment: seg.index },
+        `${spec.jobId} segment ${seg.index}: frames ${seg.frames.start}–${seg.frames.end - 1}`,
+        () => ({
+          summary: `${spec.jobId} segment ${seg.index} of ${run.segmentCount}: frames ${seg.frames.start}–${seg.frames.end - 1}`,
+          details: [
+            `Segment ${seg.index} of ${run.segmentCount} of job ${spec.jobId}: output frames ${seg.frames.start}–${seg.frames.end - 1}, keyframes ${seg.keyframes.start}–${seg.keyframes.start + seg.keyframes.frames - 1}.`,
+            `${seg.interpolation.length} interpolation windows, ${seg.decode.length} decode windows, ${seg.upscale.length} upscale tiles, then one clip.`,
+          ].join('\n\n'),
+        }),
+      ),
     });
     run.onSegment(seg.index, 'rendering');
     const renderingSegment = child.result().then(

@@ -23,10 +23,8 @@ export const chapterChainDoneSignal = defineSignal<[ChapterChainDone]>(SIGNALS.c
 export async function chapterWorkflow(input: ChapterInput): Promise<ChapterResult> {
   const { chapter, segments: range, previous, initFrame, keyframeTimeouts, renderTimeouts, ...ctx } = input;
   // Chapters exist only in render version 2; the plan is the job workflow's, computed again.
-  const segments = planJob(ctx.spec, ctx.pack, { render: RENDER_VERSION.wholeVideo }).segments.slice(
-    range.start,
-    range.end,
-  );
+  const all = planJob(ctx.spec, ctx.pack, { render: RENDER_VERSION.wholeVideo }).segments;
+  const segments = all.slice(range.start, range.end);
   const stages: Partial<Record<Stage, StageCount>> = { keyframe: emptyCount(segments.length) };
   let total = 0;
   let reused = 0;
@@ -42,6 +40,7 @@ export async function chapterWorkflow(input: ChapterInput): Promise<ChapterResul
   };
   const { last, rendering } = await runChain(segments, previous, {
     ctx,
+    segmentCount: all.length,
     ...(initFrame ? { initFrame } : {}),
     keyframeTimeouts,
     renderTimeouts: () => Promise.resolve(renderTimeouts),

@@ -46,6 +46,7 @@ import { STAGES, emptyCount, type JobProgress, type Stage, type StageCount } fro
 import { mediaActivities, mediaOptions, speedProbe } from './proxies';
 import { runChain, type ChainRun } from './chain';
 import { chapterChainDoneSignal, chapterWorkflow } from './chapter';
+import { childMetadata } from './child-metadata';
 import { MEASURED_STAGES, timeoutsFor, type MeasuredStage, type StageSpeed } from '../src/planning/timeouts';
 
 export const jobProgressQuery = defineQuery<JobProgress>(QUERIES.progress);
@@ -136,6 +137,7 @@ export async function videoJobWorkflow(spec: JobSpec, options: JobRunOptions = {
     };
     const chain: ChainRun = {
       ctx,
+      segmentCount: plan.segments.length,
       ...(prepared.initFrame ? { initFrame: prepared.initFrame } : {}),
       keyframeTimeouts,
       renderTimeouts,
@@ -240,8 +242,21 @@ async function runChapters(
         },
       ],
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      staticSummary: `${spec.jobId} chapter ${c}: segments ${range.start}–${range.end - 1}`,
       memo: { jobId: spec.jobId, chapter: c },
+      ...childMetadata(
+        spec.jobId,
+        { chapter: c },
+        `${spec.jobId} chapter ${c}: segments ${range.start}–${range.end - 1}`,
+        () => ({
+          summary: `${spec.jobId} chapter ${c} of ${chapters.length}: segments ${range.start}–${range.end - 1}`,
+          details: [
+            `Chapter ${c} of ${chapters.length} of job ${spec.jobId}: the keyframe chain over segments ${range.start}–${range.end - 1} of ${segments.length}, and the parent of their rendering children.`,
+            c === 0
+              ? 'It starts the chain.'
+              : `It continues the chain from chapter ${c - 1}'s last keyframes.`,
+          ].join('\n\n'),
+        }),
+      ),
     });
     for (const s of own) progress.segments[s.index].state = 'rendering';
     const result = child.result().then(

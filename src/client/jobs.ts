@@ -11,14 +11,13 @@ import {
 import {
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
-  SearchAttributeType,
-  defineSearchAttributeKey,
   type PayloadCodec,
   type SearchAttributePair,
 } from '@temporalio/common';
 import { dataConverterWith, payloadCodecFromEnv } from '../security';
 import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT, WORKFLOW_TYPES, QUERIES } from '../common/names';
 import { UserError } from '../common/errors';
+import { SEARCH_ATTRIBUTE_KEYS } from '../common/search-attributes';
 import { temporalTlsProblem } from '../config/tls';
 import { temporalConnectOptions } from '../config/temporal-env';
 import { clientTracing } from '../observability/tracing';
@@ -84,14 +83,10 @@ export interface StartedJob {
 /** The job's search attributes (src/common/names.ts JOB_SEARCH_ATTRIBUTES). */
 function jobSearchAttributes(spec: JobSpec): SearchAttributePair[] {
   const pairs: SearchAttributePair[] = [
-    { key: defineSearchAttributeKey('VldmJob', SearchAttributeType.KEYWORD), value: spec.jobId },
-    { key: defineSearchAttributeKey('VldmScene', SearchAttributeType.KEYWORD), value: spec.scene },
+    { key: SEARCH_ATTRIBUTE_KEYS.VldmJob, value: spec.jobId },
+    { key: SEARCH_ATTRIBUTE_KEYS.VldmScene, value: spec.scene },
   ];
-  if (spec.deadline)
-    pairs.push({
-      key: defineSearchAttributeKey('VldmDeadline', SearchAttributeType.DATETIME),
-      value: new Date(spec.deadline),
-    });
+  if (spec.deadline) pairs.push({ key: SEARCH_ATTRIBUTE_KEYS.VldmDeadline, value: new Date(spec.deadline) });
   return pairs;
 }
 

@@ -80,14 +80,28 @@ export const DEFAULTS = {
 
 /**
  * Custom search attributes of job workflows, so jobs are findable in the Temporal UI
- * (`VldmJob = "day-7-…"`, `VldmDeadline < "2026-…"`). `vldm dev up` registers them; on a cluster run
- * `temporal operator search-attribute create --name VldmJob --type Keyword` (and the others).
+ * (`VldmJob = "day-7-…"`, `VldmDeadline < "2026-…"`). `vldm dev up` registers them with
+ * CHILD_SEARCH_ATTRIBUTES; on a cluster run `temporal operator search-attribute create --name VldmJob
+ * --type Keyword` and one such command for each of the others (docs/deploy.md).
  */
 export const JOB_SEARCH_ATTRIBUTES = {
   VldmJob: 'Keyword',
   VldmScene: 'Keyword',
   VldmDeadline: 'Datetime',
 } as const;
+
+/**
+ * Custom search attributes of a job's child workflows, beside `VldmJob` (their job's id):
+ * `VldmJob = "…" AND VldmSegment = 3` finds one segment's rendering, `VldmChapter = 1` a chapter
+ * (docs/observability.md#search-attributes).
+ */
+export const CHILD_SEARCH_ATTRIBUTES = {
+  VldmSegment: 'Int',
+  VldmChapter: 'Int',
+} as const;
+
+/** Every custom search attribute vldm sets: what `vldm dev up` registers and a cluster's namespace needs. */
+export const SEARCH_ATTRIBUTES = { ...JOB_SEARCH_ATTRIBUTES, ...CHILD_SEARCH_ATTRIBUTES } as const;
 
 /** NATS subject of the scaler's decisions (one JSON message per decision round, src/scaling/loop.ts). */
 export const SCALER_DECISIONS_SUBJECT = 'vldm.scaler.decisions';

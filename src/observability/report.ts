@@ -17,6 +17,7 @@ import { quote } from '../common/quote';
 import { TASK_QUEUES, type QueueRole } from '../common/names';
 import type { PoolsConfig } from '../scaling/pools';
 import { stageOfActivity } from './metrics';
+import { criticalPath, type CriticalPath } from './critical-path';
 
 export type ActivityOutcome =
   'completed' | 'reused' | 'failed' | 'timed-out' | 'cancelled' | 'running' | 'scheduled';
@@ -40,6 +41,10 @@ export interface ActivityRow {
   runSeconds?: number;
   /** Lane within its worker (activities that overlapped in time on one worker get different lanes). */
   lane?: number;
+  /** Artifact keys its input reads, when the input is plain JSON (critical-path.ts links on them). */
+  reads?: string[];
+  /** The artifact key its result names, when the result is plain JSON. */
+  wrote?: string;
 }
 
 export interface StageSummary {
@@ -95,6 +100,8 @@ export interface RunReport {
   };
   /** The job's spec and result summary, from the job workflow's memo (as `vldm list` shows it). */
   summary?: Record<string, unknown>;
+  /** The chain of activities that determined the job's end (critical-path.ts); absent before any ran. */
+  criticalPath?: CriticalPath;
 }
 
 type Ts = { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined;
@@ -109,18 +116,49 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** `reused` from a StageOutput result, when its payload is plain JSON (not encrypted). */
-function reusedOf(payloads: temporal.api.common.v1.IPayloads | null | undefined): boolean {
-  const p = payloads?.payloads?.[0];
-  if (!p?.data) return false;
+/** A payload's value when it is plain JSON (not encrypted, not binary). */
+function plainJson(p: temporal.api.common.v1.IPayload | null | undefined): unknown {
+  if (!p?.data) return undefined;
   const enc = p.metadata?.encoding ? Buffer.from(p.metadata.encoding).toString() : '';
-  if (enc !== 'json/plain') return false;
+  if (enc !== 'json/plain') return undefined;
   try {
-    const v = JSON.parse(Buffer.from(p.data).toString()) as { reused?: unknown };
-    return v?.reused === true;
+    return JSON.parse(Buffer.from(p.data).toString()) as unknown;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** `reused` and the written key from a StageOutput result. */
+function resultOf(payloads: temporal.api.common.v1.IPayloads | null | undefined): {
+  reused: boolean;
+  wrote?: string;
+} {
+  const v = plainJson(payloads?.payloads?.[0]) as { reused?: unknown; key?: unknown } | undefined;
+  return {
+    reused: v?.reused === true,
+    ...(typeof v?.key === 'string' ? { wrote: v.key } : {}),
+  };
+}
+
+/**
+ * The artifact keys an activity input reads (src/common/boundary.ts): every `key` of its sources,
+ * previous keyframes and tiles, its `clips` and `initFrame`. The spec is skipped: its init image is
+ * the client's upload, not an activity's output.
+ */
+function readsOf(payloads: temporal.api.common.v1.IPayloads | null | undefined): string[] | undefined {
+  const input = plainJson(payloads?.payloads?.[0]);
+  if (input === undefined) return undefined;
+  const keys = new Set<string>();
+  const walk = (v: unknown, name: string): void => {
+    if (name === 'spec' || v === null || typeof v !== 'object') {
+      if (typeof v === 'string' && (name === 'key' || name === 'initFrame' || name === 'clips')) keys.add(v);
+      return;
+    }
+    if (Array.isArray(v)) for (const x of v) walk(x, name);
+    else for (const [k, x] of Object.entries(v)) walk(x, k);
+  };
+  walk(input, '');
+  return [...keys];
 }
 
 /** One history's activities (times absolute, seconds since the epoch) and the children it started. */
@@ -136,6 +174,7 @@ function readHistory(
     const s = e.activityTaskScheduledEventAttributes;
     if (s) {
       const type = s.activityType?.name ?? '?';
+      const reads = readsOf(s.input);
       rows.set(id, {
         workflowId,
         activityId: s.activityId ?? String(id),
@@ -145,6 +184,7 @@ function readHistory(
         attempt: 1,
         outcome: 'scheduled',
         scheduled: t,
+        ...(reads?.length ? { reads } : {}),
       });
     }
     const st = e.activityTaskStartedEventAttributes;
@@ -156,15 +196,19 @@ function readHistory(
         if (st.identity) r.worker = st.identity;
       }
     }
-    const close = (sid: unknown, outcome: ActivityOutcome) => {
+    const close = (sid: unknown, outcome: ActivityOutcome, wrote?: string) => {
       const r = rows.get(Number(sid));
       if (r) {
         r.ended = t;
         r.outcome = outcome;
+        if (wrote) r.wrote = wrote;
       }
     };
     const done = e.activityTaskCompletedEventAttributes;
-    if (done) close(done.scheduledEventId, reusedOf(done.result) ? 'reused' : 'completed');
+    if (done) {
+      const result = resultOf(done.result);
+      close(done.scheduledEventId, result.reused ? 'reused' : 'completed', result.wrote);
+    }
     if (e.activityTaskFailedEventAttributes)
       close(e.activityTaskFailedEventAttributes.scheduledEventId, 'failed');
     if (e.activityTaskTimedOutEventAttributes)
@@ -199,7 +243,7 @@ const ROLE_OF_QUEUE = new Map<string, QueueRole>(
 
 /** Build the report from activity rows (pure: the unit tests feed it rows directly). */
 export function analyse(
-  base: Omit<RunReport, 'stages' | 'workers' | 'retries' | 'totals' | 'cost' | 'activities'>,
+  base: Omit<RunReport, 'stages' | 'workers' | 'retries' | 'totals' | 'cost' | 'activities' | 'criticalPath'>,
   rows: ActivityRow[],
   pools?: PoolsConfig,
 ): RunReport {
@@ -288,6 +332,7 @@ export function analyse(
       ...(r.worker ? { worker: r.worker } : {}),
       retrySeconds: round(retrySecondsOf(r)),
     }));
+  const path = criticalPath(rows, base.wallSeconds);
   return {
     ...base,
     activities: rows,
@@ -302,6 +347,7 @@ export function analyse(
       retrySeconds: round(stages.reduce((a, s) => a + s.retrySeconds, 0)),
     },
     ...(cost ? { cost } : {}),
+    ...(path ? { criticalPath: path } : {}),
   };
 }
 
@@ -391,6 +437,18 @@ export function reportText(r: RunReport): string[] {
     lines.push(
       `${w.worker.padEnd(36)} ${String(w.activities).padStart(10)} ${s(w.busySeconds).padStart(9)} ${String(w.lanes).padStart(6)}  ${w.stages.join(',')}`,
     );
+  if (r.criticalPath) {
+    const c = r.criticalPath;
+    lines.push(
+      '',
+      `critical path: ${c.steps.length} activities, ${s(c.totalSeconds)} (running ${s(c.runSeconds)}, idle ${s(c.idleSeconds)}), ${r.closeTime ? `then ${s(c.tailSeconds)} to the job's close` : 'the job still runs'}`,
+      '  idle before    start      end    run  stage          activity',
+    );
+    for (const x of c.steps)
+      lines.push(
+        `  ${s(x.gapSeconds).padStart(11)} ${s(x.started).padStart(8)} ${s(x.ended).padStart(8)} ${s(x.runSeconds).padStart(6)}  ${x.stage.padEnd(14)} ${x.workflowId} ${x.type} #${x.activityId}`,
+      );
+  }
   if (r.retries.length) {
     lines.push('', 'retried activities:');
     for (const x of r.retries)

@@ -39,6 +39,7 @@ import { sdkLogSink } from '../observability/log';
 import type { EmulatedAccelerators } from '../bench/accelerator';
 import { flushTracing, workerTracing } from '../observability/tracing';
 import { workerDeploymentFromEnv, type WorkerDeployment } from '../config/versioning';
+import { checkSearchAttributes } from './search-attributes';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
 export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
@@ -272,6 +273,7 @@ async function startWorkersServing(
   const workers: Worker[] = [];
   const watched: Parameters<WorkerHealth['watch']>[0] = [];
   try {
+    if (opts.queues.includes('orchestration')) await checkSearchAttributes(connection, opts.namespace, log);
     for (const q of opts.queues) {
       const concurrency = opts.concurrency?.[q] ?? DEFAULT_CONCURRENCY[q];
       const common = {

@@ -3,7 +3,8 @@
  * Temporal, MinIO and NATS; the report read back from its histories has one row per activity with
  * its worker, times and outcome, per-stage counts equal to the plan, a cost from a pools file; the
  * HTML page loads in a real headless Chromium (Debian's `chromium`) with its script run and no
- * console error, one Gantt bar per activity, and the tables' content. The screenshot it takes of
+ * console error, one Gantt bar per activity, the critical path's bars marked as a chain that ends at
+ * the job's last activity, and the tables' content. The screenshot it takes of
  * the page is the one in docs/ when VLDM_REPORT_SCREENSHOT names where to write it.
  */
 import { execFile } from 'node:child_process';
@@ -151,6 +152,39 @@ describe('vldm report', () => {
     expect(dom.stdout).toContain(`<span id="job-id">${spec.jobId}</span>`);
     expect(dom.stdout).toMatch(/<table id="stages">.*<td>upscale<\/td>/s);
     expect(dom.stdout).toMatch(/<table id="cost">/);
+    // The critical path: its bars are marked, form a chain (each starts once the previous one ended)
+    // and end at the job's last activity, the stitch; the page's own script agrees.
+    const critical = r.criticalPath!;
+    const bars = [...dom.stdout.matchAll(/<rect class="bar"[^>]*>/g)].map((m) => m[0]);
+    const attr = (tag: string, name: string) => tag.match(new RegExp(` ${name}="([^"]*)"`))?.[1];
+    const marked = bars
+      .filter((b) => attr(b, 'data-critical') !== undefined)
+      .map((b) => ({
+        step: Number(attr(b, 'data-critical')),
+        stage: attr(b, 'data-stage'),
+        start: Number(attr(b, 'data-start')),
+        end: Number(attr(b, 'data-end')),
+      }))
+      .sort((a, b) => a.step - b.step);
+    expect(marked.length).toBe(critical.steps.length);
+    expect(marked.length).toBeGreaterThan(5);
+    expect(marked.map((b) => b.step)).toEqual(critical.steps.map((_, i) => i));
+    for (let i = 1; i < marked.length; i++) expect(marked[i].start).toBeGreaterThanOrEqual(marked[i - 1].end);
+    const lastEnd = Math.max(...r.activities.map((a) => a.ended!));
+    expect(marked[marked.length - 1]).toMatchObject({ stage: 'stitch', end: lastEnd });
+    // It runs through the dependency chain: the keyframes, then a segment's windows, tiles and clip.
+    expect(critical.steps.filter((s) => s.via === 'artifact').length).toBeGreaterThan(3);
+    const stages = critical.steps.map((s) => s.stage);
+    expect(stages.slice(-5)).toEqual(['interpolation', 'decode', 'upscale', 'encode', 'stitch']);
+    // Before the windows: the keyframe chain, or the speed probe the segment's child waited for.
+    let first = stages.length - 5;
+    while (stages[first - 1] === 'interpolation') first--;
+    expect(['keyframe', 'measure']).toContain(stages[first - 1]);
+    expect(critical.totalSeconds).toBeCloseTo(critical.runSeconds + critical.idleSeconds, 2);
+    expect(dom.stdout).toContain(`data-critical-bars="${critical.steps.length}"`);
+    expect(dom.stdout).toContain('data-critical-chain="yes"');
+    expect(dom.stdout).toMatch(/<table id="critical-path">/);
+    expect(text.stdout).toMatch(new RegExp(`^critical path: ${critical.steps.length} activities, `, 'm'));
     // No console error or uncaught exception (Chromium logs the page's console on stderr).
     expect(dom.stderr).not.toMatch(/CONSOLE.*(Uncaught|Error)|Uncaught /);
 

@@ -3,7 +3,8 @@
  * workflow code: a 3-segment job (the parent) and one of its segment children, and a job that fails
  * with a non-retryable bad-input error (render version 1, recorded before the whole-video render);
  * and, for render version 2, a 3-segment job, its middle segment (which borrows and lends), and a job
- * run in chapters with one of its chapters. Never overwrite a fixture of an older version: record into
+ * run in chapters with one of its chapters; and, after the `child-search-attributes` patch, on a server
+ * with vldm's search attributes, the same job, chaptered job and chapter again. Never overwrite a fixture of an older version: record into
  * another folder and copy only the new files. Re-record only on purpose, after a change that is meant
  * to alter histories (and that running jobs survive, e.g. behind `patched()`):
  *
@@ -18,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   QUEUE_ROLES,
+  SEARCH_ATTRIBUTES,
   TASK_QUEUES,
   WORKFLOW_TYPES,
   chapterWorkflowId,
@@ -43,6 +45,9 @@ export const RECORDED = {
   'segment-v2-lending.json': WORKFLOW_TYPES.segment,
   'job-v2-chapters.json': WORKFLOW_TYPES.job,
   'chapter-v2.json': WORKFLOW_TYPES.chapter,
+  'job-v2-attributes.json': WORKFLOW_TYPES.job,
+  'job-v2-chapters-attributes.json': WORKFLOW_TYPES.job,
+  'chapter-v2-attributes.json': WORKFLOW_TYPES.chapter,
 } as const;
 
 const CONTRACT_PACK = path.join(repoRoot(), 'models', 'contract-test');
@@ -56,6 +61,7 @@ async function record(outDir: string): Promise<void> {
       stateDir,
       kinds: ['temporal'],
       ports: { temporal: port, temporalUi: port + 1000 },
+      searchAttributes: { ...SEARCH_ATTRIBUTES },
     });
     const t = servers.temporal!;
     const store = new LocalArtifactStore(path.join(stateDir, 'artifacts'));
@@ -90,6 +96,9 @@ async function record(outDir: string): Promise<void> {
       await startJob(client, spec);
       await waitForJob(client, spec.jobId);
       // Recorded now, this job is render version 2: the files of version 1 keep their older recording.
+      // Recorded after the `child-search-attributes` patch, on a server with vldm's search
+      // attributes: the *-attributes files; the others keep their recordings from before it.
+      await write('job-v2-attributes.json', spec.jobId);
       await write('job-v2-3-segments.json', spec.jobId);
       await write('segment-v2-lending.json', segmentWorkflowId(spec.jobId, 1));
       await write('job-3-segments.json', spec.jobId);
@@ -101,6 +110,8 @@ async function record(outDir: string): Promise<void> {
       await waitForJob(client, chaptered.jobId);
       await write('job-v2-chapters.json', chaptered.jobId);
       await write('chapter-v2.json', chapterWorkflowId(chaptered.jobId, 1));
+      await write('job-v2-chapters-attributes.json', chaptered.jobId);
+      await write('chapter-v2-attributes.json', chapterWorkflowId(chaptered.jobId, 1));
 
       // A spec the workers reject (a label the pack does not have): prepareJob fails non-retryably.
       const bad = { ...spec, jobId: 'replay-fixture-bad-input', scene: 'sunset' };

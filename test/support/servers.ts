@@ -17,7 +17,7 @@ import {
   devUp,
 } from '../../src/dev/servers';
 import { TEST_STATE_DIR_KEY } from './global-setup';
-import { JOB_SEARCH_ATTRIBUTES } from '../../src/common/names';
+import { SEARCH_ATTRIBUTES } from '../../src/common/names';
 
 /** Shifts every test port, so two test runs on one machine (two checkouts) do not collide. */
 export const TEST_PORT_OFFSET_ENV = 'VLDM_TEST_PORT_OFFSET';
@@ -68,7 +68,7 @@ export async function testServers(
       stateDir,
       kinds: opts.kinds ?? [...SERVER_KINDS],
       ports: TEST_PORTS,
-      searchAttributes: { ...JOB_SEARCH_ATTRIBUTES, ...opts.searchAttributes },
+      searchAttributes: { ...SEARCH_ATTRIBUTES, ...opts.searchAttributes },
     });
   } catch (err) {
     if (err instanceof UserError && /already in use|already running/.test(err.message)) {

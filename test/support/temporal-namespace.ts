@@ -5,12 +5,19 @@
  */
 import { Client, type Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { JOB_SEARCH_ATTRIBUTES } from '../../src/common/names';
-import { INDEXED_VALUE_TYPES } from '../../src/dev/server-types';
+import { SEARCH_ATTRIBUTES } from '../../src/common/names';
+import { INDEXED_VALUE_TYPES, type SearchAttributeType } from '../../src/dev/server-types';
 import { observeTemporal } from '../../src/scaling/temporal';
 
-/** Registers `namespace`, waits until it answers (task-queue stats included), adds the search attributes. */
-export async function registerTestNamespace(connection: Connection, namespace: string): Promise<Client> {
+/**
+ * Registers `namespace`, waits until it answers (task-queue stats included), adds the search attributes
+ * (all of vldm's unless told which: a test of a namespace that lacks some).
+ */
+export async function registerTestNamespace(
+  connection: Connection,
+  namespace: string,
+  attributes: Record<string, SearchAttributeType> = SEARCH_ATTRIBUTES,
+): Promise<Client> {
   await connection.workflowService.registerNamespace({
     namespace,
     workflowExecutionRetentionPeriod: msToTs('1 day'),
@@ -28,11 +35,12 @@ export async function registerTestNamespace(connection: Connection, namespace: s
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  await connection.operatorService.addSearchAttributes({
-    namespace,
-    searchAttributes: Object.fromEntries(
-      Object.entries(JOB_SEARCH_ATTRIBUTES).map(([name, type]) => [name, INDEXED_VALUE_TYPES[type]]),
-    ),
-  });
+  if (Object.keys(attributes).length > 0)
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(
+        Object.entries(attributes).map(([name, type]) => [name, INDEXED_VALUE_TYPES[type]]),
+      ),
+    });
   return client;
 }

@@ -12,7 +12,7 @@ import { quote } from '../../common/quote';
 import type { VldmConfig } from '../../config/config';
 import { parseInteger } from '../../config/values';
 import { DEV_DEFAULT_PORTS, devDown, devStatus, devUp, type DevServerPorts } from '../../dev/servers';
-import { DEFAULTS, JOB_SEARCH_ATTRIBUTES } from '../../common/names';
+import { DEFAULTS, SEARCH_ATTRIBUTES } from '../../common/names';
 import { readUserText } from '../../host/files';
 import { compileJob, type JobFlags } from '../edge';
 import { makeOut } from '../io';
@@ -103,7 +103,7 @@ export async function bench(opts: BenchFlags, cfg: VldmConfig): Promise<number> 
     stateDir: serverDir,
     kinds: storeKind === 'minio' ? ['temporal', 'minio'] : ['temporal'],
     ports,
-    searchAttributes: { ...JOB_SEARCH_ATTRIBUTES },
+    searchAttributes: { ...SEARCH_ATTRIBUTES },
   });
   try {
     return await benchRuns(opts, out, {

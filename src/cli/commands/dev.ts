@@ -2,7 +2,7 @@
 import type { VldmConfig } from '../../config/config';
 import { devDown, devStatus, devUp, validateKinds, SERVER_KINDS } from '../../dev/servers';
 import { makeOut } from '../io';
-import { JOB_SEARCH_ATTRIBUTES } from '../../common/names';
+import { SEARCH_ATTRIBUTES } from '../../common/names';
 
 function kindsOf(v: string | undefined) {
   return v ? validateKinds(v.split(',').map((s) => s.trim())) : [...SERVER_KINDS];
@@ -16,7 +16,7 @@ export async function devUpCommand(
   const addresses = await devUp({
     stateDir: cfg.stateDir,
     kinds: kindsOf(opts.only),
-    searchAttributes: { ...JOB_SEARCH_ATTRIBUTES },
+    searchAttributes: { ...SEARCH_ATTRIBUTES },
   });
   if (opts.json) out.result(addresses);
   else {

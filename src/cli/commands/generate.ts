@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { JOB_SEARCH_ATTRIBUTES, QUEUE_ROLES } from '../../common/names';
+import { SEARCH_ATTRIBUTES, QUEUE_ROLES } from '../../common/names';
 import type { VldmConfig } from '../../config/config';
 import { jobUiUrl } from '../../config/config';
 import { checkOutputPath, compileJob, type JobFlags } from '../edge';
@@ -51,7 +51,7 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
   const addresses = await devUp({
     stateDir: cfg.stateDir,
     kinds: useNats ? ['temporal', 'nats'] : ['temporal'],
-    searchAttributes: { ...JOB_SEARCH_ATTRIBUTES },
+    searchAttributes: { ...SEARCH_ATTRIBUTES },
     ports: {
       temporal: port(cfg.temporalAddress),
       temporalUi: Number(new URL(cfg.temporalUiUrl).port),
