@@ -6,7 +6,8 @@
  * ffmpeg (this is the media pool, which has it), stored as a pixel tensor for the keyframe stage.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { UserError } from '../src/common/errors';
+import { FAILURE_TYPES, UserError } from '../src/common/errors';
+import { wrongFleetMessage } from '../src/common/fleet';
 import { compileSpec, type JobSpec } from '../src/planning/spec';
 import type { PackSummary } from '../src/planning/pack-summary';
 import { runStage, withHeartbeats } from '../src/activity-runtime/stage-runner';
@@ -76,6 +77,17 @@ export function createPrepareActivities(deps: ActivityDeps) {
       let summary;
       try {
         summary = (await withHeartbeats(() => deps.models.get(spec.pack), { loading: spec.pack })).summary;
+        // The pack must be the one the client checked the job against (the fleet interceptor could not
+        // tell before this worker had loaded it); every later stage compares with this one's digest.
+        if (spec.fleet && summary.digest !== spec.fleet.pack)
+          throw ApplicationFailure.create({
+            type: FAILURE_TYPES.wrongFleet,
+            nonRetryable: true,
+            message: wrongFleetMessage(spec.jobId, spec.fleet, {
+              store: deps.store.identity,
+              pack: summary.digest,
+            }),
+          });
         // Validate again on the worker's side: the spec must fit the pack the workers have. (The
         // workflow plans with this pack's summary right after, and fails the job if that cannot plan.)
         compileSpec({ ...spec }, { labels: summary.labels, packFps: summary.video.fps, pack: spec.pack });
@@ -91,9 +103,12 @@ export function createPrepareActivities(deps: ActivityDeps) {
           throw nonRetryable(err);
         }
       }
-      const key = stageKey(spec.jobId, 'job', 'spec', { spec, pack }, 'json');
+      // The fleet says who may serve the job, not what it renders: the key (and the record) leave it
+      // out, so a job keeps its checkpoints whichever client submits it.
+      const { fleet: _fleet, ...content } = spec;
+      const key = stageKey(spec.jobId, 'job', 'spec', { spec: content, pack }, 'json');
       const out = await runStage(deps, key, { jobId: spec.jobId, stage: 'prepare' }, async () =>
-        Buffer.from(JSON.stringify({ spec, pack }, null, 2)),
+        Buffer.from(JSON.stringify({ spec: content, pack }, null, 2)),
       );
       if (!frame) return { ...out, pack };
       return { ...out, reused: out.reused && frame.reused, pack, initFrame: frame.key };

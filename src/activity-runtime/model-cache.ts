@@ -72,6 +72,8 @@ function timedRuntime(runtime: ModelRuntime, accelerators?: EmulatedAccelerators
 
 export class ModelCache {
   private readonly packs = new Map<string, Promise<LoadedPack>>();
+  /** Digests of the packs loaded so far, by location: what a task's check can read without waiting. */
+  private readonly digests = new Map<string, string>();
 
   constructor(
     private readonly opts: RuntimeOptions = {},
@@ -88,9 +90,17 @@ export class ModelCache {
         summary: summarisePack(pack, location),
       }));
       this.packs.set(location, loaded);
-      loaded.catch(() => this.packs.delete(location));
+      loaded.then(
+        (l) => this.digests.set(location, l.summary.digest),
+        () => this.packs.delete(location),
+      );
     }
     return loaded;
+  }
+
+  /** The digest of the pack at `location` if it is loaded, else undefined (nothing is loaded here). */
+  loadedDigest(location: string): string | undefined {
+    return this.digests.get(location);
   }
 
   /** Load a pack and open the sessions of `roles` now, so the first activity does not pay for it. */
@@ -104,5 +114,6 @@ export class ModelCache {
       if (p.status === 'fulfilled') await p.value.runtime.close();
     }
     this.packs.clear();
+    this.digests.clear();
   }
 }

@@ -84,6 +84,7 @@ function timedStore(store: ArtifactStore): ArtifactStore {
       phaseAsync('write', () => f(...a));
   return {
     description: store.description,
+    identity: store.identity,
     get: read(store.get.bind(store)),
     getVerified: read(store.getVerified.bind(store)),
     stat: read(store.stat.bind(store)),

@@ -114,6 +114,8 @@ export async function compileJob(
   flags: JobFlags,
   packLocation: string,
   workerPack?: string,
+  /** Identity of the store the job's artifacts go to (`ArtifactStore.identity`); stamped into the spec. */
+  store?: string,
 ): Promise<CompiledJob> {
   const input = jobInputFromFlags(flags);
   // The spec checks the deadline's form; only here, at submit, is there a clock to refuse a past one.
@@ -141,6 +143,8 @@ export async function compileJob(
     ...(image
       ? { initImage: { key: initImageKey(jobId, image.sha256, image.format), sha256: image.sha256 } }
       : {}),
+    // Which workers may serve it (src/common/fleet.ts): this store, and the pack checked here.
+    fleet: { ...(store !== undefined ? { store } : {}), pack: pack.digest },
   });
   return { spec, pack, plan: planJob(spec, pack), ...(image ? { initImage: image } : {}) };
 }

@@ -141,13 +141,24 @@ async function startJobWith(
         ...(spec.deadline ? { deadline: spec.deadline } : {}),
         // Key and sha256 only: the image itself stays in the artifact store.
         ...(spec.initImage ? { initImage: spec.initImage } : {}),
+        // The store the job's artifacts go to (an identity, never a credential): shown by `vldm list`
+        // and compared when another client attaches to the run.
+        ...(spec.fleet?.store ? { store: spec.fleet.store } : {}),
       },
       staticSummary: `vldm job ${spec.name}: ${spec.seconds}s ${spec.scene}/${spec.traffic} seed ${spec.seed}${spec.initImage ? ` from init image ${spec.initImage.sha256.slice(0, 12)}` : ''}`,
     });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    // A run of this job is in progress: attach to it (a resubmission never starts a second run).
+    // A run of this job is in progress: attach to it (a resubmission never starts a second run),
+    // unless it writes to another store than ours: we would wait for artifacts we can never read.
     const running = await client.workflow.getHandle(spec.jobId).describe();
+    const theirs = running.memo?.store;
+    const ours = spec.fleet?.store;
+    if (typeof theirs === 'string' && ours !== undefined && theirs !== ours)
+      throw new UserError(
+        `job ${spec.jobId} is already running with store ${theirs}, not ${ours}: wait for it to finish, ` +
+          `cancel it ("vldm cancel ${spec.jobId}"), or give this run another --name or --job-id`,
+      );
     return { jobId: spec.jobId, runId: running.runId, started: false };
   }
   return { jobId: spec.jobId, runId: handle.firstExecutionRunId, started: true };

@@ -11,9 +11,18 @@ export const FAILURE_TYPES = {
   contract: 'VldmContractViolation',
   /** An artifact failed verification (checksum mismatch); recompute. Retryable. */
   corruptArtifact: 'VldmCorruptArtifact',
+  /**
+   * A worker refused a task of a job submitted with another artifact store or pack than its own
+   * (src/worker/fleet.ts): no retry on the same fleet can help, so the job fails at once.
+   */
+  wrongFleet: 'VldmWrongFleet',
 } as const;
 
-export const NON_RETRYABLE_FAILURE_TYPES: string[] = [FAILURE_TYPES.badInput, FAILURE_TYPES.contract];
+export const NON_RETRYABLE_FAILURE_TYPES: string[] = [
+  FAILURE_TYPES.badInput,
+  FAILURE_TYPES.contract,
+  FAILURE_TYPES.wrongFleet,
+];
 
 /** A problem with what the user asked for: printed without a stack trace, exit code 2. */
 export class UserError extends Error {

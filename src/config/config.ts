@@ -27,6 +27,11 @@ export interface VldmConfig {
   /** Artifact store: a folder path, `file:///abs/dir`, or `s3://bucket/prefix`. @default "<stateDir>/artifacts" */
   store: string;
   /**
+   * False when `store` is the default (no --store, VLDM_STORE or config key): `vldm submit` then names no
+   * store in the job, and any store's workers serve it (src/common/fleet.ts).
+   */
+  storeGiven: boolean;
+  /**
    * NATS URL for progress events; "off" disables them. May carry user info (`nats://user:pass@host:4222`);
    * it is never printed unredacted. @default "nats://127.0.0.1:4222"
    */
@@ -47,8 +52,11 @@ export interface VldmConfig {
   retention: number | 'off';
 }
 
+/** The settings a person sets (flags, environment, config file); the rest is derived from them. */
+type SettingKey = Exclude<keyof VldmConfig, 'storeGiven'>;
+
 /** Environment variables, one per key. */
-export const CONFIG_ENV: Record<keyof VldmConfig, string> = {
+export const CONFIG_ENV: Record<SettingKey, string> = {
   temporalAddress: 'VLDM_TEMPORAL_ADDRESS',
   namespace: 'VLDM_TEMPORAL_NAMESPACE',
   temporalUiUrl: 'VLDM_TEMPORAL_UI',
@@ -77,7 +85,7 @@ export function defaultPack(): string {
 }
 
 /** The JSON type each config-file key must have (checked before any value is used). */
-const FILE_TYPES: Record<keyof VldmConfig, 'string' | 'integer' | 'string-list'> = {
+const FILE_TYPES: Record<SettingKey, 'string' | 'integer' | 'string-list'> = {
   temporalAddress: 'string',
   namespace: 'string',
   temporalUiUrl: 'string',
@@ -111,7 +119,7 @@ function readConfigFile(file: string | undefined, cwd: string): Partial<VldmConf
   for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
     if (!known.includes(k))
       throw new UserError(`${where}: unknown key ${quote(k)} (known: ${known.join(', ')})`);
-    const type = FILE_TYPES[k as keyof VldmConfig];
+    const type = FILE_TYPES[k as SettingKey];
     const ok =
       type === 'string'
         ? typeof v === 'string'
@@ -138,17 +146,17 @@ export function resolveConfig(
   cwd: string = process.cwd(),
 ): VldmConfig {
   const file = readConfigFile(flags.config ?? emptyIsUnset(env[CONFIG_FILE_ENV]), cwd);
-  const fromEnv: Partial<Record<keyof VldmConfig, string>> = {};
-  for (const [k, name] of Object.entries(CONFIG_ENV) as Array<[keyof VldmConfig, string]>) {
+  const fromEnv: Partial<Record<SettingKey, string>> = {};
+  for (const [k, name] of Object.entries(CONFIG_ENV) as Array<[SettingKey, string]>) {
     if (env[name] !== undefined && env[name] !== '') fromEnv[k] = env[name];
   }
-  const pick = <K extends keyof VldmConfig>(k: K): { value: unknown; where: string; from: Source } => {
+  const pick = <K extends SettingKey>(k: K): { value: unknown; where: string; from: Source } => {
     if (flags[k] !== undefined) return { value: flags[k], where: `${FLAG_OF[k]}`, from: 'flag' };
     if (fromEnv[k] !== undefined) return { value: fromEnv[k], where: CONFIG_ENV[k], from: 'env' };
     if (file[k] !== undefined) return { value: file[k], where: `config key "${k}"`, from: 'file' };
     return { value: undefined, where: k, from: 'default' };
   };
-  const str = <K extends keyof VldmConfig>(k: K): string | undefined => {
+  const str = <K extends SettingKey>(k: K): string | undefined => {
     const { value } = pick(k);
     return value === undefined ? undefined : String(value);
   };
@@ -208,6 +216,7 @@ export function resolveConfig(
     namespace,
     temporalUiUrl,
     store,
+    storeGiven: storeRaw !== undefined,
     natsUrl,
     pack: packRaw === undefined ? defaultPack() : resolveIfPath(packRaw, cwd),
     stateDir,
@@ -218,7 +227,7 @@ export function resolveConfig(
 }
 
 /** The command-line flag of each key (for messages). */
-const FLAG_OF: Record<keyof VldmConfig, string> = {
+const FLAG_OF: Record<SettingKey, string> = {
   temporalAddress: '--temporal-address',
   namespace: '--namespace',
   temporalUiUrl: '--temporal-ui',

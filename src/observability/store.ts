@@ -18,6 +18,9 @@ export function meteredStore(store: ArtifactStore): ArtifactStore {
     get description() {
       return store.description;
     },
+    get identity() {
+      return store.identity;
+    },
     put: (key, body, opts) =>
       inSpan('store.put', { [KEY]: key, [BYTES]: body.byteLength }, async () => {
         const info = await store.put(key, body, opts);

@@ -9,6 +9,7 @@ import { JOB_ID_PATTERN } from '../common/names';
 import { quote } from '../common/quote';
 import { UserError } from '../common/errors';
 import { initImageRefProblems, type InitImageRef } from './init-image';
+import type { JobFleet } from '../common/fleet';
 
 /** What a person may pass (CLI flags, config file, `vldm submit`). */
 export interface JobSpecInput {
@@ -63,6 +64,12 @@ export interface JobSpec {
   pack: string;
   deadline?: string;
   initImage?: InitImageRef;
+  /**
+   * The store and pack the job was submitted with; every worker compares them with its own before it
+   * runs a task (src/worker/fleet.ts). Absent in jobs submitted before it existed: served as before.
+   * Not a content field: it names neither the job id nor any artifact key.
+   */
+  fleet?: JobFleet;
 }
 
 function isInt(x: unknown): x is number {
@@ -200,7 +207,7 @@ export function defaultJobId(name: string, specHash: string): string {
  */
 export function finishSpec(
   resolved: ResolvedSpec,
-  id: { jobId?: string; specHash?: string; initImage?: InitImageRef },
+  id: { jobId?: string; specHash?: string; initImage?: InitImageRef; fleet?: JobFleet },
 ): JobSpec {
   const problems = [...resolved.problems];
   let jobId = id.jobId;
@@ -235,6 +242,9 @@ export function finishSpec(
     ...(resolved.deadline !== undefined ? { deadline: resolved.deadline } : {}),
     ...(id.initImage !== undefined
       ? { initImage: { key: id.initImage.key, sha256: id.initImage.sha256 } }
+      : {}),
+    ...(id.fleet !== undefined
+      ? { fleet: { ...(id.fleet.store !== undefined ? { store: id.fleet.store } : {}), pack: id.fleet.pack } }
       : {}),
   };
 }

@@ -73,11 +73,13 @@ async function syncDir(dir: string): Promise<void> {
 export class LocalArtifactStore implements ArtifactStore {
   readonly root: string;
   readonly description: string;
+  readonly identity: string;
   private readonly warn: WarnFn;
 
   constructor(root: string, opts: { warn?: WarnFn } = {}) {
     this.root = path.resolve(root);
     this.description = `local folder ${this.root}`;
+    this.identity = `folder:${this.root}`;
     this.warn = opts.warn ?? ((m) => console.warn(m));
   }
 

@@ -118,6 +118,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class S3ArtifactStore implements ArtifactStore {
   readonly description: string;
+  readonly identity: string;
   readonly bucket: string;
   readonly prefix: string;
   readonly #clientConfig: S3ClientConfig;
@@ -138,7 +139,8 @@ export class S3ArtifactStore implements ArtifactStore {
         'S3 credentials need both an access key id and a secret access key, or neither (to use the default AWS credential chain)',
       );
     const region = cfg.region ?? 'us-east-1';
-    this.description = `s3://${this.bucket}${prefix ? '/' + prefix : ''} at ${cfg.endpoint ?? `AWS S3 (${region})`}`;
+    this.identity = `s3://${this.bucket}${prefix ? '/' + prefix : ''}`;
+    this.description = `${this.identity} at ${cfg.endpoint ?? `AWS S3 (${region})`}`;
     this.#maxAttempts = opts.maxAttempts ?? 5;
     this.#listConcurrency = opts.listConcurrency ?? 8;
     this.#listPageSize = opts.listPageSize ?? 1000;

@@ -22,6 +22,13 @@ export interface ArtifactStore {
   /** Where the artifacts live, without credentials: "local folder /x" or "s3://bucket/prefix at http://…". */
   readonly description: string;
   /**
+   * Which store this is, short and without credentials: `folder:<absolute path>` or
+   * `s3://<bucket>/<prefix>`. Jobs carry the identity of the store they were submitted with and workers
+   * refuse the tasks of jobs with another (src/worker/fleet.ts). The S3 endpoint is left out on purpose:
+   * a client reaches the same bucket at another address than the pods do (a port-forward).
+   */
+  readonly identity: string;
+  /**
    * Stores `body` under `key`. Atomic (never visible half-written), idempotent (the same bytes give the
    * same result), and concurrent writers of one key leave one writer's bytes with their own checksum.
    */

@@ -40,6 +40,7 @@ import type { EmulatedAccelerators } from '../bench/accelerator';
 import { flushTracing, workerTracing } from '../observability/tracing';
 import { workerDeploymentFromEnv, type WorkerDeployment } from '../config/versioning';
 import { checkSearchAttributes } from './search-attributes';
+import { fleetInterceptor } from './fleet';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
 export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
@@ -266,6 +267,8 @@ async function startWorkersServing(
     models,
     scratchDir: opts.scratchDir,
   });
+  // Only the right workers serve a job: a task whose job names another store or pack is refused (./fleet.ts).
+  const fleet = fleetInterceptor({ store: opts.store.identity, packDigest: (l) => models.loadedDigest(l) });
   const grace = opts.shutdownGraceMs ?? 30_000;
   // Traced when the process started tracing (`vldm worker` does when OTEL_EXPORTER_OTLP_ENDPOINT is set).
   const tracing = workerTracing();
@@ -317,6 +320,7 @@ async function startWorkersServing(
                   ...(tracing?.activity ?? []),
                   activityMetricsInterceptor,
                   ...(opts.accelerators ? [opts.accelerators.interceptor] : []),
+                  fleet,
                 ],
               },
             }),
@@ -328,7 +332,7 @@ async function startWorkersServing(
         slots: concurrency,
       });
       log(
-        `worker polling ${TASK_QUEUES[q]} (concurrency ${concurrency}${deployment ? `, version ${deployment.deploymentName}.${deployment.buildId}` : ''})`,
+        `worker polling ${TASK_QUEUES[q]} (concurrency ${concurrency}${deployment ? `, version ${deployment.deploymentName}.${deployment.buildId}` : ''}${q === 'orchestration' ? '' : `, store ${opts.store.identity}`})`,
       );
     }
   } catch (err) {

@@ -37,6 +37,8 @@ describe('S3 credentials', () => {
     expect(Buffer.from(await store.get('creds/ok.bin')).equals(body)).toBe(true);
     expect(store.description).toBe(`s3://${bucket}/artifacts at ${minio.endpoint}`);
     expect(store.description).not.toContain(minio.secretAccessKey);
+    // What jobs carry to say which workers may serve them (src/common/fleet.ts): no key, no endpoint.
+    expect(store.identity).toBe(`s3://${bucket}/artifacts`);
     await store.close?.();
   });
 

@@ -44,7 +44,11 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
   const out = makeOut(Boolean(opts.json));
   // Everything a user can get wrong is checked before any server starts or any file is written.
   const outFile = checkOutputPath(opts.out);
-  const { spec, plan, initImage } = await compileJob(opts, cfg.pack);
+  // Created (nothing contacted, nothing written) first: the job names this store, and only the
+  // workers of this state folder's store (or of the configured one) serve it (src/common/fleet.ts).
+  const storeCfg = storeConfigFromUrl(cfg.store);
+  const store = createStore(storeCfg);
+  const { spec, plan, initImage } = await compileJob(opts, cfg.pack, undefined, store.identity);
 
   const useNats = cfg.natsUrl !== 'off' && findTool('nats-server') !== undefined;
   const port = (hostPort: string) => Number(hostPort.split(':').pop());
@@ -59,9 +63,7 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
     },
   });
   const natsUrl = useNats ? addresses.nats?.url : undefined;
-  const storeCfg = storeConfigFromUrl(cfg.store);
   if (storeCfg.kind === 'local') mkdirSync(storeCfg.root, { recursive: true });
-  const store = createStore(storeCfg);
   const events = await connectEventBus(natsUrl, { name: 'vldm-generate' });
   const workers = await startWorkers({
     temporalAddress: cfg.temporalAddress,

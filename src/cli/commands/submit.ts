@@ -16,12 +16,15 @@ export async function submit(
   cfg: VldmConfig,
 ): Promise<number> {
   const out = makeOut(Boolean(opts.json));
-  const { spec, plan, initImage } = await compileJob(opts, cfg.pack, opts.workerPack);
+  const storeCfg = storeConfigFromUrl(cfg.store);
+  // A store given (--store, VLDM_STORE, config) is the only one whose workers may serve the job; with
+  // none, the job names no store, as jobs did before (src/common/fleet.ts).
+  const identity = cfg.storeGiven ? createStore(storeCfg).identity : undefined;
+  const { spec, plan, initImage } = await compileJob(opts, cfg.pack, opts.workerPack, identity);
   const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);
   try {
     if (initImage) {
       // Only now, with every check passed and Temporal reachable, is anything written.
-      const storeCfg = storeConfigFromUrl(cfg.store);
       if (storeCfg.kind === 'local') mkdirSync(storeCfg.root, { recursive: true });
       const store = createStore(storeCfg);
       try {
