@@ -44,6 +44,7 @@ import {
   type HostPhase,
 } from '../observability/host-phases';
 import { BENCH_PACK } from '../cli/commands/bench';
+import { median } from '../common/stats';
 
 /** The job whose items are probed: the README's 10 s job (3 segments at the reference shapes). */
 const PROBE_JOB = { seconds: '10', seed: '7', scene: 'day', traffic: 'clear', name: 'host-probe' };
@@ -101,12 +102,6 @@ function timedStore(store: ArtifactStore): ArtifactStore {
 function columns(phases: Record<HostPhase, number>, total: number): Record<Column, number> {
   const marked = HOST_PHASES.reduce((a, p) => a + phases[p], 0);
   return { ...phases, other: total - marked, wall: total, host: total - phases.model };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Seeded stand-in values for an input artifact (their values do not change the host work). */

@@ -6,6 +6,7 @@
  * change of the `around` frame pairs next to it (half before, half after, the boundary pair left out).
  */
 import { spawn } from 'node:child_process';
+import { median } from '../common/stats';
 
 /** Frame pairs each side of a boundary whose median is the reference (16 in all, as the issue measures). */
 export const SEAM_NEIGHBOURS = 16;
@@ -74,12 +75,6 @@ function decodeChanges(file: string, frameBytes: number): Promise<number[]> {
       code === 0 ? resolve(changes) : reject(new Error(`ffmpeg could not decode ${file}: ${stderr.trim()}`)),
     );
   });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**

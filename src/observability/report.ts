@@ -18,6 +18,10 @@ import { TASK_QUEUES, type QueueRole } from '../common/names';
 import type { PoolsConfig } from '../scaling/pools';
 import { stageOfActivity } from './metrics';
 import { criticalPath, type CriticalPath } from './critical-path';
+import { median as medianOrNaN } from '../common/stats';
+
+/** The report shows 0, not NaN, for a stage with no timed attempts. */
+const median = (xs: number[]) => (xs.length ? medianOrNaN(xs) : 0);
 
 export type ActivityOutcome =
   'completed' | 'reused' | 'failed' | 'timed-out' | 'cancelled' | 'running' | 'scheduled';
@@ -108,13 +112,6 @@ type Ts = { seconds?: { toNumber(): number } | number | null; nanos?: number | n
 const at = (t: Ts): number =>
   t ? (typeof t.seconds === 'number' ? t.seconds : (t.seconds?.toNumber() ?? 0)) + (t.nanos ?? 0) / 1e9 : 0;
 const round = (x: number) => Math.round(x * 1000) / 1000;
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** A payload's value when it is plain JSON (not encrypted, not binary). */
 function plainJson(p: temporal.api.common.v1.IPayload | null | undefined): unknown {

@@ -8,6 +8,7 @@
 import type { Client } from '@temporalio/client';
 import { TASK_QUEUES, type QueueRole } from '../common/names';
 import { UserError } from '../common/errors';
+import { median } from '../common/stats';
 
 export interface ActivityTiming {
   activity: string;
@@ -34,12 +35,6 @@ const ROLE_OF_QUEUE = new Map<string, QueueRole>(
 type Ts = { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined;
 const at = (t: Ts) =>
   t ? (typeof t.seconds === 'number' ? t.seconds : (t.seconds?.toNumber() ?? 0)) + (t.nanos ?? 0) / 1e9 : 0;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
