@@ -14,6 +14,7 @@ import type { MeasuredStage, StageSpeed } from '../src/planning/timeouts';
 import type { SamplingRole } from '../src/models/contract';
 import { zeroFeeds, type Feeds } from '../src/models/inputs';
 import { packFor, type ActivityDeps } from './deps';
+import { withHeartbeats } from '../src/activity-runtime/stage-runner';
 import type { StageContext } from '../src/common/boundary';
 
 const cache = new Map<string, Promise<number>>();
@@ -76,7 +77,14 @@ export function createSpeedActivities(deps: ActivityDeps) {
         cache.set(cacheKey, ms);
         ms.catch(() => cache.delete(cacheKey));
       }
-      return { stage, msPerCall: await ms, callsPerActivity: calls };
+      const probe = ms;
+      // Heartbeats while it waits: a probe lost with its worker is retried within the heartbeat
+      // timeout instead of holding every job's rendering for the start-to-close timeout.
+      return {
+        stage,
+        msPerCall: await withHeartbeats(() => probe, { probing: stage }),
+        callsPerActivity: calls,
+      };
     },
   };
 }

@@ -66,6 +66,9 @@ export function speedProbe(stage: MeasuredStage) {
   return proxyActivities<Activities>({
     taskQueue: TASK_QUEUES[stage],
     startToCloseTimeout: '10 minutes',
+    // It heartbeats while it runs (activities/speed.ts): an attempt lost with its worker (kill -9, a
+    // SIGTERM past the grace time) is retried within this, not after the 10 minutes.
+    heartbeatTimeout: '30 seconds',
     retry: { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES },
   }).measureStage;
 }

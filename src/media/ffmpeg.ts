@@ -67,6 +67,14 @@ export async function encodeClip(
       ...BITEXACT,
     ])
     .format('mp4');
+  // fluent-ffmpeg spawns ffmpeg a little after save(); a kill before that is a no-op, and ffmpeg would
+  // then wait forever on an input that never ends. So an abort before the start kills it at its start.
+  let started = false;
+  let aborted = false;
+  command.on('start', () => {
+    started = true;
+    if (aborted) command.kill('SIGKILL');
+  });
   const done = new Promise<void>((resolve, reject) => {
     command
       .on('error', (err: Error, _stdout: string | null, stderr: string | null) =>
@@ -86,7 +94,8 @@ export async function encodeClip(
     }
   } catch (err) {
     // The frames failed (or the activity was cancelled): stop ffmpeg, wait for it, report the cause.
-    command.kill('SIGKILL');
+    aborted = true;
+    if (started) command.kill('SIGKILL');
     input.destroy();
     await done.catch(() => undefined);
     throw err;

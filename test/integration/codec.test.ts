@@ -22,6 +22,7 @@ import { QUEUE_ROLES, TASK_QUEUES, segmentWorkflowId } from '../../src/common/na
 import { UserError } from '../../src/common/errors';
 import { compileJob } from '../../src/cli/edge';
 import { WHOLE_VIDEO_RENDER_PATCH } from '../../src/planning/render-plan';
+import { CHILD_SEARCH_ATTRIBUTES_PATCH } from '../../src/common/search-attributes';
 import { connectTemporal, startJob, waitForJob } from '../../src/client/jobs';
 import { startWorkers, type RunningWorkers } from '../../src/worker/workers';
 import {
@@ -218,9 +219,14 @@ describe('a job with payload encryption on', () => {
       const history = await client.workflow.getHandle(wf).fetchHistory();
       const found = (history.events ?? []).flatMap((e) => payloadsIn(e));
       expect(found.length, wf).toBeGreaterThan(10);
-      // The only plaintext the job's history may hold: the whole-video render's patch marker.
+      // The only plaintext the job's history may hold: its patch markers (the whole-video render, and
+      // the search attributes and static details of the children it starts).
       expect(patchMarkerDetails(history.events ?? []), wf).toEqual(
-        wf === spec.jobId ? [{ 'patch-data': { id: WHOLE_VIDEO_RENDER_PATCH, deprecated: false } }] : [],
+        wf === spec.jobId
+          ? [WHOLE_VIDEO_RENDER_PATCH, CHILD_SEARCH_ATTRIBUTES_PATCH].map((id) => ({
+              'patch-data': { id, deprecated: false },
+            }))
+          : [],
       );
       for (const { path, payload } of found) {
         expect(text(payload.metadata!.encoding), `${wf}${path}`).toBe(ENCRYPTED_ENCODING);
