@@ -2,7 +2,8 @@
  * Activities run in this process, outside a Temporal worker, for measuring them (the host-work probe,
  * src/bench/host-probe.ts): the same factory the worker uses, and a real SDK activity Context in the
  * activity's async-local storage, as @temporalio/testing's MockActivityEnvironment gives (that package
- * is not installed). Heartbeats go nowhere; nothing cancels.
+ * is not installed). Heartbeats go to `onHeartbeat` when given; nothing cancels. The tiling test runs
+ * its activities the same way.
  */
 import { asyncLocalStorage, Context, type Info } from '@temporalio/activity';
 import { noopMetricMeter, type Logger } from '@temporalio/common';
@@ -11,19 +12,28 @@ export { createActivities, type ActivityDeps } from '../../activities';
 
 const quietLogger: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
+/** Where the activity's heartbeats go, and the names its Info carries (logs, errors). */
+export interface InProcessOptions {
+  /** Called with each heartbeat's details (default: dropped). */
+  onHeartbeat?: (details: unknown) => void;
+  /** Activity and workflow id, and task queue, in the Info (default "host-probe"). */
+  name?: string;
+}
+
 /** Runs `fn` as an activity of `type` outside a worker: a real SDK Context in async-local storage. */
-export function inActivity<T>(type: string, fn: () => Promise<T>): Promise<T> {
+export function inActivity<T>(type: string, fn: () => Promise<T>, opts: InProcessOptions = {}): Promise<T> {
   const now = Date.now();
+  const name = opts.name ?? 'host-probe';
   const info: Info = {
     taskToken: new Uint8Array(),
     base64TaskToken: '',
-    activityId: 'host-probe',
+    activityId: name,
     activityType: type,
     activityNamespace: 'default',
     namespace: 'default',
     attempt: 1,
     isLocal: false,
-    workflowExecution: { workflowId: 'host-probe', runId: 'host-probe' },
+    workflowExecution: { workflowId: name, runId: name },
     workflowNamespace: 'default',
     workflowType: 'segmentRenderWorkflow',
     scheduledTimestampMs: now,
@@ -32,14 +42,14 @@ export function inActivity<T>(type: string, fn: () => Promise<T>): Promise<T> {
     currentAttemptScheduledTimestampMs: now,
     heartbeatTimeoutMs: 60_000,
     heartbeatDetails: undefined,
-    taskQueue: 'host-probe',
+    taskQueue: name,
     inWorkflow: true,
   };
   const ctx = new Context(
     info,
     new Promise<never>(() => {}),
     new AbortController().signal,
-    () => {},
+    opts.onHeartbeat ?? (() => {}),
     undefined,
     quietLogger,
     noopMetricMeter,

@@ -10,8 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asyncLocalStorage, Context, type Info } from '@temporalio/activity';
-import { noopMetricMeter, type Logger } from '@temporalio/common';
+import { inActivity } from '../../src/worker/in-process';
 import { createUpscaleActivities } from '../../activities/upscale';
 import { scheduleOf, type ActivityDeps } from '../../activities/deps';
 import type { FrameSource, UpscaleInput } from '../../src/common/boundary';
@@ -40,48 +39,18 @@ const F = UPSCALE_FACTOR;
 
 const range = (start: number, end: number) => Array.from({ length: end - start }, (_, i) => start + i);
 
-const quietLogger: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-
 /**
- * Runs an activity function outside a worker, as @temporalio/testing's MockActivityEnvironment does
- * (that package is not installed here): a real SDK Context in the activity's async-local storage,
- * with heartbeats recorded so the test can see the activity report each sampling step.
+ * Runs an activity function outside a worker (src/worker/in-process.ts: a real SDK Context in the
+ * activity's async-local storage), with heartbeats recorded so the test can see the activity report
+ * each sampling step.
  */
 function activityEnvironment() {
   const heartbeats: unknown[] = [];
-  const now = Date.now();
-  const info: Info = {
-    taskToken: new Uint8Array(),
-    base64TaskToken: '',
-    activityId: 'tiling-test',
-    activityType: 'upscale',
-    activityNamespace: 'default',
-    namespace: 'default',
-    attempt: 1,
-    isLocal: false,
-    workflowExecution: { workflowId: 'tiling-test', runId: 'tiling-test' },
-    workflowNamespace: 'default',
-    workflowType: 'segmentRenderWorkflow',
-    scheduledTimestampMs: now,
-    scheduleToCloseTimeoutMs: 600_000,
-    startToCloseTimeoutMs: 600_000,
-    currentAttemptScheduledTimestampMs: now,
-    heartbeatTimeoutMs: 60_000,
-    heartbeatDetails: undefined,
-    taskQueue: 'upscale',
-    inWorkflow: true,
+  return {
+    heartbeats,
+    run: <T>(fn: () => Promise<T>): Promise<T> =>
+      inActivity('upscale', fn, { name: 'tiling-test', onHeartbeat: (d) => heartbeats.push(d) }),
   };
-  const ctx = new Context(
-    info,
-    new Promise<never>(() => {}),
-    new AbortController().signal,
-    (d) => heartbeats.push(d),
-    undefined,
-    quietLogger,
-    noopMetricMeter,
-    {},
-  );
-  return { heartbeats, run: <T>(fn: () => Promise<T>): Promise<T> => asyncLocalStorage.run(ctx, fn) };
 }
 
 let root: string;
