@@ -118,7 +118,9 @@ describe('progress events on NATS', () => {
     expect(bus).toBeInstanceOf(NullEventBus);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`nats://127.0.0.1:${port}`);
-    expect(() => bus.publish(progressEvent({ jobId: 'j', stage: 'prepare', state: 'started' }))).not.toThrow();
+    expect(() =>
+      bus.publish(progressEvent({ jobId: 'j', stage: 'prepare', state: 'started' })),
+    ).not.toThrow();
     await bus.close();
 
     expect(

@@ -121,7 +121,11 @@ describe('dispatch delays', () => {
       },
       { eventId: 5, eventTime: t(15), startChildWorkflowExecutionInitiatedEventAttributes: {} },
       // Activity a closed on its third attempt (two lost to killed workers).
-      { eventId: 6, eventTime: t(30), activityTaskStartedEventAttributes: { scheduledEventId: 3, attempt: 3 } },
+      {
+        eventId: 6,
+        eventTime: t(30),
+        activityTaskStartedEventAttributes: { scheduledEventId: 3, attempt: 3 },
+      },
       { eventId: 7, eventTime: t(100), activityTaskCompletedEventAttributes: { scheduledEventId: 3 } },
       { eventId: 8, eventTime: t(140), workflowTaskStartedEventAttributes: {} },
       { eventId: 9, eventTime: t(150), workflowTaskCompletedEventAttributes: {} },
