@@ -4,7 +4,8 @@
  * with a non-retryable bad-input error (render version 1, recorded before the whole-video render);
  * and, for render version 2, a 3-segment job, its middle segment (which borrows and lends), and a job
  * run in chapters with one of its chapters; and, after the `child-search-attributes` patch, on a server
- * with vldm's search attributes, the same job, chaptered job and chapter again. Never overwrite a fixture of an older version: record into
+ * with vldm's search attributes, the same job, chaptered job and chapter again; and that job once more
+ * after the speed probes got a heartbeat timeout. Never overwrite a fixture of an older version: record into
  * another folder and copy only the new files. Re-record only on purpose, after a change that is meant
  * to alter histories (and that running jobs survive, e.g. behind `patched()`):
  *
@@ -48,6 +49,7 @@ export const RECORDED = {
   'job-v2-attributes.json': WORKFLOW_TYPES.job,
   'job-v2-chapters-attributes.json': WORKFLOW_TYPES.job,
   'chapter-v2-attributes.json': WORKFLOW_TYPES.chapter,
+  'job-v2-probe-heartbeat.json': WORKFLOW_TYPES.job,
 } as const;
 
 const CONTRACT_PACK = path.join(repoRoot(), 'models', 'contract-test');
@@ -99,6 +101,8 @@ async function record(outDir: string): Promise<void> {
       // Recorded after the `child-search-attributes` patch, on a server with vldm's search
       // attributes: the *-attributes files; the others keep their recordings from before it.
       await write('job-v2-attributes.json', spec.jobId);
+      // Recorded after the speed probes got a heartbeat timeout (workflows/proxies.ts).
+      await write('job-v2-probe-heartbeat.json', spec.jobId);
       await write('job-v2-3-segments.json', spec.jobId);
       await write('segment-v2-lending.json', segmentWorkflowId(spec.jobId, 1));
       await write('job-3-segments.json', spec.jobId);
