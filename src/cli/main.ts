@@ -304,6 +304,10 @@ export function buildProgram(dispatch: (call: CommandCall) => void): Command {
     .option('--processes <n>', 'GPU worker processes the slots are spread over (default min(G, 4))')
     .option('--dilation <x>', 'stretch every emulated call ×x, so the host is not the bottleneck', '1')
     .option(
+      '--gpu-nice <n>',
+      'niceness 0–19 of the GPU worker processes, so orchestration and Temporal are not starved (default 10)',
+    )
+    .option(
       '--gpu-factor <f>',
       'default speed table: reference CPU speeds × f (default 0.05, stated, not measured)',
     )

@@ -41,6 +41,7 @@ async function bench(
   processes: number,
   store: 'folder' | 'minio',
   chaos?: ChaosOptions,
+  gpuNice?: number,
 ): Promise<BenchResult> {
   const { spec, plan } = await compileJob({ seconds: '5', seed: '4', scene: 'night' }, BENCH_PACK);
   const env = s3Env(servers);
@@ -63,6 +64,7 @@ async function bench(
         : {},
     workDir: path.join(dir, name),
     ...(chaos ? { chaos } : {}),
+    ...(gpuNice !== undefined ? { gpuNice } : {}),
     log: () => undefined,
   });
 }
@@ -73,7 +75,7 @@ describe('vldm bench (emulated accelerators)', () => {
 
   it('runs a two-segment job on 1 slot (folder store) and on 3 slots in 2 processes (MinIO) with the same bytes', async () => {
     one = await bench('g1', 1, 1, 'folder');
-    three = await bench('g3', 3, 2, 'minio');
+    three = await bench('g3', 3, 2, 'minio', undefined, 7);
     for (const r of [one, three]) {
       expect(r.emulated).toBe(true);
       expect(r.label).toBe(emulationLabel(r.pack));
@@ -84,6 +86,10 @@ describe('vldm bench (emulated accelerators)', () => {
     }
     expect(three.processes).toBe(2);
     expect(three.sha256).toBe(one.sha256);
+    // The niceness is the kernel's, read back from the GPU workers; a lower priority changes no byte.
+    expect(one.gpuNice).toBe(0);
+    expect(three.gpuNice).toBe(7);
+    expect(formatResult(three).split('\n')[0]).toContain('GPU workers at nice 7');
   }, 600_000);
 
   it('ends in the same bytes when workers are killed during the job (SIGKILL and SIGTERM, replaced)', async () => {
@@ -135,6 +141,8 @@ describe('vldm bench (emulated accelerators)', () => {
       [['bench', '--gpus', '8,x'], /--gpus/],
       [['bench', '--schedule', 'fast'], /--schedule must be dataflow, barrier or both/],
       [['bench', '--dilation', '-2'], /--dilation must be a number > 0/],
+      [['bench', '--gpu-nice', '20'], /--gpu-nice/],
+      [['bench', '--gpu-nice', 'low'], /--gpu-nice/],
       [['bench', '--bench-store', 'ftp'], /--bench-store must be folder or minio/],
       [['bench', '--gpu-factor', '0'], /--gpu-factor must be a number > 0/],
       [['bench', '--speed-table', path.join(dir, 'missing.json')], /speed table/],

@@ -29,6 +29,13 @@ import {
 export const BENCH_PORT_SHIFT = 20000;
 /** The pack the bench runs unless `--pack` names another: the contract models at the reference shapes. */
 export const BENCH_PACK = 'models/bench';
+/**
+ * Niceness of the GPU worker processes unless `--gpu-nice` says otherwise. On a cluster the
+ * orchestration worker, the media worker and Temporal do not share CPUs with the GPU pods' host work;
+ * on this machine's 2 cores they do, and a lower priority for the GPU workers keeps workflow tasks and
+ * hand-overs from queueing behind noise and tensor I/O (docs/performance.md).
+ */
+export const DEFAULT_GPU_NICE = 10;
 /** Most bench runs one command may ask for (G values × schedules). */
 const MAX_RUNS = 12;
 
@@ -37,6 +44,7 @@ export interface BenchFlags extends JobFlags {
   gpus?: string;
   processes?: string;
   dilation?: string;
+  gpuNice?: string;
   gpuFactor?: string;
   speedTable?: string;
   schedule?: string;
@@ -72,6 +80,7 @@ export async function bench(opts: BenchFlags, cfg: VldmConfig): Promise<number> 
   const processes =
     opts.processes === undefined ? undefined : parseInteger('--processes', opts.processes, 1, 64);
   const dilation = positive('--dilation', opts.dilation, 1);
+  const gpuNice = parseInteger('--gpu-nice', opts.gpuNice ?? String(DEFAULT_GPU_NICE), 0, 19);
   const storeKind = opts.benchStore ?? 'folder';
   if (storeKind !== 'folder' && storeKind !== 'minio')
     throw new UserError(`--bench-store must be folder or minio, got ${quote(storeKind)}`);
@@ -111,6 +120,7 @@ export async function bench(opts: BenchFlags, cfg: VldmConfig): Promise<number> 
       schedules,
       processes,
       dilation,
+      gpuNice,
       table,
       spec,
       plan,
@@ -133,6 +143,7 @@ async function benchRuns(
     schedules: readonly ('dataflow' | 'barrier')[];
     processes: number | undefined;
     dilation: number;
+    gpuNice: number;
     table: SpeedTable;
     spec: Awaited<ReturnType<typeof compileJob>>['spec'];
     plan: Awaited<ReturnType<typeof compileJob>>['plan'];
@@ -142,7 +153,8 @@ async function benchRuns(
     chaos?: ChaosOptions;
   },
 ): Promise<number> {
-  const { gpus, schedules, processes, dilation, table, spec, plan, benchDir, servers, serverDir } = r;
+  const { gpus, schedules, processes, dilation, gpuNice, table, spec, plan, benchDir, servers, serverDir } =
+    r;
   const temporalPid = (await devStatus({ stateDir: serverDir })).find((s) => s.kind === 'temporal')?.pid;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const results: BenchResult[] = [];
@@ -169,6 +181,7 @@ async function benchRuns(
         gpus: g,
         processes: processes ?? Math.min(g, 4),
         dilation,
+        gpuNice,
         table,
         schedule: sched,
         temporalAddress: servers.temporal!.address,
