@@ -4,7 +4,10 @@
  * CPU and then holds the slot until the call's calibrated duration from the speed table has passed (×
  * the dilation). So the orchestration, the artifacts and the bytes are real, and only the accelerator's
  * speed is emulated. Slots go to waiting calls by stage, upstream first (the keyframe chain is the
- * critical path, and earlier stages feed later ones), FIFO within a stage.
+ * critical path, and earlier stages feed later ones), FIFO within a stage. While a keyframe activity
+ * runs in the process, one slot is kept for it: a render call does not take the last free slot, so the
+ * chain's calls never queue behind a tile's (which holds its slot for seconds), as the chart's own
+ * keyframe pool keeps a GPU for the chain (charts/vldm/values.yaml, pools.keyframe).
  *
  * Per activity attempt the process appends one JSON line to the trace file: when it was scheduled,
  * started and completed, its first and last model call, and the emulated accelerator time it used.
@@ -15,6 +18,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { Role } from '../models/contract';
 import { UserError } from '../common/errors';
+import { TASK_QUEUES } from '../common/names';
 import { emulatedCallMs, type SpeedTable } from './speed-table';
 
 /** The worker setting that turns emulation on: JSON of AcceleratorSettings (set by the bench only). */
@@ -94,6 +98,8 @@ export function parseAcceleratorSettings(raw: string): AcceleratorSettings {
 interface Waiter {
   priority: number;
   seq: number;
+  /** A call of a keyframe activity (the chain), which may take the kept slot. */
+  chain: boolean;
   grant: () => void;
 }
 
@@ -101,34 +107,61 @@ export class EmulatedAccelerators {
   private free: number;
   private readonly waiting: Waiter[] = [];
   private seq = 0;
-  private readonly attempt = new AsyncLocalStorage<Tally>();
+  private readonly attempt = new AsyncLocalStorage<Tally & { chain: boolean }>();
+  /** Keyframe activities in flight in this process, and the slots their calls hold now. */
+  private chainActive = 0;
+  private chainHolding = 0;
 
   constructor(readonly settings: AcceleratorSettings) {
     this.free = settings.slots;
   }
 
-  private acquire(role: Role): Promise<void> {
-    if (this.free > 0) {
-      this.free -= 1;
+  /** Slots a render call must leave free: one while the chain runs and none of its calls holds a slot. */
+  private kept(): number {
+    return this.chainActive > 0 && this.chainHolding === 0 ? 1 : 0;
+  }
+
+  private take(chain: boolean): void {
+    this.free -= 1;
+    if (chain) this.chainHolding += 1;
+  }
+
+  /** Grants free slots to waiting calls in order while the head of the queue may have one. */
+  private pump(): void {
+    while (this.free > 0 && this.waiting.length > 0) {
+      const head = this.waiting[0];
+      if (!head.chain && this.free <= this.kept()) return;
+      this.waiting.shift();
+      this.take(head.chain);
+      head.grant();
+    }
+  }
+
+  private acquire(role: Role, chain: boolean): Promise<void> {
+    if (this.waiting.length === 0 && this.free > (chain ? 0 : this.kept())) {
+      this.take(chain);
       return Promise.resolve();
     }
     return new Promise((grant) => {
-      this.waiting.push({ priority: ROLE_PRIORITY[role], seq: this.seq++, grant });
+      // The chain's calls go first whatever their role (the chain is the job's critical path).
+      this.waiting.push({ priority: chain ? -1 : ROLE_PRIORITY[role], seq: this.seq++, chain, grant });
       this.waiting.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+      this.pump();
     });
   }
 
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next.grant();
-    else this.free += 1;
+  private release(chain: boolean): void {
+    this.free += 1;
+    if (chain) this.chainHolding -= 1;
+    this.pump();
   }
 
   /** Runs one model call on an emulated accelerator: the real call, then the rest of its calibrated time. */
   async call<T extends { shape: number[] }>(role: Role, run: () => Promise<T>): Promise<T> {
     const asked = performance.now();
     const askedMs = Date.now();
-    await this.acquire(role);
+    const chain = this.attempt.getStore()?.chain ?? false;
+    await this.acquire(role, chain);
     const began = performance.now();
     try {
       const out = await run();
@@ -147,7 +180,7 @@ export class EmulatedAccelerators {
       }
       return out;
     } finally {
-      this.release();
+      this.release(chain);
     }
   }
 
@@ -155,14 +188,28 @@ export class EmulatedAccelerators {
   readonly interceptor: ActivityInterceptorsFactory = (ctx) => ({
     inbound: {
       execute: async (input, next) => {
-        const tally: Tally = { calls: 0, busyMs: 0, realMs: 0, waitMs: 0, overruns: 0 };
+        const chain = ctx.info.taskQueue === TASK_QUEUES.keyframe;
+        const tally: Tally & { chain: boolean } = {
+          calls: 0,
+          busyMs: 0,
+          realMs: 0,
+          waitMs: 0,
+          overruns: 0,
+          chain,
+        };
         const startedMs = Date.now();
         let outcome: AttemptRecord['outcome'] = 'failed';
+        // From the activity's start, so that a slot is free by the time its first call comes.
+        if (chain) this.chainActive += 1;
         try {
           const result = await this.attempt.run(tally, () => next(input));
           outcome = 'completed';
           return result;
         } finally {
+          if (chain) {
+            this.chainActive -= 1;
+            this.pump();
+          }
           const { info } = ctx;
           const record: AttemptRecord = {
             workflowId: info.workflowExecution?.workflowId ?? '?',
@@ -175,7 +222,13 @@ export class EmulatedAccelerators {
             startedMs,
             completedMs: Date.now(),
             outcome,
-            ...tally,
+            calls: tally.calls,
+            ...(tally.firstCallMs !== undefined ? { firstCallMs: tally.firstCallMs } : {}),
+            ...(tally.lastCallEndMs !== undefined ? { lastCallEndMs: tally.lastCallEndMs } : {}),
+            busyMs: tally.busyMs,
+            realMs: tally.realMs,
+            waitMs: tally.waitMs,
+            overruns: tally.overruns,
           };
           appendFileSync(this.settings.traceFile, `${JSON.stringify(record)}\n`);
         }

@@ -1,9 +1,14 @@
 /**
  * The benchmark's arithmetic (src/bench): emulated call times from a speed table, the lower bound, the
- * slot-replay estimate of Temporal's hand-over delay, and what is read from a history.
+ * slot-replay estimate of Temporal's hand-over delay, what is read from a history, and the emulated
+ * slots' order (the keyframe chain's kept slot).
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { AttemptRecord } from '../../src/bench/accelerator';
+import { EmulatedAccelerators, type AttemptRecord } from '../../src/bench/accelerator';
+import { TASK_QUEUES } from '../../src/common/names';
 import { historyFacts, quantile } from '../../src/bench/histories';
 import { lowerBound, slotToStartMs, utilisation } from '../../src/bench/report';
 import { defaultSpeedTable, emulatedCallMs, parseSpeedTable } from '../../src/bench/speed-table';
@@ -143,5 +148,89 @@ describe('dispatch delays', () => {
     expect([f.retries, f.retriedActivities]).toEqual([2, 1]);
     expect(quantile([5, 1, 3, 2, 4], 0.5)).toBe(3);
     expect(quantile([], 0.5)).toBeNaN();
+  });
+});
+
+describe('emulated slots', () => {
+  // A tile call holds its slot for TILE_MS, a keyframe call for KEY_MS (emulated; the real call is a no-op).
+  const TILE_MS = 400;
+  const KEY_MS = 20;
+  const table = {
+    source: 'unit test',
+    roles: {
+      upsampler: { ms: TILE_MS, outputShape: [1] },
+      keyframe: { ms: KEY_MS, outputShape: [1] },
+    },
+  };
+
+  function activity(acc: EmulatedAccelerators, queue: string, body: () => Promise<void>) {
+    const info = {
+      taskQueue: queue,
+      activityType: queue === TASK_QUEUES.keyframe ? 'generateKeyframes' : 'upscale',
+      activityId: queue,
+      attempt: 1,
+      currentAttemptScheduledTimestampMs: Date.now(),
+      workflowExecution: { workflowId: 'j', runId: 'r' },
+    };
+    const inbound = acc.interceptor({ info } as never).inbound!;
+    return inbound.execute!({} as never, async () => {
+      await body();
+      return undefined;
+    });
+  }
+
+  it('keep one slot for a running keyframe activity, so its calls never wait behind a tile', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vldm-slots-'));
+    try {
+      const traceFile = path.join(dir, 'trace.jsonl');
+      const acc = new EmulatedAccelerators({ slots: 2, table, dilation: 1, traceFile });
+      let rendering = 0;
+      let mostRenderingWithChain = 0;
+      let chainRunning = false;
+      const tile = () =>
+        activity(acc, TASK_QUEUES.upscale, async () => {
+          await acc.call('upsampler', async () => {
+            rendering += 1;
+            if (chainRunning) mostRenderingWithChain = Math.max(mostRenderingWithChain, rendering);
+            return { shape: [1] };
+          });
+          rendering -= 1;
+        });
+      const chain = activity(acc, TASK_QUEUES.keyframe, async () => {
+        chainRunning = true;
+        for (let i = 0; i < 5; i += 1) await acc.call('keyframe', async () => ({ shape: [1] }));
+        chainRunning = false;
+      });
+      // Four tiles asked for right after the chain started: without the kept slot two of them would
+      // take both slots and the chain's next call would wait up to TILE_MS.
+      const tiles = [tile(), tile(), tile(), tile()];
+      await Promise.all([chain, ...tiles]);
+      const records = readFileSync(traceFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AttemptRecord);
+      const key = records.find((r) => r.taskQueue === TASK_QUEUES.keyframe)!;
+      expect(key.calls).toBe(5);
+      expect(key.waitMs).toBeLessThan(TILE_MS / 2);
+      expect(mostRenderingWithChain).toBe(1);
+      expect(records.filter((r) => r.taskQueue === TASK_QUEUES.upscale)).toHaveLength(4);
+
+      // With no keyframe activity in flight, render calls take every slot: two tiles at once.
+      let most = 0;
+      rendering = 0;
+      const both = () =>
+        activity(acc, TASK_QUEUES.upscale, async () => {
+          await acc.call('upsampler', async () => {
+            rendering += 1;
+            most = Math.max(most, rendering);
+            return { shape: [1] };
+          });
+          rendering -= 1;
+        });
+      await Promise.all([both(), both()]);
+      expect(most).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
