@@ -139,7 +139,7 @@ const TABLE: Array<[argv: string, expected: Parsed]> = [
     },
   ],
   [
-    'bench --seconds 300 --gpus 8,32,64 --processes 4 --dilation 40 --schedule both --bench-store minio --gpu-factor 0.1 --json',
+    'bench --seconds 300 --gpus 8,32,64 --processes 4 --dilation 40 --gpu-nice 0 --schedule both --bench-store minio --gpu-factor 0.1 --json',
     {
       command: 'bench',
       args: [],
@@ -148,6 +148,7 @@ const TABLE: Array<[argv: string, expected: Parsed]> = [
         gpus: '8,32,64',
         processes: '4',
         dilation: '40',
+        gpuNice: '0',
         schedule: 'both',
         benchStore: 'minio',
         gpuFactor: '0.1',
