@@ -6,6 +6,7 @@
  * encode stage blends them with weights that fall to zero at tile edges.
  */
 import { addNoise, gaussianField } from '../src/sampling';
+import { gaussianFieldAsync } from '../src/activity-runtime/noise-threads';
 import { sliceBox } from '../src/tensors';
 import { encodePixels, pixelKeyInputs } from '../src/activity-runtime/artifact-format';
 import { UPSCALE_FACTOR } from '../src/planning/pack-summary';
@@ -52,32 +53,31 @@ export function createUpscaleActivities(deps: ActivityDeps) {
           );
           const gamma = settings.noiseAugmentation;
           // γ = 0 means no augmentation: the clean low-res frames condition the model.
-          const lowres =
-            gamma > 0
-              ? phase('sampler', () =>
-                  addNoise(
-                    schedule,
-                    lowTile.data,
-                    gaussianField(
-                      { seed: spec.seed, stage: 'upscale-augment', segment: 0, step: 0 },
-                      [frames, 3, Hb, Wb],
-                      [tile.t.start, 0, tile.y.start, tile.x.start],
-                      [Tt, 3, th, tw],
-                    ),
-                    gamma,
-                  ),
-                )
-              : lowTile.data;
           const F = UPSCALE_FACTOR;
           const hiShape = [frames, 3, Hb * F, Wb * F];
           const hiOrigin = [tile.t.start, 0, tile.y.start * F, tile.x.start * F];
           const hiSize = [Tt, 3, th * F, tw * F];
-          const field = (step: number) =>
-            gaussianField({ seed: spec.seed, stage: 'upscale', segment: 0, step }, hiShape, hiOrigin, hiSize);
+          const hiKey = (step: number) => ({ seed: spec.seed, stage: 'upscale', segment: 0, step });
+          // The two big noise boxes go to the noise threads (noise-threads.ts), so this process's event
+          // loop keeps serving its other activities meanwhile; η noise (per step, only when η > 0) stays inline.
+          const [augment, initial] = await Promise.all([
+            gamma > 0
+              ? gaussianFieldAsync(
+                  { seed: spec.seed, stage: 'upscale-augment', segment: 0, step: 0 },
+                  [frames, 3, Hb, Wb],
+                  [tile.t.start, 0, tile.y.start, tile.x.start],
+                  [Tt, 3, th, tw],
+                )
+              : undefined,
+            gaussianFieldAsync(hiKey(0), hiShape, hiOrigin, hiSize),
+          ]);
+          const lowres = augment
+            ? phase('sampler', () => addNoise(schedule, lowTile.data, augment, gamma))
+            : lowTile.data;
           const x0 = await sample({
             shape: hiSize,
-            initial: field(0),
-            stepNoise: field,
+            initial,
+            stepNoise: (step) => gaussianField(hiKey(step), hiShape, hiOrigin, hiSize),
             inputs: { noiseLevel: gamma, lowres: { shape: [Tt, 3, th, tw], data: lowres } },
             slot: 'sample',
           });

@@ -1,7 +1,7 @@
 /**
  * The host-work probe (docs/performance.md, "Host work per activity"):
  *
- *   node dist/src/bench/host-probe.js [--runs 7] [--pack models/bench] [--json]
+ *   node dist/src/bench/host-probe.js [--runs 7] [--pack models/bench] [--noise-threads n] [--json]
  *
  * Runs the real activity code of one interpolation window, one decode window and one upscale tile of a
  * 10 s job at the pack's shapes (the bench pack: the contract models exported at the reference pack's
@@ -35,6 +35,7 @@ import { gaussian } from '../sampling';
 import { seededRandom } from '../common/random';
 import { compileJob } from '../cli/edge';
 import { parseInteger } from '../config/values';
+import { MAX_NOISE_THREADS, noiseThreads, setNoiseThreads } from '../activity-runtime/noise-threads';
 import {
   HOST_PHASES,
   PhaseRecorder,
@@ -283,7 +284,11 @@ export function loadLine(): string {
   return `load average ${a}, ${b}, ${c} on ${os.cpus().length} cores`;
 }
 
-export function formatProbe(results: ProbeResult[], load: { before: string; after: string }): string {
+export function formatProbe(
+  results: ProbeResult[],
+  load: { before: string; after: string },
+  threads: number,
+): string {
   const row = (label: string, cells: (k: Column) => string) =>
     [label.padEnd(14), ...COLUMNS.map((k) => cells(k).padStart(9))].join('');
   const table = (title: string, of: 'median' | 'cpuMedian') => [
@@ -293,6 +298,7 @@ export function formatProbe(results: ProbeResult[], load: { before: string; afte
   ];
   return [
     `host work per activity, median ms of ${results[0]?.runs ?? 0} runs (host = wall − model calls)`,
+    `noise threads: ${threads}`,
     `before: ${load.before}`,
     ...table('wall time', 'median'),
     ...table('CPU time of the process (all threads)', 'cpuMedian'),
@@ -301,18 +307,22 @@ export function formatProbe(results: ProbeResult[], load: { before: string; afte
   ].join('\n');
 }
 
-function parseArgs(argv: string[]): { runs: number; pack: string; json: boolean } {
-  const out = { runs: DEFAULT_RUNS, pack: BENCH_PACK, json: false };
+function parseArgs(argv: string[]): { runs: number; pack: string; json: boolean; noiseThreads: number } {
+  const out = { runs: DEFAULT_RUNS, pack: BENCH_PACK, json: false, noiseThreads: noiseThreads() };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') out.json = true;
     else if (a === '--runs') out.runs = parseInteger('--runs', argv[++i] ?? '', 1, 1000);
+    else if (a === '--noise-threads')
+      out.noiseThreads = parseInteger('--noise-threads', argv[++i] ?? '', 0, MAX_NOISE_THREADS);
     else if (a === '--pack') {
       const v = argv[++i];
       if (!v) throw new UserError('--pack needs a folder');
       out.pack = v;
     } else
-      throw new UserError(`unknown argument ${JSON.stringify(a)} (allowed: --runs N, --pack dir, --json)`);
+      throw new UserError(
+        `unknown argument ${JSON.stringify(a)} (allowed: --runs N, --pack dir, --noise-threads N, --json)`,
+      );
   }
   return out;
 }
@@ -325,13 +335,14 @@ async function main(): Promise<number> {
     process.stderr.write(`host-probe: ${(err as Error).message}\n`);
     return 2;
   }
+  setNoiseThreads(args.noiseThreads);
   const before = loadLine();
   const results = await probeHostWork(args);
   const after = loadLine();
   process.stdout.write(
     args.json
-      ? `${JSON.stringify({ load: { before, after }, node: process.version, results }, null, 2)}\n`
-      : `${formatProbe(results, { before, after })}\n`,
+      ? `${JSON.stringify({ load: { before, after }, node: process.version, noiseThreads: args.noiseThreads, results }, null, 2)}\n`
+      : `${formatProbe(results, { before, after }, args.noiseThreads)}\n`,
   );
   return 0;
 }

@@ -22,6 +22,7 @@ import { ACCELERATOR_ENV, type AcceleratorSettings, type AttemptRecord } from '.
 import type { BenchWorkerArgs } from './worker-process';
 import { historyFacts, quantile } from './histories';
 import type { SpeedTable } from './speed-table';
+import { defaultNoiseThreads } from '../activity-runtime/noise-threads';
 import {
   emulationLabel,
   hostWork,
@@ -62,6 +63,8 @@ export interface BenchRunOptions {
    * @default 0
    */
   gpuNice?: number;
+  /** Noise threads per GPU worker process (src/activity-runtime/noise-threads.ts). @default the host's cores, at most 4 */
+  noiseThreads?: number;
   log: (line: string) => void;
 }
 
@@ -227,6 +230,7 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
     store: opts.store,
     scratchDir: path.join(workDir, 'scratch'),
   };
+  const noiseThreads = opts.noiseThreads ?? defaultNoiseThreads();
   const settings = (slots: number, i: string): AcceleratorSettings => ({
     slots,
     table: opts.table,
@@ -278,6 +282,7 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
             ...common,
             queues: GPU_QUEUES,
             pack: spec.pack,
+            noiseThreads,
             // Two activities in flight per slot, so one's host work (noise, tensor I/O) overlaps the
             // other's model calls, as a GPU worker pipelines them; the chain is one at a time anyway.
             concurrency: {
@@ -396,6 +401,7 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
           processes: slotCounts.length,
           dilation: opts.dilation,
           gpuNice: gpuNiceSeen,
+          noiseThreads,
           speedTable: opts.table.source,
           jobId: spec.jobId,
           seconds: spec.seconds,

@@ -18,6 +18,8 @@ export interface BenchWorkerArgs {
   concurrency: Partial<Record<QueueRole, number>>;
   pack?: string;
   scratchDir: string;
+  /** Noise threads per process (src/activity-runtime/noise-threads.ts). @default the host's cores, at most 4 */
+  noiseThreads?: number;
 }
 
 async function main(): Promise<void> {
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
     scratchDir: args.scratchDir,
     concurrency: args.concurrency,
     intraOpThreads: 1,
+    ...(args.noiseThreads !== undefined ? { noiseThreads: args.noiseThreads } : {}),
     observability: false,
     ...(accelerators ? { accelerators } : {}),
     log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),

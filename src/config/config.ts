@@ -16,6 +16,7 @@ import { storeConfigFromUrl } from '../storage/config';
 import { temporalTlsFromEnv } from './tls';
 import { temporalConnectOptions, temporalConventions } from './temporal-env';
 import { parseDuration, parseHostPort, parseHttpUrl, parseInteger, parseNamespace } from './values';
+import { defaultNoiseThreads, MAX_NOISE_THREADS } from '../activity-runtime/noise-threads';
 
 export interface VldmConfig {
   /** Temporal frontend, `host:port`. @default "127.0.0.1:7233" */
@@ -42,6 +43,12 @@ export interface VldmConfig {
   stateDir: string;
   /** onnxruntime threads per model call (fixed, for reproducible bytes). @default 1 */
   intraOpThreads: number;
+  /**
+   * Threads per worker process that compute upscale tiles' noise fields, off the event loop
+   * (src/activity-runtime/noise-threads.ts); 0 computes them on the activity's thread. The bytes are the same
+   * for every value. @default the host's cores, at most 4
+   */
+  noiseThreads: number;
   /** onnxruntime execution providers, in order of preference, e.g. "cuda,cpu" on GPU pods. @default "cpu" */
   executionProviders: string[];
   /**
@@ -65,6 +72,7 @@ export const CONFIG_ENV: Record<SettingKey, string> = {
   pack: 'VLDM_PACK',
   stateDir: 'VLDM_STATE_DIR',
   intraOpThreads: 'VLDM_THREADS',
+  noiseThreads: 'VLDM_NOISE_THREADS',
   executionProviders: 'VLDM_EXECUTION_PROVIDERS',
   retention: 'VLDM_RETENTION',
 };
@@ -94,6 +102,7 @@ const FILE_TYPES: Record<SettingKey, 'string' | 'integer' | 'string-list'> = {
   pack: 'string',
   stateDir: 'string',
   intraOpThreads: 'integer',
+  noiseThreads: 'integer',
   executionProviders: 'string-list',
   retention: 'string',
 };
@@ -166,6 +175,11 @@ export function resolveConfig(
     threads.value === undefined
       ? 1
       : parseInteger(`intraOpThreads (${threads.where})`, threads.value, 1, 256);
+  const noise = pick('noiseThreads');
+  const noiseThreads =
+    noise.value === undefined
+      ? defaultNoiseThreads()
+      : parseInteger(`noiseThreads (${noise.where})`, noise.value, 0, MAX_NOISE_THREADS);
   // Temporal's conventions (TEMPORAL_* over a TOML profile) fill what vldm's own settings leave unset.
   const conventions = temporalConventions(env);
   const address = pick('temporalAddress');
@@ -221,6 +235,7 @@ export function resolveConfig(
     pack: packRaw === undefined ? defaultPack() : resolveIfPath(packRaw, cwd),
     stateDir,
     intraOpThreads,
+    noiseThreads,
     executionProviders: executionProvidersOf(pick('executionProviders').value),
     retention: retentionOf(pick('retention')),
   };
@@ -236,6 +251,7 @@ const FLAG_OF: Record<SettingKey, string> = {
   pack: '--pack',
   stateDir: '--state-dir',
   intraOpThreads: '--threads',
+  noiseThreads: 'VLDM_NOISE_THREADS',
   executionProviders: 'VLDM_EXECUTION_PROVIDERS',
   retention: '--older-than',
 };

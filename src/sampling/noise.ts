@@ -203,7 +203,8 @@ export function philox4x32(
 // ---------------------------------------------------------------------------------------------------
 // Keys and Box–Muller.
 
-interface Stream {
+/** A key's Philox key words and high counter words (step 2 of the algorithm), as plain numbers. */
+export interface NoiseStream {
   k0: number;
   k1: number;
   c2: number;
@@ -222,13 +223,13 @@ function checkStage(stage: string): void {
   }
 }
 
-function streamFromLines(lines: string[]): Stream {
+function streamFromLines(lines: string[]): NoiseStream {
   const d = sha256(new TextEncoder().encode(lines.join('\n')));
   const v = new DataView(d.buffer);
   return { k0: v.getUint32(0), k1: v.getUint32(4), c2: v.getUint32(8), c3: v.getUint32(12) };
 }
 
-function streamOf(key: NoiseKey): Stream {
+function streamOf(key: NoiseKey): NoiseStream {
   for (const f of ['seed', 'segment', 'window', 'tile', 'step'] as const) checkInt(f, key[f]);
   checkStage(key.stage);
   return streamFromLines([
@@ -243,7 +244,8 @@ function streamOf(key: NoiseKey): Stream {
   ]);
 }
 
-function fieldStreamOf(key: FieldKey): Stream {
+/** The Philox key and counter words of a field key (checks the key). */
+export function fieldStream(key: FieldKey): NoiseStream {
   for (const f of ['seed', 'segment', 'step'] as const) checkInt(f, key[f]);
   checkStage(key.stage);
   return streamFromLines([
@@ -289,7 +291,7 @@ function boxMullerInto(
  * loop (every whole block) keeps Philox's state in locals: noise is most of an activity's host work, and
  * this is the same arithmetic in the same order as philoxInto, so the bytes are the same.
  */
-function fillGaussian(s: Stream, start: number, count: number, out: Float32Array, offset: number): void {
+function fillGaussian(s: NoiseStream, start: number, count: number, out: Float32Array, offset: number): void {
   if (count <= 0) return;
   const words = new Uint32Array(4);
   const end = start + count;
@@ -356,6 +358,7 @@ export function gaussian(key: NoiseKey, n: number): Float32Array {
 /**
  * Standard normal noise of the sub-box [origin, origin + size) of a global tensor of `shape`. The value at
  * a global position depends only on (key, position), so overlapping tiles and windows agree exactly.
+ * (src/activity-runtime/noise-threads.ts computes the same values on worker threads.)
  */
 export function gaussianField(
   key: FieldKey,
@@ -363,6 +366,16 @@ export function gaussianField(
   origin: number[],
   size: number[],
 ): Float32Array {
+  checkFieldBox(shape, origin, size);
+  return phase('noise', () => {
+    const out = new Float32Array(size.reduce((a, b) => a * b, 1));
+    fieldRows(fieldStream(key), shape, origin, size, 0, fieldRowCount(size), out);
+    return out;
+  });
+}
+
+/** Throws a RangeError unless the box [origin, origin + size) fits in `shape` (the same rank ≥ 1). */
+export function checkFieldBox(shape: number[], origin: number[], size: number[]): void {
   const nd = shape.length;
   if (nd === 0 || origin.length !== nd || size.length !== nd) {
     throw new RangeError(
@@ -386,22 +399,42 @@ export function gaussianField(
   }
   if (total > Number.MAX_SAFE_INTEGER)
     throw new RangeError(`shape [${shape}] has too many elements for the counter`);
-  return phase('noise', () => fieldBox(key, shape, origin, size));
 }
 
-/** gaussianField's values, its arguments checked. */
-function fieldBox(key: FieldKey, shape: number[], origin: number[], size: number[]): Float32Array {
+/** Rows of a box: its elements ÷ its last axis (0 when any axis is empty). */
+export function fieldRowCount(size: number[]): number {
+  const rowLen = size[size.length - 1];
+  return rowLen === 0 ? 0 : size.reduce((a, b) => a * b, 1) / rowLen;
+}
+
+/**
+ * Rows [rowFrom, rowTo) of the box (row = all axes but the last, row-major) into `out`, row r at
+ * out[(r − rowFrom) · rowLen …]. Each value depends on its global position only, so rows computed apart
+ * (on several threads) are the bytes of the whole box computed at once.
+ */
+export function fieldRows(
+  stream: NoiseStream,
+  shape: number[],
+  origin: number[],
+  size: number[],
+  rowFrom: number,
+  rowTo: number,
+  out: Float32Array,
+): void {
   const nd = shape.length;
-  const stream = fieldStreamOf(key);
-  const n = size.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  if (n === 0) return out;
+  const rowLen = size[nd - 1];
+  if (rowLen === 0 || rowTo <= rowFrom) return;
   const strides = new Array<number>(nd);
   strides[nd - 1] = 1;
   for (let d = nd - 2; d >= 0; d--) strides[d] = strides[d + 1] * shape[d + 1];
-  const rowLen = size[nd - 1];
-  const idx = new Array<number>(nd - 1).fill(0); // position within the box, all axes but the last
-  for (let o = 0; o < n; o += rowLen) {
+  // Position within the box of row rowFrom, all axes but the last.
+  const idx = new Array<number>(nd - 1).fill(0);
+  let rest = rowFrom;
+  for (let d = nd - 2; d >= 0; d--) {
+    idx[d] = rest % size[d];
+    rest = Math.floor(rest / size[d]);
+  }
+  for (let r = rowFrom, o = 0; r < rowTo; r++, o += rowLen) {
     let linear = origin[nd - 1];
     for (let d = 0; d < nd - 1; d++) linear += (origin[d] + idx[d]) * strides[d];
     fillGaussian(stream, linear, rowLen, out, o);
@@ -410,5 +443,4 @@ function fieldBox(key: FieldKey, shape: number[], origin: number[], size: number
       idx[d] = 0;
     }
   }
-  return out;
 }

@@ -41,6 +41,7 @@ import { flushTracing, workerTracing } from '../observability/tracing';
 import { workerDeploymentFromEnv, type WorkerDeployment } from '../config/versioning';
 import { checkSearchAttributes } from './search-attributes';
 import { fleetInterceptor } from './fleet';
+import { setNoiseThreads } from '../activity-runtime/noise-threads';
 
 /** Activities running at once per queue. Two cores here; a GPU pod sets its own (chart values). */
 export const DEFAULT_CONCURRENCY: Record<QueueRole, number> = {
@@ -74,6 +75,8 @@ export interface WorkerOptions {
   concurrency?: Partial<Record<QueueRole, number>>;
   /** onnxruntime intra-op threads (fixed for reproducible bytes). @default 1 */
   intraOpThreads?: number;
+  /** Noise threads of this process (src/activity-runtime/noise-threads.ts). @default the host's cores, at most 4 */
+  noiseThreads?: number;
   /** onnxruntime execution providers in order of preference (`cuda,cpu` on GPU pods). @default ['cpu'] */
   executionProviders?: string[];
   /** How long running activities get to finish after shutdown starts, in ms. @default 30000 */
@@ -241,6 +244,7 @@ async function startWorkersServing(
   health: WorkerHealth,
   server: ObservabilityServer | undefined,
 ): Promise<RunningWorkers> {
+  if (opts.noiseThreads !== undefined) setNoiseThreads(opts.noiseThreads);
   const models = new ModelCache(
     {
       intraOpThreads: opts.intraOpThreads ?? 1,

@@ -532,6 +532,12 @@ const cases: Case[] = [
     message: /intraOpThreads \(VLDM_THREADS\) must be an integer in \[1, 256\], got "0x10"/,
   },
   {
+    name: 'VLDM_NOISE_THREADS past the most',
+    args: (o, s) => ['generate', ...job, '--out', o, '--state-dir', s],
+    env: { VLDM_NOISE_THREADS: '65' },
+    message: /noiseThreads \(VLDM_NOISE_THREADS\) must be an integer in \[0, 64\], got "65"/,
+  },
+  {
     name: 'namespace with a space',
     args: (_o, s) => [
       'submit',

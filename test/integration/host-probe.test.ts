@@ -2,8 +2,8 @@
  * The host-work probe (src/bench/host-probe.ts) on the real activity code, onnxruntime and ffmpeg: every
  * activity it names runs, its phases are accounted for (none overlaps another, so "other", the wall time
  * they leave, is never negative; model calls only where there are models, noise only where there is
- * sampling), each output is the same bytes in every run, and a second probe in the same process gets
- * the same bytes again. The numbers themselves are measured by hand (docs/performance.md, "Host work
+ * sampling), each output is the same bytes in every run, and a second probe in the same process, its
+ * noise on the activity's thread instead of the noise threads, gets the same bytes again. The numbers themselves are measured by hand (docs/performance.md, "Host work
  * per activity").
  */
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { formatProbe, probeHostWork, type ProbeResult } from '../../src/bench/host-probe';
 import { HOST_PHASES } from '../../src/observability/host-phases';
 import { repoRoot } from '../../src/host/paths';
+import { noiseThreads, setNoiseThreads } from '../../src/activity-runtime/noise-threads';
 
 const BENCH_PACK = path.join(repoRoot(), 'models', 'bench');
 
@@ -33,10 +34,20 @@ describe('host-work probe', () => {
     expect(of(first, 'upscale').median.noise).toBeGreaterThan(0);
     expect(of(first, 'decode').median.noise).toBe(0);
     expect(of(first, 'encode').median.blend).toBeGreaterThan(0);
-    // A fresh store and model cache: the same bytes again.
-    const second = await probeHostWork({ runs: 1, pack: BENCH_PACK });
+    // A fresh store and model cache, and the tile's noise on the activity's thread instead of the
+    // noise threads (src/activity-runtime/noise-threads.ts): the same bytes again.
+    const threads = noiseThreads();
+    expect(threads).toBeGreaterThan(0);
+    setNoiseThreads(0);
+    let second: ProbeResult[];
+    try {
+      second = await probeHostWork({ runs: 1, pack: BENCH_PACK });
+    } finally {
+      setNoiseThreads(threads);
+    }
     expect(second.map((r) => r.outputSha256)).toEqual(first.map((r) => r.outputSha256));
-    const text = formatProbe(first, { before: 'load a', after: 'load b' });
+    const text = formatProbe(first, { before: 'load a', after: 'load b' }, threads);
+    expect(text).toContain(`noise threads: ${threads}`);
     expect(text).toContain('wall time');
     expect(text).toMatch(/^upscale\s+[\d.]+/m);
     expect(text).toContain(first[2].outputSha256.slice(0, 16));

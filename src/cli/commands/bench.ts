@@ -121,6 +121,7 @@ export async function bench(opts: BenchFlags, cfg: VldmConfig): Promise<number> 
       processes,
       dilation,
       gpuNice,
+      noiseThreads: cfg.noiseThreads,
       table,
       spec,
       plan,
@@ -144,6 +145,7 @@ async function benchRuns(
     processes: number | undefined;
     dilation: number;
     gpuNice: number;
+    noiseThreads: number;
     table: SpeedTable;
     spec: Awaited<ReturnType<typeof compileJob>>['spec'];
     plan: Awaited<ReturnType<typeof compileJob>>['plan'];
@@ -182,6 +184,7 @@ async function benchRuns(
         processes: processes ?? Math.min(g, 4),
         dilation,
         gpuNice,
+        noiseThreads: r.noiseThreads,
         table,
         schedule: sched,
         temporalAddress: servers.temporal!.address,

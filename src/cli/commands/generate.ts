@@ -74,6 +74,7 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
     warmPack: cfg.pack,
     scratchDir: path.join(cfg.stateDir, 'scratch'),
     intraOpThreads: cfg.intraOpThreads,
+    noiseThreads: cfg.noiseThreads,
     executionProviders: cfg.executionProviders,
   });
   const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);

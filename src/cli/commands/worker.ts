@@ -48,6 +48,7 @@ export async function worker(
     warmPack: queues.some((q) => q !== 'orchestration' && q !== 'media') ? cfg.pack : undefined,
     scratchDir: path.join(cfg.stateDir, 'scratch'),
     intraOpThreads: cfg.intraOpThreads,
+    noiseThreads: cfg.noiseThreads,
     executionProviders: cfg.executionProviders,
     shutdownGraceMs: grace * 1000,
     log,
