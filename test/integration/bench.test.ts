@@ -42,6 +42,7 @@ async function bench(
   store: 'folder' | 'minio',
   chaos?: ChaosOptions,
   gpuNice?: number,
+  noiseThreads?: number,
 ): Promise<BenchResult> {
   const { spec, plan } = await compileJob({ seconds: '5', seed: '4', scene: 'night' }, BENCH_PACK);
   const env = s3Env(servers);
@@ -65,6 +66,7 @@ async function bench(
     workDir: path.join(dir, name),
     ...(chaos ? { chaos } : {}),
     ...(gpuNice !== undefined ? { gpuNice } : {}),
+    ...(noiseThreads !== undefined ? { noiseThreads } : {}),
     log: () => undefined,
   });
 }
@@ -73,9 +75,10 @@ describe('vldm bench (emulated accelerators)', () => {
   let one: BenchResult;
   let three: BenchResult;
 
-  it('runs a two-segment job on 1 slot (folder store) and on 3 slots in 2 processes (MinIO) with the same bytes', async () => {
-    one = await bench('g1', 1, 1, 'folder');
-    three = await bench('g3', 3, 2, 'minio', undefined, 7);
+  it('runs a two-segment job on 1 slot (folder store, noise inline) and on 3 slots in 2 processes (MinIO, noise threads) with the same bytes', async () => {
+    // g1 computes its tiles' noise on the activities' own thread, g3 on 3 noise threads per process.
+    one = await bench('g1', 1, 1, 'folder', undefined, undefined, 0);
+    three = await bench('g3', 3, 2, 'minio', undefined, 7, 3);
     for (const r of [one, three]) {
       expect(r.emulated).toBe(true);
       expect(r.label).toBe(emulationLabel(r.pack));
@@ -89,7 +92,8 @@ describe('vldm bench (emulated accelerators)', () => {
     // The niceness is the kernel's, read back from the GPU workers; a lower priority changes no byte.
     expect(one.gpuNice).toBe(0);
     expect(three.gpuNice).toBe(7);
-    expect(formatResult(three).split('\n')[0]).toContain('GPU workers at nice 7');
+    expect(formatResult(three).split('\n')[0]).toContain('GPU workers at nice 7 with 3 noise threads each');
+    expect(one.noiseThreads).toBe(0);
   }, 600_000);
 
   it('ends in the same bytes when workers are killed during the job (SIGKILL and SIGTERM, replaced)', async () => {
