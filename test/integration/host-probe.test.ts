@@ -3,8 +3,8 @@
  * activity it names runs, its phases are accounted for (none overlaps another, so "other", the wall time
  * they leave, is never negative; model calls only where there are models, noise only where there is
  * sampling), each output is the same bytes in every run, and a second probe in the same process, its
- * noise on the activity's thread instead of the noise threads, gets the same bytes again. The numbers themselves are measured by hand (docs/performance.md, "Host work
- * per activity").
+ * noise on the activity's thread instead of the noise threads, gets the same bytes again. The numbers
+ * themselves are measured by hand (docs/performance.md, "Host work per activity").
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
