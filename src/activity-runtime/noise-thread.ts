@@ -1,6 +1,6 @@
 /**
  * The script of a noise thread (noise-threads.ts): computes the row ranges it is sent into the box's
- * shared buffer and answers with the range's id. Runs in a worker_threads Worker, compiled to dist/.
+ * shared buffer and answers when it is done (with the error message if it failed). Runs in a worker_threads Worker, compiled to dist/.
  */
 import { parentPort } from 'node:worker_threads';
 import { fieldRows } from '../sampling/noise';
@@ -15,9 +15,9 @@ port.on('message', (t: NoiseTask) => {
     const rowLen = t.size[t.size.length - 1];
     const values = new Float32Array(t.buffer, t.rowFrom * rowLen * 4, (t.rowTo - t.rowFrom) * rowLen);
     fieldRows(t.stream, t.shape, t.origin, t.size, t.rowFrom, t.rowTo, values);
-    reply = { id: t.id };
+    reply = {};
   } catch (err) {
-    reply = { id: t.id, error: (err as Error).message };
+    reply = { error: (err as Error).message };
   }
   port.postMessage(reply);
 });

@@ -36,7 +36,6 @@ export function defaultNoiseThreads(): number {
 
 /** One row range of one box, as a thread receives it. */
 export interface NoiseTask {
-  id: number;
   stream: NoiseStream;
   shape: number[];
   origin: number[];
@@ -47,9 +46,11 @@ export interface NoiseTask {
   buffer: SharedArrayBuffer;
 }
 
-/** A thread's answer: the task's id, and the error message if it failed. */
+/**
+ * A thread's answer to its one range in flight (the pool knows which it is): the error message if it
+ * failed.
+ */
 export interface NoiseReply {
-  id: number;
   error?: string;
 }
 
@@ -76,7 +77,6 @@ export class NoisePool {
   private readonly running = new Map<Worker, Pending>();
   private readonly queue: Pending[] = [];
   private started = 0;
-  private nextId = 1;
   private closed = false;
   private retiring = false;
 
@@ -97,7 +97,7 @@ export class NoisePool {
     for (let p = 0; p < parts; p++) {
       const rowFrom = Math.floor((rows * p) / parts);
       const rowTo = Math.floor((rows * (p + 1)) / parts);
-      const task: NoiseTask = { id: this.nextId++, stream, shape, origin, size, rowFrom, rowTo, buffer };
+      const task: NoiseTask = { stream, shape, origin, size, rowFrom, rowTo, buffer };
       ranges.push(new Promise<void>((resolve, reject) => this.submit({ task, resolve, reject })));
     }
     await Promise.all(ranges);
