@@ -8,12 +8,11 @@
  *
  * One pool per process, sized by `noiseThreads` (VLDM_NOISE_THREADS, src/config/config.ts); 0 keeps
  * the noise on the calling thread. Threads are started on first use and do not keep a process alive.
+ * Without a compiled thread script (src/host/thread-script.ts) noise stays on the caller's thread.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { repoRoot } from '../host/paths';
+import { threadScript } from '../host/thread-script';
 import { phaseAsync } from '../observability/host-phases';
 import {
   checkFieldBox,
@@ -52,17 +51,6 @@ export interface NoiseTask {
  */
 export interface NoiseReply {
   error?: string;
-}
-
-/**
- * The thread script. Under vitest this module is TypeScript source that a thread cannot load, so the
- * compiled one in dist/ serves (`npm test` builds first); with neither, noise stays on the caller's thread.
- */
-function threadScript(): string | undefined {
-  const beside = path.join(__dirname, 'noise-thread.js');
-  if (existsSync(beside)) return beside;
-  const built = path.join(repoRoot(), 'dist', 'src', 'activity-runtime', 'noise-thread.js');
-  return existsSync(built) ? built : undefined;
 }
 
 interface Pending {
@@ -217,7 +205,7 @@ export async function gaussianFieldAsync(
   const n = size.reduce((a, b) => a * b, 1);
   if (poolSize === 0 || n < MIN_THREADED_VALUES) return gaussianField(key, shape, origin, size);
   if (!pool) {
-    const script = threadScript();
+    const script = threadScript(__dirname, 'src/activity-runtime', 'noise-thread.js');
     if (!script) return gaussianField(key, shape, origin, size);
     pool = new NoisePool(poolSize, script);
   }

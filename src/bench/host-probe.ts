@@ -1,7 +1,7 @@
 /**
  * The host-work probe (docs/performance.md, "Host work per activity"):
  *
- *   node dist/src/bench/host-probe.js [--runs 7] [--pack models/bench] [--noise-threads n] [--json]
+ *   node dist/src/bench/host-probe.js [--runs 7] [--pack models/bench] [--noise-threads n] [--model-threads n] [--json]
  *
  * Runs the real activity code of one interpolation window, one decode window and one upscale tile of a
  * 10 s job at the pack's shapes (the bench pack: the contract models exported at the reference pack's
@@ -36,6 +36,7 @@ import { seededRandom } from '../common/random';
 import { compileJob } from '../cli/edge';
 import { parseInteger } from '../config/values';
 import { MAX_NOISE_THREADS, noiseThreads, setNoiseThreads } from '../activity-runtime/noise-threads';
+import { MAX_MODEL_THREADS, defaultModelThreads } from '../models/model-threads';
 import {
   HOST_PHASES,
   PhaseRecorder,
@@ -112,12 +113,17 @@ function values(n: number, stage: string, start: number, clip: boolean): Float32
   return v;
 }
 
-export async function probeHostWork(opts: { runs: number; pack: string }): Promise<ProbeResult[]> {
+/** `modelThreads`: threads per model session (src/models/model-threads.ts), 0 (the default) none. */
+export async function probeHostWork(opts: {
+  runs: number;
+  pack: string;
+  modelThreads?: number;
+}): Promise<ProbeResult[]> {
   process.env[CHECKPOINT_EVERY_ENV] = String(1_000_000);
   const packDir = path.resolve(opts.pack);
   const { spec, plan } = await compileJob(PROBE_JOB, packDir);
   const root = await mkdtemp(path.join(os.tmpdir(), 'vldm-host-probe-'));
-  const models = new ModelCache({ intraOpThreads: 1 });
+  const models = new ModelCache({ intraOpThreads: 1, modelThreads: opts.modelThreads ?? 0 });
   const events = await connectEventBus(undefined);
   try {
     const { summary: pack } = await models.get(packDir);
@@ -287,7 +293,7 @@ export function loadLine(): string {
 export function formatProbe(
   results: ProbeResult[],
   load: { before: string; after: string },
-  threads: number,
+  threads: { noise: number; model: number },
 ): string {
   const row = (label: string, cells: (k: Column) => string) =>
     [label.padEnd(14), ...COLUMNS.map((k) => cells(k).padStart(9))].join('');
@@ -298,7 +304,7 @@ export function formatProbe(
   ];
   return [
     `host work per activity, median ms of ${results[0]?.runs ?? 0} runs (host = wall − model calls)`,
-    `noise threads: ${threads}`,
+    `noise threads: ${threads.noise}; model threads per session: ${threads.model}`,
     `before: ${load.before}`,
     ...table('wall time', 'median'),
     ...table('CPU time of the process (all threads)', 'cpuMedian'),
@@ -307,21 +313,35 @@ export function formatProbe(
   ].join('\n');
 }
 
-function parseArgs(argv: string[]): { runs: number; pack: string; json: boolean; noiseThreads: number } {
-  const out = { runs: DEFAULT_RUNS, pack: BENCH_PACK, json: false, noiseThreads: noiseThreads() };
+function parseArgs(argv: string[]): {
+  runs: number;
+  pack: string;
+  json: boolean;
+  noiseThreads: number;
+  modelThreads: number;
+} {
+  const out = {
+    runs: DEFAULT_RUNS,
+    pack: BENCH_PACK,
+    json: false,
+    noiseThreads: noiseThreads(),
+    modelThreads: defaultModelThreads(),
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') out.json = true;
     else if (a === '--runs') out.runs = parseInteger('--runs', argv[++i] ?? '', 1, 1000);
     else if (a === '--noise-threads')
       out.noiseThreads = parseInteger('--noise-threads', argv[++i] ?? '', 0, MAX_NOISE_THREADS);
+    else if (a === '--model-threads')
+      out.modelThreads = parseInteger('--model-threads', argv[++i] ?? '', 0, MAX_MODEL_THREADS);
     else if (a === '--pack') {
       const v = argv[++i];
       if (!v) throw new UserError('--pack needs a folder');
       out.pack = v;
     } else
       throw new UserError(
-        `unknown argument ${JSON.stringify(a)} (allowed: --runs N, --pack dir, --noise-threads N, --json)`,
+        `unknown argument ${JSON.stringify(a)} (allowed: --runs N, --pack dir, --noise-threads N, --model-threads N, --json)`,
       );
   }
   return out;
@@ -341,8 +361,8 @@ async function main(): Promise<number> {
   const after = loadLine();
   process.stdout.write(
     args.json
-      ? `${JSON.stringify({ load: { before, after }, node: process.version, noiseThreads: args.noiseThreads, results }, null, 2)}\n`
-      : `${formatProbe(results, { before, after }, args.noiseThreads)}\n`,
+      ? `${JSON.stringify({ load: { before, after }, node: process.version, noiseThreads: args.noiseThreads, modelThreads: args.modelThreads, results }, null, 2)}\n`
+      : `${formatProbe(results, { before, after }, { noise: args.noiseThreads, model: args.modelThreads })}\n`,
   );
   return 0;
 }

@@ -41,6 +41,8 @@ export interface BenchResult {
   gpuNice: number;
   /** Noise threads per GPU worker process (0: noise on the activity's thread). */
   noiseThreads: number;
+  /** Threads per model session in each GPU worker process (0: model calls on the activity's thread). */
+  modelThreads: number;
   speedTable: string;
   jobId: string;
   seconds: number;
@@ -173,7 +175,7 @@ const ms = (s: Spread) => `median ${s.medianMs} ms, p95 ${s.p95Ms} ms (n=${s.cou
 
 export function formatResult(r: BenchResult): string {
   const lines = [
-    `[${r.label}] ${r.schedule} schedule, G=${r.gpus} slots in ${r.processes} worker processes, dilation ×${r.dilation}, GPU workers at nice ${r.gpuNice} with ${r.noiseThreads} noise threads each`,
+    `[${r.label}] ${r.schedule} schedule, G=${r.gpus} slots in ${r.processes} worker processes, dilation ×${r.dilation}, GPU workers at nice ${r.gpuNice} with ${r.noiseThreads} noise threads and ${r.modelThreads} model threads per session each`,
     `  speed table: ${r.speedTable}`,
     `  job ${r.jobId}: ${r.seconds} s, ${r.frames.ffprobe} frames by ffprobe (expected ${r.frames.expected}), sha256 ${r.sha256}`,
     `  makespan ${r.makespanSeconds} s; lower bound ${r.lowerBound.seconds} s (${r.lowerBound.bound}: chain ${r.lowerBound.chainSeconds} s + tail ${r.lowerBound.tailSeconds} s; slot-seconds ${r.lowerBound.slotSeconds} / G = ${r.lowerBound.perSlotSeconds} s); ratio ${r.ratio.toFixed(3)}`,

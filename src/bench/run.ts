@@ -23,6 +23,7 @@ import type { BenchWorkerArgs } from './worker-process';
 import { historyFacts, quantile } from './histories';
 import type { SpeedTable } from './speed-table';
 import { defaultNoiseThreads } from '../activity-runtime/noise-threads';
+import { defaultModelThreads } from '../models/model-threads';
 import {
   emulationLabel,
   hostWork,
@@ -65,6 +66,8 @@ export interface BenchRunOptions {
   gpuNice?: number;
   /** Noise threads per GPU worker process (src/activity-runtime/noise-threads.ts). @default the host's cores, at most 4 */
   noiseThreads?: number;
+  /** Threads per model session in each GPU worker process (src/models/model-threads.ts). @default the host's cores, at most 2 */
+  modelThreads?: number;
   log: (line: string) => void;
 }
 
@@ -231,6 +234,7 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
     scratchDir: path.join(workDir, 'scratch'),
   };
   const noiseThreads = opts.noiseThreads ?? defaultNoiseThreads();
+  const modelThreads = opts.modelThreads ?? defaultModelThreads();
   const settings = (slots: number, i: string): AcceleratorSettings => ({
     slots,
     table: opts.table,
@@ -283,6 +287,7 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
             queues: GPU_QUEUES,
             pack: spec.pack,
             noiseThreads,
+            modelThreads,
             // Two activities in flight per slot, so one's host work (noise, tensor I/O) overlaps the
             // other's model calls, as a GPU worker pipelines them; the chain is one at a time anyway.
             concurrency: {
@@ -402,6 +407,7 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchResult> {
           dilation: opts.dilation,
           gpuNice: gpuNiceSeen,
           noiseThreads,
+          modelThreads,
           speedTable: opts.table.source,
           jobId: spec.jobId,
           seconds: spec.seconds,

@@ -20,6 +20,8 @@ export interface BenchWorkerArgs {
   scratchDir: string;
   /** Noise threads per process (src/activity-runtime/noise-threads.ts). @default the host's cores, at most 4 */
   noiseThreads?: number;
+  /** Threads per model session (src/models/model-threads.ts). @default 0 (the calls on the activity's thread) */
+  modelThreads?: number;
 }
 
 async function main(): Promise<void> {
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
     concurrency: args.concurrency,
     intraOpThreads: 1,
     ...(args.noiseThreads !== undefined ? { noiseThreads: args.noiseThreads } : {}),
+    ...(args.modelThreads !== undefined ? { modelThreads: args.modelThreads } : {}),
     observability: false,
     ...(accelerators ? { accelerators } : {}),
     log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),

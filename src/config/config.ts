@@ -17,6 +17,7 @@ import { temporalTlsFromEnv } from './tls';
 import { temporalConnectOptions, temporalConventions } from './temporal-env';
 import { parseDuration, parseHostPort, parseHttpUrl, parseInteger, parseNamespace } from './values';
 import { defaultNoiseThreads, MAX_NOISE_THREADS } from '../activity-runtime/noise-threads';
+import { defaultModelThreads, MAX_MODEL_THREADS } from '../models/model-threads';
 
 export interface VldmConfig {
   /** Temporal frontend, `host:port`. @default "127.0.0.1:7233" */
@@ -49,6 +50,12 @@ export interface VldmConfig {
    * for every value. @default the host's cores, at most 4
    */
   noiseThreads: number;
+  /**
+   * Threads per model session of a worker process that run its model calls, off the event loop
+   * (src/models/model-threads.ts); 0 runs them on the activity's thread. The bytes are the same for
+   * every value. @default the host's cores, at most 2
+   */
+  modelThreads: number;
   /** onnxruntime execution providers, in order of preference, e.g. "cuda,cpu" on GPU pods. @default "cpu" */
   executionProviders: string[];
   /**
@@ -73,6 +80,7 @@ export const CONFIG_ENV: Record<SettingKey, string> = {
   stateDir: 'VLDM_STATE_DIR',
   intraOpThreads: 'VLDM_THREADS',
   noiseThreads: 'VLDM_NOISE_THREADS',
+  modelThreads: 'VLDM_MODEL_THREADS',
   executionProviders: 'VLDM_EXECUTION_PROVIDERS',
   retention: 'VLDM_RETENTION',
 };
@@ -103,6 +111,7 @@ const FILE_TYPES: Record<SettingKey, 'string' | 'integer' | 'string-list'> = {
   stateDir: 'string',
   intraOpThreads: 'integer',
   noiseThreads: 'integer',
+  modelThreads: 'integer',
   executionProviders: 'string-list',
   retention: 'string',
 };
@@ -180,6 +189,11 @@ export function resolveConfig(
     noise.value === undefined
       ? defaultNoiseThreads()
       : parseInteger(`noiseThreads (${noise.where})`, noise.value, 0, MAX_NOISE_THREADS);
+  const model = pick('modelThreads');
+  const modelThreads =
+    model.value === undefined
+      ? defaultModelThreads()
+      : parseInteger(`modelThreads (${model.where})`, model.value, 0, MAX_MODEL_THREADS);
   // Temporal's conventions (TEMPORAL_* over a TOML profile) fill what vldm's own settings leave unset.
   const conventions = temporalConventions(env);
   const address = pick('temporalAddress');
@@ -236,6 +250,7 @@ export function resolveConfig(
     stateDir,
     intraOpThreads,
     noiseThreads,
+    modelThreads,
     executionProviders: executionProvidersOf(pick('executionProviders').value),
     retention: retentionOf(pick('retention')),
   };
@@ -252,6 +267,7 @@ const FLAG_OF: Record<SettingKey, string> = {
   stateDir: '--state-dir',
   intraOpThreads: '--threads',
   noiseThreads: 'VLDM_NOISE_THREADS',
+  modelThreads: 'VLDM_MODEL_THREADS',
   executionProviders: 'VLDM_EXECUTION_PROVIDERS',
   retention: '--older-than',
 };

@@ -3,12 +3,15 @@
  * and asks it for the roles it serves; each role's session is created once and shared. Every call is
  * checked before it reaches onnxruntime: input names against the names the session reports, shapes
  * against the contract's tensor table, so a host/model mismatch fails with a sentence, not a kernel
- * error deep inside a graph.
+ * error deep inside a graph. With `modelThreads` the sessions run on worker threads (model-threads.ts),
+ * so a model call does not stop the process's event loop.
  */
 
 import { relative } from 'node:path';
 
 import * as ort from 'onnxruntime-node';
+
+import { threadScript } from '../host/thread-script';
 
 import { ContractError, UserError } from '../common/errors';
 import {
@@ -21,12 +24,10 @@ import {
   type Role,
 } from './contract';
 import { roleLabel, type ModelPack } from './pack';
+import { MAX_MODEL_THREADS, openThreaded } from './model-threads';
+import { openInline, type SessionHandle, type TensorData } from './session-handle';
 
-/** A float32 tensor as the host code holds it: row-major data and its shape. */
-export interface TensorData {
-  shape: number[];
-  data: Float32Array;
-}
+export type { TensorData } from './session-handle';
 
 export interface RuntimeOptions {
   /**
@@ -40,6 +41,12 @@ export interface RuntimeOptions {
    * @default ['cpu']
    */
   executionProviders?: string[];
+  /**
+   * Threads each session runs its calls on (src/models/model-threads.ts); 0 runs them on the calling
+   * thread. Not part of reproducibility: every thread opens the same session, so the bytes are the same.
+   * @default 0
+   */
+  modelThreads?: number;
 }
 
 /** The options every session is created with, from the runtime options. */
@@ -63,6 +70,14 @@ export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.
     // Errors only: onnxruntime's warnings (e.g. about unused initializers) are not ours to act on.
     logSeverityLevel: 3,
   };
+}
+
+/** The model thread count of `opts`, checked (0 = calls on the calling thread). */
+function modelThreadsOf(opts: RuntimeOptions): number {
+  const threads = opts.modelThreads ?? 0;
+  if (!Number.isInteger(threads) || threads < 0 || threads > MAX_MODEL_THREADS)
+    throw new UserError(`modelThreads must be an integer in [0, ${MAX_MODEL_THREADS}], got ${threads}`);
+  return threads;
 }
 
 /** Execution providers this onnxruntime-node build can use. */
@@ -103,7 +118,7 @@ export class ModelSession {
     readonly path: string,
     /** The file's parsed contract metadata; undefined when it could not be parsed (verify only). */
     readonly meta: ModelMeta | undefined,
-    private readonly session: ort.InferenceSession,
+    private readonly session: SessionHandle,
     /** Milliseconds onnxruntime took to create the session. */
     readonly loadMs: number,
     label: string,
@@ -127,10 +142,12 @@ export class ModelSession {
     label = roleLabel(role, path),
   ): Promise<ModelSession> {
     const options = sessionOptions(opts);
+    const threads = modelThreadsOf(opts);
+    const script = threads > 0 ? threadScript(__dirname, 'src/models', 'model-thread.js') : undefined;
     const started = performance.now();
-    let session: ort.InferenceSession;
+    let session: SessionHandle;
     try {
-      session = await ort.InferenceSession.create(path, options);
+      session = script ? await openThreaded(script, path, options, threads) : await openInline(path, options);
     } catch (err) {
       const providers = (options.executionProviders ?? []).join(', ');
       throw new ContractError(
@@ -139,6 +156,11 @@ export class ModelSession {
       );
     }
     return new ModelSession(role, path, meta, session, performance.now() - started, label);
+  }
+
+  /** Model threads this session's calls run on now (0: the calling thread; more start as calls need them). */
+  get threads(): number {
+    return this.session.threads;
   }
 
   /** Every reason `inputs` cannot be fed to this model (empty when they can). */
@@ -197,13 +219,9 @@ export class ModelSession {
     if (!this.outputNames.includes(outputName)) {
       throw this.error([`has no output ${outputName} (its outputs: ${this.outputNames.join(', ')})`]);
     }
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const name of this.inputNames) {
-      const { shape, data } = inputs[name];
-      feeds[name] = new ort.Tensor('float32', data, shape);
-    }
-    const result = await this.session.run(feeds, [outputName]);
-    const out = result[outputName];
+    const feeds: Record<string, TensorData> = {};
+    for (const name of this.inputNames) feeds[name] = inputs[name];
+    const out = await this.session.run(feeds, outputName);
     if (out.type !== 'float32')
       throw this.error([`output ${outputName} is ${out.type}, the contract requires float32`]);
     const shape = [...out.dims];
@@ -240,7 +258,9 @@ export class ModelRuntime {
     readonly pack: ModelPack,
     private readonly opts: RuntimeOptions = {},
   ) {
-    sessionOptions(opts); // reject bad options at construction, not at the first model call
+    // Reject bad options at construction, not at the first model call.
+    sessionOptions(opts);
+    modelThreadsOf(opts);
   }
 
   session(role: Role): Promise<ModelSession> {

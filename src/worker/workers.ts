@@ -77,6 +77,8 @@ export interface WorkerOptions {
   intraOpThreads?: number;
   /** Noise threads of this process (src/activity-runtime/noise-threads.ts). @default the host's cores, at most 4 */
   noiseThreads?: number;
+  /** Threads per model session (src/models/model-threads.ts); 0: calls on the activity's thread. @default 0 */
+  modelThreads?: number;
   /** onnxruntime execution providers in order of preference (`cuda,cpu` on GPU pods). @default ['cpu'] */
   executionProviders?: string[];
   /** How long running activities get to finish after shutdown starts, in ms. @default 30000 */
@@ -248,6 +250,7 @@ async function startWorkersServing(
   const models = new ModelCache(
     {
       intraOpThreads: opts.intraOpThreads ?? 1,
+      ...(opts.modelThreads !== undefined ? { modelThreads: opts.modelThreads } : {}),
       ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}),
     },
     opts.accelerators,

@@ -538,6 +538,12 @@ const cases: Case[] = [
     message: /noiseThreads \(VLDM_NOISE_THREADS\) must be an integer in \[0, 64\], got "65"/,
   },
   {
+    name: 'VLDM_MODEL_THREADS negative',
+    args: (o, s) => ['generate', ...job, '--out', o, '--state-dir', s],
+    env: { VLDM_MODEL_THREADS: '-1' },
+    message: /modelThreads \(VLDM_MODEL_THREADS\) must be an integer in \[0, 64\], got "-1"/,
+  },
+  {
     name: 'namespace with a space',
     args: (_o, s) => [
       'submit',

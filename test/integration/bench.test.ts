@@ -41,9 +41,9 @@ async function bench(
   processes: number,
   store: 'folder' | 'minio',
   chaos?: ChaosOptions,
-  gpuNice?: number,
-  noiseThreads?: number,
+  threads: { gpuNice?: number; noiseThreads?: number; modelThreads?: number } = {},
 ): Promise<BenchResult> {
+  const { gpuNice, noiseThreads, modelThreads } = threads;
   const { spec, plan } = await compileJob({ seconds: '5', seed: '4', scene: 'night' }, BENCH_PACK);
   const env = s3Env(servers);
   return runBench({
@@ -67,6 +67,7 @@ async function bench(
     ...(chaos ? { chaos } : {}),
     ...(gpuNice !== undefined ? { gpuNice } : {}),
     ...(noiseThreads !== undefined ? { noiseThreads } : {}),
+    ...(modelThreads !== undefined ? { modelThreads } : {}),
     log: () => undefined,
   });
 }
@@ -75,10 +76,11 @@ describe('vldm bench (emulated accelerators)', () => {
   let one: BenchResult;
   let three: BenchResult;
 
-  it('runs a two-segment job on 1 slot (folder store, noise inline) and on 3 slots in 2 processes (MinIO, noise threads) with the same bytes', async () => {
-    // g1 computes its tiles' noise on the activities' own thread, g3 on 3 noise threads per process.
-    one = await bench('g1', 1, 1, 'folder', undefined, undefined, 0);
-    three = await bench('g3', 3, 2, 'minio', undefined, 7, 3);
+  it('runs a two-segment job on 1 slot (folder store, noise and model calls inline) and on 3 slots in 2 processes (MinIO, noise and model threads) with the same bytes', async () => {
+    // g1 computes its tiles' noise and runs its model calls on the activities' own thread; g3 has 3
+    // noise threads per process and 2 threads per model session.
+    one = await bench('g1', 1, 1, 'folder', undefined, { noiseThreads: 0, modelThreads: 0 });
+    three = await bench('g3', 3, 2, 'minio', undefined, { gpuNice: 7, noiseThreads: 3, modelThreads: 2 });
     for (const r of [one, three]) {
       expect(r.emulated).toBe(true);
       expect(r.label).toBe(emulationLabel(r.pack));
@@ -92,8 +94,11 @@ describe('vldm bench (emulated accelerators)', () => {
     // The niceness is the kernel's, read back from the GPU workers; a lower priority changes no byte.
     expect(one.gpuNice).toBe(0);
     expect(three.gpuNice).toBe(7);
-    expect(formatResult(three).split('\n')[0]).toContain('GPU workers at nice 7 with 3 noise threads each');
+    expect(formatResult(three).split('\n')[0]).toContain(
+      'GPU workers at nice 7 with 3 noise threads and 2 model threads per session each',
+    );
     expect(one.noiseThreads).toBe(0);
+    expect(one.modelThreads).toBe(0);
   }, 600_000);
 
   it('ends in the same bytes when workers are killed during the job (SIGKILL and SIGTERM, replaced)', async () => {

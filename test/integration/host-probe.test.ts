@@ -3,7 +3,8 @@
  * activity it names runs, its phases are accounted for (none overlaps another, so "other", the wall time
  * they leave, is never negative; model calls only where there are models, noise only where there is
  * sampling), each output is the same bytes in every run, and a second probe in the same process, its
- * noise on the activity's thread instead of the noise threads, gets the same bytes again. The numbers
+ * noise and model calls on the activity's thread instead of the noise and model threads, gets the same
+ * bytes again. The numbers
  * themselves are measured by hand (docs/performance.md, "Host work per activity").
  */
 import path from 'node:path';
@@ -17,7 +18,7 @@ const BENCH_PACK = path.join(repoRoot(), 'models', 'bench');
 
 describe('host-work probe', () => {
   it('runs each activity, accounts for its wall time by phase and writes the same bytes every run', async () => {
-    const first = await probeHostWork({ runs: 2, pack: BENCH_PACK });
+    const first = await probeHostWork({ runs: 2, pack: BENCH_PACK, modelThreads: 2 });
     expect(first.map((r) => r.kind)).toEqual(['interpolation', 'decode', 'upscale', 'encode']);
     const of = (rs: ProbeResult[], kind: string) => rs.find((r) => r.kind === kind) as ProbeResult;
     for (const r of first) {
@@ -34,20 +35,21 @@ describe('host-work probe', () => {
     expect(of(first, 'upscale').median.noise).toBeGreaterThan(0);
     expect(of(first, 'decode').median.noise).toBe(0);
     expect(of(first, 'encode').median.blend).toBeGreaterThan(0);
-    // A fresh store and model cache, and the tile's noise on the activity's thread instead of the
-    // noise threads (src/activity-runtime/noise-threads.ts): the same bytes again.
+    // A fresh store and model cache, the tile's noise and every model call on the activity's thread
+    // instead of the noise threads (src/activity-runtime/noise-threads.ts) and the model threads
+    // (src/models/model-threads.ts): the same bytes again.
     const threads = noiseThreads();
     expect(threads).toBeGreaterThan(0);
     setNoiseThreads(0);
     let second: ProbeResult[];
     try {
-      second = await probeHostWork({ runs: 1, pack: BENCH_PACK });
+      second = await probeHostWork({ runs: 1, pack: BENCH_PACK, modelThreads: 0 });
     } finally {
       setNoiseThreads(threads);
     }
     expect(second.map((r) => r.outputSha256)).toEqual(first.map((r) => r.outputSha256));
-    const text = formatProbe(first, { before: 'load a', after: 'load b' }, threads);
-    expect(text).toContain(`noise threads: ${threads}`);
+    const text = formatProbe(first, { before: 'load a', after: 'load b' }, { noise: threads, model: 2 });
+    expect(text).toContain(`noise threads: ${threads}; model threads per session: 2`);
     expect(text).toContain('wall time');
     expect(text).toMatch(/^upscale\s+[\d.]+/m);
     expect(text).toContain(first[2].outputSha256.slice(0, 16));

@@ -122,6 +122,7 @@ export async function bench(opts: BenchFlags, cfg: VldmConfig): Promise<number> 
       dilation,
       gpuNice,
       noiseThreads: cfg.noiseThreads,
+      modelThreads: cfg.modelThreads,
       table,
       spec,
       plan,
@@ -146,6 +147,7 @@ async function benchRuns(
     dilation: number;
     gpuNice: number;
     noiseThreads: number;
+    modelThreads: number;
     table: SpeedTable;
     spec: Awaited<ReturnType<typeof compileJob>>['spec'];
     plan: Awaited<ReturnType<typeof compileJob>>['plan'];
@@ -185,6 +187,7 @@ async function benchRuns(
         dilation,
         gpuNice,
         noiseThreads: r.noiseThreads,
+        modelThreads: r.modelThreads,
         table,
         schedule: sched,
         temporalAddress: servers.temporal!.address,

@@ -75,6 +75,7 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
     scratchDir: path.join(cfg.stateDir, 'scratch'),
     intraOpThreads: cfg.intraOpThreads,
     noiseThreads: cfg.noiseThreads,
+    modelThreads: cfg.modelThreads,
     executionProviders: cfg.executionProviders,
   });
   const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);

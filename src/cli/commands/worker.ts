@@ -49,6 +49,7 @@ export async function worker(
     scratchDir: path.join(cfg.stateDir, 'scratch'),
     intraOpThreads: cfg.intraOpThreads,
     noiseThreads: cfg.noiseThreads,
+    modelThreads: cfg.modelThreads,
     executionProviders: cfg.executionProviders,
     shutdownGraceMs: grace * 1000,
     log,
