@@ -153,19 +153,36 @@ function step(
   // their own without per-element branches: the same expressions, so the same bytes (`+ 0` included:
   // it turns −0 into +0 as the general loop's `+ (z ? … : 0)` does).
   if (clipX0 === undefined && !z) {
+    // x̂₀ kept or not also gets loops of its own: a test of `x0` per element (never true in the sampling
+    // loop) made the loop 3–4× slower (9 → 2.5 ms for a tile's 1.77 M values).
     if (isV) {
+      if (x0) {
+        for (let i = 0; i < n; i++) {
+          const xi = x[i];
+          const oi = out[i];
+          const x0i = alpha * xi - sigma * oi;
+          x0[i] = x0i;
+          prev[i] = a * x0i + d * (alpha * oi + sigma * xi) + 0;
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          const xi = x[i];
+          const oi = out[i];
+          const x0i = alpha * xi - sigma * oi;
+          prev[i] = a * x0i + d * (alpha * oi + sigma * xi) + 0;
+        }
+      }
+    } else if (x0) {
       for (let i = 0; i < n; i++) {
-        const xi = x[i];
         const oi = out[i];
-        const x0i = alpha * xi - sigma * oi;
-        if (x0) x0[i] = x0i;
-        prev[i] = a * x0i + d * (alpha * oi + sigma * xi) + 0;
+        const x0i = (x[i] - sigma * oi) / alpha;
+        x0[i] = x0i;
+        prev[i] = a * x0i + d * oi + 0;
       }
     } else {
       for (let i = 0; i < n; i++) {
         const oi = out[i];
         const x0i = (x[i] - sigma * oi) / alpha;
-        if (x0) x0[i] = x0i;
         prev[i] = a * x0i + d * oi + 0;
       }
     }
