@@ -22,9 +22,13 @@
  *    window) of the same global tensor sees the same values where boxes overlap.
  * A different implementation agrees bit for bit except where its libm's log/cos/sin differ from V8's in
  * the last float64 bit and that moves the float32 rounding (rare); the same Node version always agrees.
+
+ * Runs of whole Philox blocks are computed in WebAssembly (philox-wasm.ts), which has the 64-bit multiply
+ * JavaScript lacks; the words are the same, so the algorithm and every byte are unchanged.
  */
 
 import { phase } from '../observability/host-phases';
+import { PHILOX_CHUNK_BLOCKS, philoxBlocks } from './philox-wasm';
 
 export interface NoiseKey {
   seed: number;
@@ -287,9 +291,9 @@ function boxMullerInto(
 }
 
 /**
- * Writes stream values [start, start + count) to out[offset …]; one Philox block per 4 values. The hot
- * loop (every whole block) keeps Philox's state in locals: noise is most of an activity's host work, and
- * this is the same arithmetic in the same order as philoxInto, so the bytes are the same.
+ * Writes stream values [start, start + count) to out[offset …]; one Philox block per 4 values. Whole
+ * blocks, the hot loop (noise is most of an upscale tile's host work), get their words from
+ * WebAssembly (philox-wasm.ts), the partial blocks at either end from philoxInto: the same words.
  */
 function fillGaussian(s: NoiseStream, start: number, count: number, out: Float32Array, offset: number): void {
   if (count <= 0) return;
@@ -308,34 +312,17 @@ function fillGaussian(s: NoiseStream, start: number, count: number, out: Float32
     o += to - (i - 4 * b);
     i = 4 * b + to;
   }
-  // Whole blocks.
-  const key0 = s.k0 | 0;
-  const key1 = s.k1 | 0;
-  const s2 = s.c2 | 0;
-  const s3 = s.c3 | 0;
-  for (let b = i / 4; 4 * b + 4 <= end; b++, i += 4, o += 4) {
-    let c0 = b | 0; // ToInt32 keeps the low 32 bits: b mod 2³²
-    let c1 = Math.floor(b / TWO_32) | 0;
-    let c2 = s2;
-    let c3 = s3;
-    let k0 = key0;
-    let k1 = key1;
-    for (let r = 0; r < PHILOX_ROUNDS; r++) {
-      if (r > 0) {
-        k0 = (k0 + PHILOX_W0) | 0;
-        k1 = (k1 + PHILOX_W1) | 0;
-      }
-      const lo0 = Math.imul(PHILOX_M0, c0);
-      const hi0 = mulhi32(PHILOX_M0, c0, lo0);
-      const lo1 = Math.imul(PHILOX_M1, c2);
-      const hi1 = mulhi32(PHILOX_M1, c2, lo1);
-      c0 = hi1 ^ c1 ^ k0;
-      c1 = lo1;
-      c2 = hi0 ^ c3 ^ k1;
-      c3 = lo0;
-    }
-    boxMullerInto(c0 >>> 0, c1 >>> 0, c2 >>> 0, c3 >>> 0, out, o, 0, 4);
+  // Whole blocks: Philox in WebAssembly (philox-wasm.ts: the same words), a chunk at a time.
+  const blocks = Math.floor((end - i) / 4);
+  for (let b = i / 4, left = blocks; left > 0;) {
+    const n = Math.min(left, PHILOX_CHUNK_BLOCKS);
+    const w = philoxBlocks(b, n, s.k0, s.k1, s.c2, s.c3);
+    for (let j = 0; j < 4 * n; j += 4, o += 4)
+      boxMullerInto(w[j], w[j + 1], w[j + 2], w[j + 3], out, o, 0, 4);
+    b += n;
+    left -= n;
   }
+  i += 4 * blocks;
   // A partial last block.
   if (i < end) {
     const b = i / 4;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { gaussian, gaussianField, NoiseKey, philox4x32, sha256 } from '../../src/sampling/noise';
+import { PHILOX_CHUNK_BLOCKS, philoxBlocks } from '../../src/sampling/philox-wasm';
 
 const key: NoiseKey = { seed: 42, stage: 'keyframe', segment: 3, window: 1, tile: 0, step: 7 };
 
@@ -75,6 +76,37 @@ describe('philox4x32 against a BigInt reference', () => {
       const ctr = [next(), next(), next(), next()];
       const k = [next(), next()];
       expect(hex(philox4x32(ctr, k))).toBe(reference(ctr, k));
+    }
+  });
+});
+
+describe('philoxBlocks (WebAssembly)', () => {
+  it("gives philox4x32's words for every block of a run, across the 2³² counter carry and at high counters", () => {
+    const [k0, k1, c2, c3] = [0x12345678, 0x9abcdef0, 0xdeadbeef, 0x01234567];
+    for (const start of [0, 1, 2 ** 32 - 5, 7 * 2 ** 32 + 2 ** 31, Number.MAX_SAFE_INTEGER - 40]) {
+      const n = 32;
+      const words = philoxBlocks(start, n, k0, k1, c2, c3).slice();
+      expect(words).toHaveLength(4 * n);
+      for (let j = 0; j < n; j++) {
+        const b = start + j;
+        const want = philox4x32([b % 2 ** 32, Math.floor(b / 2 ** 32), c2, c3], [k0, k1]);
+        expect(hex(words.subarray(4 * j, 4 * j + 4))).toBe(hex(want));
+      }
+    }
+    expect(philoxBlocks(5, PHILOX_CHUNK_BLOCKS, 1, 2, 3, 4)).toHaveLength(4 * PHILOX_CHUNK_BLOCKS);
+    expect(() => philoxBlocks(0, PHILOX_CHUNK_BLOCKS + 1, 1, 2, 3, 4)).toThrow(/block count/);
+    expect(() => philoxBlocks(-1, 1, 1, 2, 3, 4)).toThrow(/safe integer/);
+  });
+
+  it('leaves whole-block runs longer than a chunk with the bytes of value-by-value draws', () => {
+    // Boxes of one value take philoxInto's path (partial blocks); a long row takes the WebAssembly
+    // path in several chunks. Both must give the same values at every position.
+    const fkey = { seed: 3, stage: 'wasm', segment: 0, step: 1 };
+    const len = 4 * PHILOX_CHUNK_BLOCKS * 2 + 10;
+    const shape = [2, len];
+    const row = gaussianField(fkey, shape, [1, 3], [1, len - 3]);
+    for (const at of [0, 1, 2, 3, 4097, 4 * PHILOX_CHUNK_BLOCKS - 1, 4 * PHILOX_CHUNK_BLOCKS + 2, len - 4]) {
+      expect(row[at]).toBe(gaussianField(fkey, shape, [1, 3 + at], [1, 1])[0]);
     }
   });
 });
