@@ -3,9 +3,10 @@
 'use strict';
 // vldm supports Node 20 on purpose (see README); the AWS SDK's notice about Node 22 is not for users.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-// onnxruntime-node runs each model call on libuv's thread pool (4 threads by default). A worker runs
-// several long model calls at once; with 4 threads they would leave none for file I/O (artifacts),
-// so the pool gets room for both. Must be set before anything uses the pool.
+// libuv's thread pool (4 threads by default) serves file I/O, DNS and zlib. A worker has many
+// activities reading and writing artifacts at once, so the pool gets more room. (Model calls do not
+// use it: onnxruntime-node runs them on the calling thread, and the model threads of
+// src/models/model-threads.ts take them off the event loop.) Must be set before anything uses the pool.
 process.env.UV_THREADPOOL_SIZE ??= '16';
 // Exit only once stdout and stderr have taken everything: writes to a pipe complete asynchronously,
 // and exiting at once cut `vldm plan --json | …` at 64 KiB. (A stream calls write callbacks in
