@@ -98,6 +98,25 @@ function philoxBody(): number[] {
     c.push(OP.i64Const, 32, OP.i64ShrU, OP.i32WrapI64);
     set(hi);
   };
+  // local += v (mod 2³²), and dst = a ^ b ^ k.
+  const addTo = (local: number, v: number) => {
+    get(local);
+    i32(v);
+    c.push(OP.i32Add);
+    set(local);
+  };
+  const xor3 = (a: number, b: number, k: number, dst: number) => {
+    get(a);
+    get(b);
+    c.push(OP.i32Xor);
+    get(k);
+    c.push(OP.i32Xor);
+    set(dst);
+  };
+  const copy = (from: number, to: number) => {
+    get(from);
+    set(to);
+  };
   c.push(OP.block, EMPTY_BLOCK, OP.loop, EMPTY_BLOCK);
   // while (j < count)
   get(j);
@@ -113,44 +132,22 @@ function philoxBody(): number[] {
   get(bLo);
   c.push(OP.i32LtU, OP.i32Add);
   set(x1);
-  get(c2);
-  set(x2);
-  get(c3);
-  set(x3);
-  get(k0);
-  set(kk0);
-  get(k1);
-  set(kk1);
+  copy(c2, x2);
+  copy(c3, x3);
+  copy(k0, kk0);
+  copy(k1, kk1);
   // The rounds, unrolled: the same order as noise.ts's loop.
   for (let r = 0; r < PHILOX_ROUNDS; r++) {
     if (r > 0) {
-      get(kk0);
-      i32(PHILOX_W0);
-      c.push(OP.i32Add);
-      set(kk0);
-      get(kk1);
-      i32(PHILOX_W1);
-      c.push(OP.i32Add);
-      set(kk1);
+      addTo(kk0, PHILOX_W0);
+      addTo(kk1, PHILOX_W1);
     }
     mul(PHILOX_M0, x0, lo0, hi0);
     mul(PHILOX_M1, x2, lo1, hi1);
-    get(hi1);
-    get(x1);
-    c.push(OP.i32Xor);
-    get(kk0);
-    c.push(OP.i32Xor);
-    set(x0);
-    get(lo1);
-    set(x1);
-    get(hi0);
-    get(x3);
-    c.push(OP.i32Xor);
-    get(kk1);
-    c.push(OP.i32Xor);
-    set(x2);
-    get(lo0);
-    set(x3);
+    xor3(hi1, x1, kk0, x0);
+    copy(lo1, x1);
+    xor3(hi0, x3, kk1, x2);
+    copy(lo0, x3);
   }
   // The block's words at out + 16·j.
   get(out);
@@ -163,10 +160,7 @@ function philoxBody(): number[] {
     get(x);
     c.push(OP.i32Store, 2, 4 * k); // alignment 2^2, offset 4k
   });
-  get(j);
-  i32(1);
-  c.push(OP.i32Add);
-  set(j);
+  addTo(j, 1);
   c.push(OP.br, 0, OP.end, OP.end, OP.end);
   return [2, 12, I32, 1, I64, ...c];
 }
