@@ -90,8 +90,14 @@ class ModelThread {
     return reply;
   }
 
+  /** Stops the thread; a request in flight fails (the session was released under it). */
   async stop(): Promise<void> {
-    this.exited = true;
+    if (!this.exited) {
+      this.exited = true;
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.reject(new Error('the model session was released'));
+    }
     await this.worker.terminate();
   }
 }

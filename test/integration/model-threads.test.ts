@@ -180,7 +180,13 @@ describe('model threads', () => {
     expect(handle.threads).toBe(1);
     const raw = (t: { data: unknown }) => bytes({ shape: [], data: t.data as Float32Array });
     expect(raw(again).equals(raw(first))).toBe(true);
+    // A call in flight when the session is released fails instead of waiting forever.
+    const inFlight = handle.run(inputs, 'out').then(
+      () => 'answered',
+      (e: Error) => e.message,
+    );
     await handle.release();
+    expect(await inFlight).toBe('the model session was released');
     await expect(handle.run(inputs, 'out')).rejects.toThrow('the model session was released');
   });
 });
