@@ -1,9 +1,10 @@
 /**
  * gaussianField on worker threads. Noise is the largest synchronous piece of an upscale tile's host
  * work (1.88 M values at the reference shapes: ~45 ms on one core since Philox runs in WebAssembly,
- * 73–85 ms before; docs/performance.md, "Host work per activity"). On the activity's own thread it blocks the worker process's event loop, so every other
- * activity of the process waits to start, heartbeat or hand its result back; here the rows of the box
- * are split across a small pool of threads instead, and the event loop stays free. Every value depends
+ * 73–85 ms before; docs/performance.md, "Host work per activity"). On the activity's own thread it
+ * blocks the worker process's event loop, so every other activity of the process waits to start,
+ * heartbeat or hand its result back; here the rows of the box are split across a small pool of
+ * threads instead, and the event loop stays free. Every value depends
  * on its global position only (src/sampling/noise.ts fieldRows), so any split gives the bytes of gaussianField.
  *
  * One pool per process, sized by `noiseThreads` (VLDM_NOISE_THREADS, src/config/config.ts); 0 keeps
