@@ -19,11 +19,6 @@ async function handle(req: ModelThreadRequest): Promise<{ reply: ModelThreadRepl
     return { reply: { io: { inputNames, outputNames, inputMetadata, outputMetadata } } };
   }
   if (!session) throw new Error('the model thread has no session open');
-  if (req.op === 'release') {
-    await session.release();
-    session = undefined;
-    return { reply: {} };
-  }
   const out = await session.run(req.feeds, req.output);
   const data = out.data;
   // The output is this thread's to give away: moving its buffer saves a copy of the whole tensor.

@@ -32,8 +32,7 @@ export function defaultModelThreads(): number {
 /** What a model thread is asked to do; one request at a time per thread. */
 export type ModelThreadRequest =
   | { op: 'open'; path: string; options: ort.InferenceSession.SessionOptions }
-  | { op: 'run'; feeds: Record<string, TensorData>; output: string }
-  | { op: 'release' };
+  | { op: 'run'; feeds: Record<string, TensorData>; output: string };
 
 /** A model thread's answer to its one request in flight: `error` when it failed. */
 export interface ModelThreadReply {

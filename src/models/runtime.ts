@@ -11,9 +11,8 @@ import { relative } from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
-import { threadScript } from '../host/thread-script';
-
 import { ContractError, UserError } from '../common/errors';
+import { threadScript } from '../host/thread-script';
 import {
   ROLE_SPECS,
   bindInputShapes,

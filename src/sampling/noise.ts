@@ -22,13 +22,20 @@
  *    window) of the same global tensor sees the same values where boxes overlap.
  * A different implementation agrees bit for bit except where its libm's log/cos/sin differ from V8's in
  * the last float64 bit and that moves the float32 rounding (rare); the same Node version always agrees.
-
  * Runs of whole Philox blocks are computed in WebAssembly (philox-wasm.ts), which has the 64-bit multiply
  * JavaScript lacks; the words are the same, so the algorithm and every byte are unchanged.
  */
 
 import { phase } from '../observability/host-phases';
-import { PHILOX_CHUNK_BLOCKS, philoxBlocks } from './philox-wasm';
+import {
+  PHILOX_CHUNK_BLOCKS,
+  PHILOX_M0,
+  PHILOX_M1,
+  PHILOX_ROUNDS,
+  PHILOX_W0,
+  PHILOX_W1,
+  philoxBlocks,
+} from './philox-wasm';
 
 export interface NoiseKey {
   seed: number;
@@ -120,13 +127,8 @@ export function sha256(bytes: Uint8Array): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Philox4x32-10 (Random123). Multiplication constants M and Weyl key increments W from the paper.
+// Philox4x32-10 (Random123); its constants M and W live in philox-wasm.ts.
 
-const PHILOX_M0 = 0xd2511f53;
-const PHILOX_M1 = 0xcd9e8d57;
-const PHILOX_W0 = 0x9e3779b9;
-const PHILOX_W1 = 0xbb67ae85;
-const PHILOX_ROUNDS = 10;
 const TWO_32 = 2 ** 32;
 const INV_TWO_32 = 2 ** -32;
 

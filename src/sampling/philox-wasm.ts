@@ -13,11 +13,13 @@
  * c2, c3), key (k0, k1)) to memory at `out`, 16 bytes per block, and its one page of memory.
  */
 
-const PHILOX_M0 = 0xd2511f53;
-const PHILOX_M1 = 0xcd9e8d57;
-const PHILOX_W0 = 0x9e3779b9;
-const PHILOX_W1 = 0xbb67ae85;
-const PHILOX_ROUNDS = 10;
+// Philox4x32-10's multiplication constants M and Weyl key increments W (Salmon et al. 2011), for this
+// module and for noise.ts's JavaScript rounds.
+export const PHILOX_M0 = 0xd2511f53;
+export const PHILOX_M1 = 0xcd9e8d57;
+export const PHILOX_W0 = 0x9e3779b9;
+export const PHILOX_W1 = 0xbb67ae85;
+export const PHILOX_ROUNDS = 10;
 
 /** Blocks one call can write: the module's one 64 KiB page, 16 bytes per block. */
 export const PHILOX_CHUNK_BLOCKS = 65536 / 16;
