@@ -7,12 +7,8 @@
  * The workflow derives the stage's heartbeat and start-to-close timeouts from it
  * (src/planning/timeouts.ts). Each GPU queue registers this activity, so it runs on that pool.
  */
-import { guidanceRows } from '../src/sampling';
-import { interpolationFrames, stageSampling, UPSCALE_FACTOR } from '../src/planning/pack-summary';
-import { tileLength } from '../src/planning/tiling';
 import type { MeasuredStage, StageSpeed } from '../src/planning/timeouts';
-import type { SamplingRole } from '../src/models/contract';
-import { zeroFeeds, type Feeds } from '../src/models/inputs';
+import { stageProbe } from '../src/activity-runtime/stage-probe';
 import { packFor, type ActivityDeps } from './deps';
 import { withHeartbeats } from '../src/activity-runtime/stage-runner';
 import type { StageContext } from '../src/common/boundary';
@@ -26,36 +22,7 @@ export function createSpeedActivities(deps: ActivityDeps) {
   return {
     async measureStage(input: StageContext & { stage: MeasuredStage }): Promise<StageSpeed> {
       const { pack, stage } = input;
-      const { channels: c, height: h, width: w } = pack.latent;
-      const latent = { c, h, w, L: pack.labels.length };
-      let role: SamplingRole | 'decoder';
-      let inputs: Feeds;
-      let calls: number;
-      if (stage === 'keyframe' || stage === 'interpolation') {
-        const s = stageSampling(pack, stage);
-        const B = guidanceRows({ context: s.contextGuidance, labels: s.labelGuidance }, true).length;
-        const T =
-          stage === 'keyframe'
-            ? pack.windows.keyframe.frames
-            : interpolationFrames(pack.windows.interpolation.intervals);
-        role = stage;
-        inputs = zeroFeeds(role, { ...latent, B, T });
-        // Segment 0 runs the image frame and the first window: twice the steps of one window.
-        calls = stage === 'keyframe' ? 2 * s.steps : s.steps;
-      } else if (stage === 'decode') {
-        const d = pack.windows.decode;
-        role = 'decoder';
-        inputs = zeroFeeds(role, { ...latent, B: 1, T: d.frames + 2 * d.overlap });
-        calls = 1;
-      } else {
-        const u = pack.windows.upscale;
-        // The largest tile the plan makes: a tile is never longer than the low-res frame.
-        const th = tileLength(pack.base.height, u.tileHeight);
-        const tw = tileLength(pack.base.width, u.tileWidth);
-        role = 'upsampler';
-        inputs = zeroFeeds(role, { B: 1, T: u.frames, H: th * UPSCALE_FACTOR, W: tw * UPSCALE_FACTOR });
-        calls = stageSampling(pack, 'upsampler').steps;
-      }
+      const { role, inputs, calls } = stageProbe(pack, stage);
       const cacheKey = `${pack.digest}/${stage}/${JSON.stringify(Object.values(inputs).map((v) => v.shape))}`;
       let ms = cache.get(cacheKey);
       if (!ms) {

@@ -12,6 +12,10 @@
  * Per activity attempt the process appends one JSON line to the trace file: when it was scheduled,
  * started and completed, its first and last model call, and the emulated accelerator time it used.
  * The bench reads these lines for the orchestration overhead and the lower bound.
+ *
+ * With `hold: false` the same class is a ledger instead (src/bench/model-compute.ts, in `vldm
+ * generate`): no slots, no waits, the calls run as they come, and each attempt's record counts the
+ * table's time for its calls, so that `lowerBound` gives a real job's model compute.
  */
 import { appendFileSync } from 'node:fs';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -32,6 +36,13 @@ export interface AcceleratorSettings {
   dilation: number;
   /** JSON-lines file for the per-attempt records. */
   traceFile: string;
+  /**
+   * false: a ledger, not an accelerator. Calls run at once and are not held: each records the
+   * table's time for its output (this machine's uncontended speed, measured by
+   * src/bench/model-compute.ts) as its busy time, so that `lowerBound` gives a real job's model
+   * compute. `slots` is then unused. @default true
+   */
+  hold?: boolean;
 }
 
 /** Slot order: lower first. */
@@ -85,7 +96,9 @@ export function parseAcceleratorSettings(raw: string): AcceleratorSettings {
   } catch (err) {
     throw new UserError(`${ACCELERATOR_ENV} is not JSON: ${(err as Error).message}`);
   }
-  if (!Number.isInteger(s.slots) || s.slots < 1)
+  if (s.hold !== undefined && typeof s.hold !== 'boolean')
+    throw new UserError(`${ACCELERATOR_ENV}: hold must be true or false`);
+  if (s.hold !== false && (!Number.isInteger(s.slots) || s.slots < 1))
     throw new UserError(`${ACCELERATOR_ENV}: slots must be an integer ≥ 1`);
   if (!(s.dilation > 0)) throw new UserError(`${ACCELERATOR_ENV}: dilation must be > 0`);
   if (typeof s.traceFile !== 'string' || !s.traceFile)
@@ -158,6 +171,7 @@ export class EmulatedAccelerators {
 
   /** Runs one model call on an emulated accelerator: the real call, then the rest of its calibrated time. */
   async call<T extends { shape: number[] }>(role: Role, run: () => Promise<T>): Promise<T> {
+    if (this.settings.hold === false) return this.record(role, run);
     const asked = performance.now();
     const askedMs = Date.now();
     const chain = this.attempt.getStore()?.chain ?? false;
@@ -168,20 +182,34 @@ export class EmulatedAccelerators {
       const realMs = performance.now() - began;
       const targetMs = emulatedCallMs(this.settings.table, role, out.shape, this.settings.dilation);
       if (targetMs > realMs) await new Promise((r) => setTimeout(r, targetMs - realMs));
-      const tally = this.attempt.getStore();
-      if (tally) {
-        tally.calls += 1;
-        tally.firstCallMs ??= askedMs;
-        tally.lastCallEndMs = Date.now();
-        tally.busyMs += Math.max(targetMs, realMs);
-        tally.realMs += realMs;
-        tally.waitMs += began - asked;
-        if (realMs > targetMs) tally.overruns += 1;
-      }
+      this.tally(askedMs, Math.max(targetMs, realMs), realMs, began - asked, realMs > targetMs);
       return out;
     } finally {
       this.release(chain);
     }
+  }
+
+  /** The ledger's call (`hold: false`): run now, count the table's time. */
+  private async record<T extends { shape: number[] }>(role: Role, run: () => Promise<T>): Promise<T> {
+    const askedMs = Date.now();
+    const began = performance.now();
+    const out = await run();
+    const realMs = performance.now() - began;
+    const targetMs = emulatedCallMs(this.settings.table, role, out.shape, this.settings.dilation);
+    this.tally(askedMs, targetMs, realMs, 0, realMs > targetMs);
+    return out;
+  }
+
+  private tally(askedMs: number, busyMs: number, realMs: number, waitMs: number, overrun: boolean): void {
+    const tally = this.attempt.getStore();
+    if (!tally) return;
+    tally.calls += 1;
+    tally.firstCallMs ??= askedMs;
+    tally.lastCallEndMs = Date.now();
+    tally.busyMs += busyMs;
+    tally.realMs += realMs;
+    tally.waitMs += waitMs;
+    if (overrun) tally.overruns += 1;
   }
 
   /** The activity interceptor that gives each attempt its tally and writes its record. */

@@ -9,7 +9,7 @@
 import { renameSync, rmSync } from 'node:fs';
 import { jobPrefix } from '../common/names';
 import { decodeTensor, type Tensor } from '../tensors';
-import { encodeClip, toRgb24 } from '../media/ffmpeg';
+import { PREVIEW_PRESET, encodeClip, toRgb24 } from '../media/ffmpeg';
 import type { ArtifactStore } from '../storage';
 
 /**
@@ -26,12 +26,12 @@ export interface PreviewWindow {
   start: number;
 }
 
-/** The decode windows stored so far, by first frame. */
+/** The decode windows stored so far that start inside the preview's frames, by first frame. */
 export async function decodedWindows(store: ArtifactStore, jobId: string): Promise<PreviewWindow[]> {
   const out: PreviewWindow[] = [];
   for (const { key } of await store.list(`${jobPrefix(jobId)}decode/`)) {
     const m = WINDOW_NAME.exec(key);
-    if (m) out.push({ key, start: Number(m[1]) });
+    if (m && Number(m[1]) < PREVIEW_MAX_FRAMES) out.push({ key, start: Number(m[1]) });
   }
   return out.sort((a, b) => a.start - b.start);
 }
@@ -41,6 +41,50 @@ export interface Preview {
   frames: number;
   width: number;
   height: number;
+}
+
+/**
+ * The run of decoded windows from frame 0 with no gap, read and verified. `complete` is false when a
+ * listed window of the run could not be read (missing or not verified), so a later round reads again.
+ */
+async function readRun(
+  store: ArtifactStore,
+  windows: PreviewWindow[],
+): Promise<{ run: Tensor[]; frames: number; complete: boolean }> {
+  const run: Tensor[] = [];
+  let next = 0;
+  for (const w of windows) {
+    if (w.start !== next || next >= PREVIEW_MAX_FRAMES) break;
+    const bytes = await store.getVerified(w.key);
+    if (!bytes) return { run, frames: next, complete: false };
+    const t = decodeTensor(bytes);
+    run.push(t);
+    next += t.shape[0];
+  }
+  return { run, frames: next, complete: true };
+}
+
+async function encodePreview(
+  run: Tensor[],
+  frameCount: number,
+  fps: number,
+  outFile: string,
+): Promise<Preview> {
+  const [, , height, width] = run[0].shape;
+  const plane = 3 * height * width;
+  function* frames(): Generator<Uint8Array> {
+    for (const t of run)
+      for (let f = 0; f < t.shape[0]; f++)
+        yield toRgb24(t.data.subarray(f * plane, (f + 1) * plane), height, width);
+  }
+  const partial = `${outFile}.partial.mp4`;
+  try {
+    await encodeClip(frames(), { width, height, fps }, partial, PREVIEW_PRESET);
+    renameSync(partial, outFile);
+  } finally {
+    rmSync(partial, { force: true });
+  }
+  return { file: outFile, frames: frameCount, width, height };
 }
 
 /**
@@ -55,33 +99,9 @@ export async function writePreview(
   outFile: string,
   after = 0,
 ): Promise<Preview | undefined> {
-  const windows = await decodedWindows(store, jobId);
-  const run: Tensor[] = [];
-  let next = 0;
-  for (const w of windows) {
-    if (w.start !== next || next >= PREVIEW_MAX_FRAMES) break;
-    const bytes = await store.getVerified(w.key);
-    if (!bytes) break;
-    const t = decodeTensor(bytes);
-    run.push(t);
-    next += t.shape[0];
-  }
-  if (run.length === 0 || next <= after) return undefined;
-  const [, , height, width] = run[0].shape;
-  const plane = 3 * height * width;
-  function* frames(): Generator<Uint8Array> {
-    for (const t of run)
-      for (let f = 0; f < t.shape[0]; f++)
-        yield toRgb24(t.data.subarray(f * plane, (f + 1) * plane), height, width);
-  }
-  const partial = `${outFile}.partial.mp4`;
-  try {
-    await encodeClip(frames(), { width, height, fps }, partial);
-    renameSync(partial, outFile);
-  } finally {
-    rmSync(partial, { force: true });
-  }
-  return { file: outFile, frames: next, width, height };
+  const { run, frames } = await readRun(store, await decodedWindows(store, jobId));
+  if (run.length === 0 || frames <= after) return undefined;
+  return encodePreview(run, frames, fps, outFile);
 }
 
 export interface PreviewLoop {
@@ -96,7 +116,9 @@ export interface PreviewLoop {
 /**
  * Keep `file` up to date while a job runs: every `intervalMs` the preview is rewritten when more frames
  * were decoded; `onFirst` is told when the first one exists. A failed update is retried next round (a
- * preview is a convenience: it never fails the job or the command).
+ * preview is a convenience: it never fails the job or the command). A round whose listing of windows
+ * is the last round's reads nothing: reading and verifying every window of the preview every two
+ * seconds took the cores the job itself runs on.
  */
 export function startPreviewLoop(opts: {
   store: ArtifactStore;
@@ -111,14 +133,21 @@ export function startPreviewLoop(opts: {
   let first: number | undefined;
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
+  // The windows the last round read in full: a round that lists the same reads nothing.
+  let listing = '';
   const update = async () => {
     try {
-      const p = await writePreview(opts.store, opts.jobId, opts.fps, opts.file, latest?.frames ?? 0);
-      if (!p) return;
-      latest = p;
+      const windows = await decodedWindows(opts.store, opts.jobId);
+      const keys = windows.map((w) => w.key).join('\n');
+      if (keys === listing) return;
+      const { run, frames, complete } = await readRun(opts.store, windows);
+      if (run.length > 0 && frames > (latest?.frames ?? 0))
+        latest = await encodePreview(run, frames, opts.fps, opts.file);
+      if (complete) listing = keys;
+      if (!latest) return;
       if (first === undefined) {
         first = (Date.now() - t0) / 1000;
-        opts.onFirst?.(p, first);
+        opts.onFirst?.(latest, first);
       }
     } catch {
       // Next round (e.g. the store was briefly unreachable).

@@ -12,6 +12,12 @@ import ffmpeg from 'fluent-ffmpeg';
 /** x264 settings of every clip. CRF 18 is visually lossless for this content; preset trades speed. */
 export const VIDEO_CODEC = { codec: 'libx264', crf: 18, preset: 'medium', pixFmt: 'yuv420p' } as const;
 
+/**
+ * The preset of a preview (src/client/preview.ts): rewritten whole while the job runs, on the
+ * submitter's cores beside the job's own work, and never part of the output's bytes.
+ */
+export const PREVIEW_PRESET = 'veryfast';
+
 /** Output flags that make MP4 bytes reproducible: no encoder/version strings, no creation time. */
 const BITEXACT = [
   '-fflags',
@@ -39,6 +45,7 @@ export async function encodeClip(
   frames: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   geometry: ClipGeometry,
   outFile: string,
+  preset: string = VIDEO_CODEC.preset,
 ): Promise<void> {
   const input = new PassThrough({ highWaterMark: geometry.width * geometry.height * 3 * 4 });
   const command = ffmpeg()
@@ -59,7 +66,7 @@ export async function encodeClip(
       '-crf',
       String(VIDEO_CODEC.crf),
       '-preset',
-      VIDEO_CODEC.preset,
+      preset,
       '-threads',
       '1',
       '-r',

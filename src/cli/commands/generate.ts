@@ -20,6 +20,24 @@ import { startPreviewLoop, type Preview } from '../../client/preview';
 import { uploadInitImage } from '../../client/init-image';
 import { showProgress } from '../progress-view';
 import { findTool } from '../../dev/tools';
+import { ACCELERATOR_ENV, EmulatedAccelerators, parseAcceleratorSettings } from '../../bench/accelerator';
+import { UserError } from '../../common/errors';
+
+/**
+ * The call ledger of src/bench/model-compute.ts, when it runs this command: every model call
+ * recorded with its uncontended time, nothing held. Emulated accelerators that hold calls belong to
+ * `vldm bench`'s workers, not to this one process.
+ */
+function callLedger(): EmulatedAccelerators | undefined {
+  const raw = process.env[ACCELERATOR_ENV];
+  if (!raw) return undefined;
+  const settings = parseAcceleratorSettings(raw);
+  if (settings.hold !== false)
+    throw new UserError(
+      `${ACCELERATOR_ENV}: generate only records model calls ("hold": false); emulated accelerators are vldm bench's`,
+    );
+  return new EmulatedAccelerators(settings);
+}
 
 export interface GenerateOptions extends JobFlags {
   out?: string;
@@ -49,6 +67,7 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
   const storeCfg = storeConfigFromUrl(cfg.store);
   const store = createStore(storeCfg);
   const { spec, plan, initImage } = await compileJob(opts, cfg.pack, undefined, store.identity);
+  const ledger = callLedger();
 
   const useNats = cfg.natsUrl !== 'off' && findTool('nats-server') !== undefined;
   const port = (hostPort: string) => Number(hostPort.split(':').pop());
@@ -77,6 +96,7 @@ export async function generate(opts: GenerateOptions, cfg: VldmConfig): Promise<
     noiseThreads: cfg.noiseThreads,
     modelThreads: cfg.modelThreads,
     executionProviders: cfg.executionProviders,
+    ...(ledger ? { accelerators: ledger } : {}),
   });
   const client = await connectTemporal(cfg.temporalAddress, cfg.namespace);
   const ui = jobUiUrl(cfg, spec.jobId);
