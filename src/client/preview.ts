@@ -88,6 +88,22 @@ async function encodePreview(
 }
 
 /**
+ * Rewrite the preview at `outFile` from `windows` when they hold more than `after` frames from frame
+ * 0; `complete` as readRun's.
+ */
+async function updatePreview(
+  store: ArtifactStore,
+  windows: PreviewWindow[],
+  fps: number,
+  outFile: string,
+  after: number,
+): Promise<{ preview?: Preview; complete: boolean }> {
+  const { run, frames, complete } = await readRun(store, windows);
+  if (run.length === 0 || frames <= after) return { complete };
+  return { preview: await encodePreview(run, frames, fps, outFile), complete };
+}
+
+/**
  * Write the preview of the frames decoded from frame 0 on to `outFile` (through a temporary file, so a
  * player never sees half a file); undefined while frame 0's window is not decoded yet. `after` skips the
  * work when no more frames than that are available (the caller's last preview).
@@ -99,9 +115,7 @@ export async function writePreview(
   outFile: string,
   after = 0,
 ): Promise<Preview | undefined> {
-  const { run, frames } = await readRun(store, await decodedWindows(store, jobId));
-  if (run.length === 0 || frames <= after) return undefined;
-  return encodePreview(run, frames, fps, outFile);
+  return (await updatePreview(store, await decodedWindows(store, jobId), fps, outFile, after)).preview;
 }
 
 export interface PreviewLoop {
@@ -140,9 +154,14 @@ export function startPreviewLoop(opts: {
       const windows = await decodedWindows(opts.store, opts.jobId);
       const keys = windows.map((w) => w.key).join('\n');
       if (keys === listing) return;
-      const { run, frames, complete } = await readRun(opts.store, windows);
-      if (run.length > 0 && frames > (latest?.frames ?? 0))
-        latest = await encodePreview(run, frames, opts.fps, opts.file);
+      const { preview, complete } = await updatePreview(
+        opts.store,
+        windows,
+        opts.fps,
+        opts.file,
+        latest?.frames ?? 0,
+      );
+      if (preview) latest = preview;
       if (complete) listing = keys;
       if (!latest) return;
       if (first === undefined) {
